@@ -1,0 +1,329 @@
+//! `hookhost plugin new | build | test`: the plugin author's loop, on one machine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Subcommand};
+
+use super::CliError;
+use crate::ids::{DeliveryId, PluginName, TenantId};
+use crate::runtime::{
+    Event, Grants, HostPattern, Invocation, KvNamespace, KvWrite, Limits, Outcome, Runtime,
+    RuntimeConfig,
+};
+use crate::store::{SqliteStore, Store};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// Scaffold a handler crate that builds as it is.
+    New {
+        /// The crate's name; also its folder.
+        name: String,
+        /// Where hookhost-sdk lives (defaults to the SDK beside this hookhost's sources).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build a handler crate into a wasm32-wasip2 component and print its path.
+    Build {
+        /// The crate's folder.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
+    /// Run a handler once against a sample event, with real capabilities;
+    /// exits 0 only when it returned ok.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// The component to run.
+    plugin: PathBuf,
+    /// The event body, as the provider would send it.
+    #[arg(long)]
+    event: PathBuf,
+    /// The provider name the handler sees.
+    #[arg(long, default_value = "none")]
+    provider: String,
+    /// The provider's event type (X-GitHub-Event, Stripe's `type`, …).
+    #[arg(long)]
+    event_type: Option<String>,
+    /// A setting the handler reads with config::get, as key=value.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = key_value)]
+    config: Vec<(String, String)>,
+    /// A request header the handler sees, as name=value.
+    #[arg(long = "header", value_name = "NAME=VALUE", value_parser = key_value)]
+    headers: Vec<(String, String)>,
+    /// A host the handler may call (host, host:port, *.domain).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allow_hosts: Vec<HostPattern>,
+    /// Let calls reach loopback and private addresses (a local receiver, say).
+    #[arg(long)]
+    allow_private_network: bool,
+    /// The attempt number the handler sees.
+    #[arg(long, default_value_t = 1)]
+    attempt: u32,
+    /// The invocation's deadline.
+    #[arg(long, default_value_t = Limits::default().timeout_ms)]
+    timeout_ms: u64,
+    /// The invocation's memory limit.
+    #[arg(long, default_value_t = Limits::default().memory_mb)]
+    memory_mb: u32,
+    /// Print the invocation record as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+impl PluginCommand {
+    pub(crate) async fn run(self) -> Result<ExitCode, CliError> {
+        match self {
+            PluginCommand::New { name, sdk } => scaffold(&name, sdk).map(|()| ExitCode::SUCCESS),
+            PluginCommand::Build { path } => {
+                for wasm in build(&path)? {
+                    println!("{}", wasm.display());
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            PluginCommand::Test(args) => test(args).await,
+        }
+    }
+}
+
+fn scaffold(name: &str, sdk: Option<PathBuf>) -> Result<(), CliError> {
+    let crate_name = PluginName::new(name).map_err(|e| CliError::Usage(e.to_string()))?;
+    let dir = PathBuf::from(name);
+    if dir.exists() {
+        return Err(CliError::Usage(format!("{} already exists", dir.display())));
+    }
+    let sdk = match sdk {
+        Some(path) => path,
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk"),
+    };
+    let sdk = sdk.canonicalize().map_err(|_| {
+        CliError::Usage(format!(
+            "hookhost-sdk not found at {}: pass --sdk PATH to the plugin-sdk folder of a hookhost checkout",
+            sdk.display()
+        ))
+    })?;
+    std::fs::create_dir_all(dir.join("src")).map_err(CliError::io("creating the crate"))?;
+    let here = std::env::current_dir()
+        .map_err(CliError::io("reading the current directory"))?
+        .join(&dir);
+    let sdk_path = pathdiff::diff_paths(&sdk, &here).unwrap_or(sdk);
+    let files = [
+        (
+            "Cargo.toml",
+            include_str!("scaffold/Cargo.toml.txt")
+                .replace("{name}", crate_name.as_str())
+                .replace("{sdk}", &sdk_path.display().to_string()),
+        ),
+        (
+            ".cargo/config.toml",
+            include_str!("scaffold/config.toml.txt").into(),
+        ),
+        ("src/lib.rs", include_str!("scaffold/lib.rs.txt").into()),
+        (
+            "fixtures/event.json",
+            include_str!("scaffold/event.json.txt").into(),
+        ),
+        (".gitignore", "target/\n".into()),
+    ];
+    for (file, contents) in files {
+        let path = dir.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(CliError::io("creating the crate"))?;
+        }
+        std::fs::write(&path, contents).map_err(CliError::io(format!("writing {file}")))?;
+    }
+    println!("created {name}: build it with `hookhost plugin build {name}`, then");
+    println!(
+        "  hookhost plugin test {name}/target/wasm32-wasip2/release/{}.wasm --event {name}/fixtures/event.json --event-type invoice.paid",
+        crate_name.as_str().replace('-', "_")
+    );
+    Ok(())
+}
+
+/// Runs `cargo build --release --target wasm32-wasip2` in `path` and returns the components it produced.
+pub(crate) fn build(path: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let output =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--message-format=json-render-diagnostics",
+            ])
+            .current_dir(path)
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(CliError::io("running cargo (is Rust installed?)"))?;
+    if !output.status.success() {
+        return Err(CliError::Build(format!(
+            "cargo build failed in {} (if the wasm32-wasip2 target is missing: rustup target add wasm32-wasip2)",
+            path.display()
+        )));
+    }
+    let wasm: Vec<PathBuf> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact")
+        .flat_map(|msg| {
+            msg["filenames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|f| f.as_str().map(PathBuf::from))
+                .collect::<Vec<_>>()
+        })
+        .filter(|f| f.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    if wasm.is_empty() {
+        return Err(CliError::Build(format!(
+            "{} produced no .wasm: is it a crate with crate-type = [\"cdylib\"]?",
+            path.display()
+        )));
+    }
+    Ok(wasm)
+}
+
+async fn test(args: TestArgs) -> Result<ExitCode, CliError> {
+    let wasm = std::fs::read(&args.plugin)
+        .map_err(CliError::io(format!("reading {}", args.plugin.display())))?;
+    let body = std::fs::read(&args.event)
+        .map_err(CliError::io(format!("reading {}", args.event.display())))?;
+    let runtime = Runtime::new(&RuntimeConfig::default())?;
+    let plugin = runtime.load(&wasm).await?;
+
+    let scratch = tempfile::tempdir().map_err(CliError::io("creating a scratch directory"))?;
+    let store = Arc::new(SqliteStore::open(&scratch.path().join("kv.db")).await?);
+    let ns = KvNamespace {
+        tenant: TenantId::new("local").expect("valid"),
+        plugin: plugin_name_from(&args.plugin),
+    };
+    let mut grants = Grants::new(
+        ns.clone(),
+        args.config.into_iter().collect::<BTreeMap<_, _>>(),
+    );
+    grants.allowed_hosts = args.allow_hosts;
+    grants.allow_private_network = args.allow_private_network;
+    let limits = Limits {
+        timeout_ms: args.timeout_ms,
+        memory_mb: args.memory_mb,
+        ..Limits::default()
+    };
+    let mut headers: Vec<(String, String)> = args
+        .headers
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    if !headers.iter().any(|(k, _)| k == "content-type") {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    let event = Event {
+        id: DeliveryId::generate().to_string(),
+        tenant: ns.tenant.to_string(),
+        endpoint: "local".into(),
+        provider: args.provider,
+        event_type: args.event_type,
+        received_at_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default(),
+        attempt: args.attempt,
+        headers,
+        body,
+    };
+    let invocation = runtime
+        .invoke(&plugin, event, &grants, &limits, store.clone())
+        .await;
+    if invocation.outcome == Outcome::Ok {
+        store.commit_kv(&ns, &invocation.kv_writes).await?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&invocation).expect("invocations serialize")
+        );
+    } else {
+        print_report(&invocation);
+    }
+    Ok(if invocation.outcome == Outcome::Ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A KV namespace name from the component's file name (`event_counter.wasm` → `event_counter`).
+fn plugin_name_from(path: &Path) -> PluginName {
+    let stem: String = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    PluginName::new(stem.trim_start_matches(['-', '_']))
+        .unwrap_or_else(|_| PluginName::new("plugin").expect("valid"))
+}
+
+fn print_report(inv: &Invocation) {
+    println!("outcome: {} ({} ms)", inv.outcome, inv.duration.as_millis());
+    if !inv.logs.is_empty() {
+        println!("logs:");
+        for line in &inv.logs {
+            println!(
+                "  +{:>4}ms {:<6} {}",
+                line.at_ms,
+                line.level.as_str(),
+                line.message
+            );
+        }
+    }
+    if !inv.kv_writes.is_empty() {
+        let committed = if inv.outcome == Outcome::Ok {
+            "committed"
+        } else {
+            "discarded"
+        };
+        println!("kv writes ({committed}):");
+        for write in &inv.kv_writes {
+            match write {
+                KvWrite::Set { key, value } => {
+                    println!("  set {key} = {}", String::from_utf8_lossy(value))
+                }
+                KvWrite::Delete { key } => println!("  delete {key}"),
+                KvWrite::Increment { key, delta } => println!("  increment {key} by {delta}"),
+            }
+        }
+    }
+    if !inv.http_calls.is_empty() {
+        println!("outbound calls:");
+        for call in &inv.http_calls {
+            let result = match (&call.status, &call.error) {
+                (Some(status), _) => status.to_string(),
+                (None, Some(error)) => error.clone(),
+                (None, None) => "-".into(),
+            };
+            println!(
+                "  {} {} -> {} ({} ms)",
+                call.method, call.url, result, call.duration_ms
+            );
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! `http-out`: outbound HTTP to allow-listed hosts, with the address policy of
+//! [`egress`](super::egress), a per-invocation call budget, timeouts and a
+//! response cap.
+//!
+//! Two shared clients serve every invocation: a strict one whose resolver
+//! refuses non-public addresses (so the address connected to is the address
+//! checked: no DNS-rebinding window), and an open one for endpoints with
+//! `allow_private_network`. Neither follows redirects or uses a proxy.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::egress::{HostPattern, is_public};
+use crate::runtime::bindings::http_out::{Error, Host, Request, Response};
+use crate::runtime::outcome::OutboundCall;
+use crate::runtime::state::State;
+
+/// Headers a guest may not set: they belong to the connection, not the request.
+const FORBIDDEN_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
+const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The two process-wide clients.
+#[derive(Clone)]
+pub(crate) struct HttpClients {
+    strict: reqwest::Client,
+    open: reqwest::Client,
+}
+
+impl HttpClients {
+    pub(crate) fn new() -> Result<Self, reqwest::Error> {
+        let base = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .connect_timeout(Duration::from_secs(5))
+                .user_agent(concat!("hookhost/", env!("CARGO_PKG_VERSION")))
+        };
+        Ok(Self {
+            strict: base().dns_resolver(Arc::new(PolicyResolver)).build()?,
+            open: base().build()?,
+        })
+    }
+}
+
+/// Refuses names that resolve to any non-public address.
+struct PolicyResolver;
+
+/// The resolver's refusal, found again in the error chain to answer `access-denied`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Refused(String);
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let lookup = tokio::net::lookup_host((host.as_str(), 0));
+            let addrs: Vec<SocketAddr> = tokio::time::timeout(DNS_TIMEOUT, lookup)
+                .await
+                .map_err(|_| format!("DNS lookup of {host} timed out"))??
+                .collect();
+            if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
+                let refused = Refused(format!(
+                    "{host} resolves to {}, which is not a public address; the endpoint does not set allow_private_network",
+                    bad.ip()
+                ));
+                return Err(refused.into());
+            }
+            Ok(Box::new(addrs.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// What one invocation may do over HTTP, and what it did.
+pub(crate) struct HttpState {
+    pub(crate) clients: HttpClients,
+    pub(crate) allowed_hosts: Arc<Vec<HostPattern>>,
+    pub(crate) allow_private_network: bool,
+    pub(crate) event_id: String,
+    pub(crate) max_calls: u32,
+    pub(crate) call_timeout: Duration,
+    pub(crate) response_max_bytes: u64,
+    pub(crate) deadline: Instant,
+    pub(crate) calls: Vec<OutboundCall>,
+}
+
+impl HttpState {
+    async fn send(&mut self, request: Request) -> Result<Response, Error> {
+        if self.calls.len() as u32 >= self.max_calls {
+            return Err(Error::BudgetExhausted);
+        }
+        let index = self.calls.len() + 1;
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .ok()
+            .filter(|m| {
+                ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].contains(&m.as_str())
+            })
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!("method {:?} is not supported", request.method))
+            })?;
+        let url = reqwest::Url::parse(&request.url)
+            .map_err(|e| Error::InvalidRequest(format!("url {:?}: {e}", request.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::InvalidRequest(format!(
+                "scheme {:?} is not allowed: use http or https",
+                url.scheme()
+            )));
+        }
+        let (host, ip) = match url.host() {
+            Some(url::Host::Domain(d)) => (d.to_ascii_lowercase(), None),
+            Some(url::Host::Ipv4(ip)) => (ip.to_string(), Some(IpAddr::V4(ip))),
+            Some(url::Host::Ipv6(ip)) => (ip.to_string(), Some(IpAddr::V6(ip))),
+            None => return Err(Error::InvalidRequest("url has no host".into())),
+        };
+        let port = url.port_or_known_default().unwrap_or(80);
+        if !self.allowed_hosts.iter().any(|p| p.matches(&host, port)) {
+            return Err(Error::AccessDenied(format!(
+                "{host}:{port} is not in this endpoint's allowed_hosts"
+            )));
+        }
+        if let Some(ip) = ip.filter(|ip| !self.allow_private_network && !is_public(*ip)) {
+            return Err(Error::AccessDenied(format!(
+                "{ip} is not a public address; the endpoint does not set allow_private_network"
+            )));
+        }
+        let headers = self.headers(request.headers, index)?;
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        let timeout = request
+            .timeout_ms
+            .map(|ms| Duration::from_millis(ms.into()))
+            .unwrap_or(self.call_timeout)
+            .min(self.call_timeout)
+            .min(remaining);
+        let client = if self.allow_private_network {
+            &self.clients.open
+        } else {
+            &self.clients.strict
+        };
+        let mut response = client
+            .request(method, url)
+            .headers(headers)
+            .body(request.body)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.response_max_bytes)
+        {
+            return Err(Error::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if (body.len() + chunk.len()) as u64 > self.response_max_bytes {
+                return Err(Error::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn headers(&self, raw: Vec<(String, String)>, index: usize) -> Result<HeaderMap, Error> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in raw {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::InvalidRequest(format!("header name {name:?} is invalid")))?;
+            if FORBIDDEN_HEADERS.contains(&name.as_str()) {
+                return Err(Error::InvalidRequest(format!(
+                    "header {name} is set by the host and may not be set by a handler"
+                )));
+            }
+            let value = HeaderValue::from_str(&value).map_err(|_| {
+                Error::InvalidRequest(format!("header {name} has an invalid value"))
+            })?;
+            headers.append(name, value);
+        }
+        if !headers.contains_key("idempotency-key") {
+            let key = format!("{}:{index}", self.event_id);
+            headers.insert(
+                "idempotency-key",
+                HeaderValue::from_str(&key).expect("delivery ids are header-safe"),
+            );
+        }
+        Ok(headers)
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        return Error::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    let mut chain = Vec::new();
+    while let Some(err) = source {
+        if let Some(refused) = err.downcast_ref::<Refused>() {
+            return Error::AccessDenied(refused.0.clone());
+        }
+        chain.push(err.to_string());
+        source = err.source();
+    }
+    chain.dedup();
+    Error::Other(chain.join(": "))
+}
+
+fn describe(error: &Error) -> String {
+    match error {
+        Error::AccessDenied(m) => format!("access denied: {m}"),
+        Error::InvalidRequest(m) => format!("invalid request: {m}"),
+        Error::Timeout => "timeout".into(),
+        Error::TooLarge => "response too large".into(),
+        Error::BudgetExhausted => "call budget exhausted".into(),
+        Error::Other(m) => m.clone(),
+    }
+}
+
+impl Host for State {
+    async fn send(&mut self, request: Request) -> Result<Response, Error> {
+        let started = Instant::now();
+        let method = request.method.clone();
+        let url = request.url.clone();
+        let budget_spent = self.http.calls.len() as u32 >= self.http.max_calls;
+        let result = self.http.send(request).await;
+        if !budget_spent {
+            self.http.calls.push(OutboundCall {
+                method,
+                url,
+                status: result.as_ref().ok().map(|r| r.status),
+                duration_ms: started.elapsed().as_millis() as u64,
+                error: result.as_ref().err().map(describe),
+            });
+        }
+        result
+    }
+}

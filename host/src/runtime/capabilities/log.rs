@@ -1,0 +1,233 @@
+//! `log`: the guest's log lines, and its stdout and stderr, kept with the attempt.
+//!
+//! A budget caps what one invocation keeps, so a guest that logs in a loop
+//! costs the host a bounded amount of memory and storage.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::bindings::log::{Host, Level as WitLevel};
+use crate::runtime::state::State;
+
+/// Where a line came from and how much it matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// `log` at trace level.
+    Trace,
+    /// `log` at debug level.
+    Debug,
+    /// `log` at info level.
+    Info,
+    /// `log` at warn level.
+    Warn,
+    /// `log` at error level.
+    Error,
+    /// A line the guest wrote to stdout.
+    Stdout,
+    /// A line the guest wrote to stderr.
+    Stderr,
+}
+
+impl Level {
+    /// The name used in tables and the JSON record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Stdout => "stdout",
+            Level::Stderr => "stderr",
+        }
+    }
+}
+
+/// One kept line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Milliseconds since the invocation started.
+    pub at_ms: u64,
+    /// Its level or stream.
+    pub level: Level,
+    /// The text, without a trailing newline.
+    pub message: String,
+}
+
+/// Bytes of stderr kept aside for a trap's message, whatever the budget did.
+const STDERR_TAIL_BYTES: usize = 4096;
+
+/// The log of one invocation, shared by the `log` import and the stdio streams.
+pub(crate) struct LogBuffer {
+    started: std::time::Instant,
+    lines: Vec<LogLine>,
+    bytes: u64,
+    budget: u64,
+    truncated: bool,
+    partial_stdout: Vec<u8>,
+    partial_stderr: Vec<u8>,
+    stderr_tail: String,
+}
+
+pub(crate) type SharedLog = Arc<Mutex<LogBuffer>>;
+
+impl LogBuffer {
+    pub(crate) fn shared(budget: u64) -> SharedLog {
+        Arc::new(Mutex::new(LogBuffer {
+            started: std::time::Instant::now(),
+            lines: Vec::new(),
+            bytes: 0,
+            budget,
+            truncated: false,
+            partial_stdout: Vec::new(),
+            partial_stderr: Vec::new(),
+            stderr_tail: String::new(),
+        }))
+    }
+
+    pub(crate) fn push(&mut self, level: Level, message: String) {
+        if level == Level::Stderr {
+            self.stderr_tail.push_str(&message);
+            self.stderr_tail.push('\n');
+            if self.stderr_tail.len() > STDERR_TAIL_BYTES {
+                let cut = self.stderr_tail.len() - STDERR_TAIL_BYTES;
+                let cut = (cut..self.stderr_tail.len())
+                    .find(|&i| self.stderr_tail.is_char_boundary(i))
+                    .unwrap_or(self.stderr_tail.len());
+                self.stderr_tail.drain(..cut);
+            }
+        }
+        if self.truncated {
+            return;
+        }
+        let size = message.len() as u64;
+        if self.bytes + size > self.budget {
+            self.truncated = true;
+            let message = format!(
+                "[log truncated: this invocation reached its budget of {} bytes]",
+                self.budget
+            );
+            self.lines.push(self.line(Level::Warn, message));
+            return;
+        }
+        self.bytes += size;
+        let line = self.line(level, message);
+        self.lines.push(line);
+    }
+
+    fn line(&self, level: Level, message: String) -> LogLine {
+        LogLine {
+            at_ms: self.started.elapsed().as_millis() as u64,
+            level,
+            message,
+        }
+    }
+
+    /// Appends raw stream output, keeping complete lines and buffering the rest.
+    pub(crate) fn write_stream(&mut self, level: Level, bytes: &[u8]) {
+        let budget = self.budget as usize;
+        let partial = match level {
+            Level::Stdout => &mut self.partial_stdout,
+            _ => &mut self.partial_stderr,
+        };
+        partial.extend_from_slice(bytes);
+        let mut complete = Vec::new();
+        while let Some(newline) = partial.iter().position(|&b| b == b'\n') {
+            let rest = partial.split_off(newline + 1);
+            let mut line = std::mem::replace(partial, rest);
+            line.pop();
+            complete.push(line);
+        }
+        if partial.len() > budget {
+            complete.push(std::mem::take(partial));
+        }
+        for line in complete {
+            self.push(level, String::from_utf8_lossy(&line).into_owned());
+        }
+    }
+
+    /// Flushes unterminated stream output and hands back the lines.
+    pub(crate) fn finish(&mut self) -> (Vec<LogLine>, bool) {
+        for level in [Level::Stdout, Level::Stderr] {
+            let partial = match level {
+                Level::Stdout => std::mem::take(&mut self.partial_stdout),
+                _ => std::mem::take(&mut self.partial_stderr),
+            };
+            if !partial.is_empty() {
+                self.push(level, String::from_utf8_lossy(&partial).into_owned());
+            }
+        }
+        (std::mem::take(&mut self.lines), self.truncated)
+    }
+
+    /// The message of a Rust panic, when stderr shows one.
+    pub(crate) fn panic_message(&self) -> Option<String> {
+        let tail = self.stderr_tail.as_str();
+        let at = tail.rfind("panicked at ")?;
+        let text: Vec<&str> = tail[at..]
+            .lines()
+            .take_while(|l| !l.starts_with("note: "))
+            .collect();
+        Some(text.join(" "))
+    }
+}
+
+impl Host for State {
+    async fn log(&mut self, level: WitLevel, message: String) {
+        let level = match level {
+            WitLevel::Trace => Level::Trace,
+            WitLevel::Debug => Level::Debug,
+            WitLevel::Info => Level::Info,
+            WitLevel::Warn => Level::Warn,
+            WitLevel::Error => Level::Error,
+        };
+        self.log.lock().expect("log lock").push(level, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_past_the_budget_are_dropped_behind_one_marker() {
+        let log = LogBuffer::shared(10);
+        let mut log = log.lock().unwrap();
+        log.push(Level::Info, "12345".into());
+        log.push(Level::Info, "67890".into());
+        log.push(Level::Info, "x".into());
+        log.push(Level::Info, "y".into());
+        let (lines, truncated) = log.finish();
+        assert!(truncated);
+        assert_eq!(lines.len(), 3);
+        assert!(lines[2].message.starts_with("[log truncated"));
+    }
+
+    #[test]
+    fn stream_output_is_split_into_lines_and_flushed_at_the_end() {
+        let log = LogBuffer::shared(1024);
+        let mut log = log.lock().unwrap();
+        log.write_stream(Level::Stdout, b"hello\nwor");
+        log.write_stream(Level::Stdout, b"ld\nlast");
+        let (lines, _) = log.finish();
+        let text: Vec<_> = lines.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(text, ["hello", "world", "last"]);
+    }
+
+    #[test]
+    fn a_panic_message_is_found_in_stderr_even_after_truncation() {
+        let log = LogBuffer::shared(4);
+        let mut log = log.lock().unwrap();
+        log.write_stream(Level::Stderr, b"noise that overflows the budget\n");
+        log.write_stream(
+            Level::Stderr,
+            b"\nthread '<unnamed>' panicked at src/lib.rs:4:5:\nboom 42\nnote: run with `RUST_BACKTRACE=1`\n",
+        );
+        assert_eq!(
+            log.panic_message().as_deref(),
+            Some("panicked at src/lib.rs:4:5: boom 42")
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! Per-invocation limits and grants: what one run of a plugin may use and reach.
+//!
+//! Capabilities are data, denied by default: an endpoint that lists no hosts
+//! makes no outbound calls, and private networks are refused unless allowed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::capabilities::egress::HostPattern;
+use super::capabilities::kv::KvNamespace;
+
+/// Resource limits of one invocation; each is configurable per endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Wall-clock deadline for instantiation plus the call.
+    pub timeout_ms: u64,
+    /// Linear memory the guest may grow to; growth beyond fails inside the guest.
+    pub memory_mb: u32,
+    /// Outbound HTTP calls per invocation.
+    pub max_http_calls: u32,
+    /// Bytes of keys and values written to KV per invocation.
+    pub max_kv_write_bytes: u64,
+    /// Bytes of log kept per invocation; the rest is dropped behind a marker.
+    pub max_log_bytes: u64,
+    /// Timeout of one outbound call (the guest may ask for less, never more).
+    pub http_timeout_ms: u64,
+    /// Largest outbound response body the guest receives.
+    pub http_response_max_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 5_000,
+            memory_mb: 64,
+            max_http_calls: 16,
+            max_kv_write_bytes: 4 * 1024 * 1024,
+            max_log_bytes: 64 * 1024,
+            http_timeout_ms: 10_000,
+            http_response_max_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    pub(crate) fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.memory_mb as usize * 1024 * 1024
+    }
+}
+
+/// What an invocation may reach: the endpoint's settings, hosts and storage.
+#[derive(Debug, Clone)]
+pub struct Grants {
+    /// The endpoint's settings, read by the guest through `config`.
+    pub config: BTreeMap<String, String>,
+    /// Hosts the guest may call; empty means no outbound HTTP.
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Lets calls reach loopback, private and link-local addresses.
+    pub allow_private_network: bool,
+    /// Where the guest's KV lives.
+    pub kv: KvNamespace,
+    /// A cap on the tenant's whole KV usage in bytes.
+    pub kv_quota_bytes: u64,
+}

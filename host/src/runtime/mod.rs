@@ -1,0 +1,432 @@
+//! The sandbox: one wasmtime [`Engine`] per process, plugins compiled once and
+//! cached on disk, and a fresh [`Store`] per invocation under a deadline, a
+//! memory limit and budgets for HTTP, KV and logs.
+//!
+//! **Architecture invariant:** nothing here knows about HTTP ingress, the
+//! queue or SQL. The runtime reads KV through [`KvReader`] and hands writes
+//! back in the [`Invocation`]; whoever called it decides whether to commit.
+
+mod bindings;
+mod cache;
+pub mod capabilities;
+mod limits;
+mod outcome;
+mod state;
+mod validate;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
+use wasmtime_wasi::WasiCtx;
+
+use bindings::types::{Event as WitEvent, HandlerError};
+use bindings::{Handler, HandlerPre};
+use cache::CompileCache;
+use capabilities::config::ConfigState;
+use capabilities::http_out::{HttpClients, HttpState};
+use capabilities::kv::KvState;
+use capabilities::log::LogBuffer;
+use capabilities::stdio::CapturedStream;
+use state::{MemoryLimiter, State};
+
+pub use capabilities::egress::{HostPattern, InvalidHostPattern};
+pub use capabilities::kv::{KvNamespace, KvReadError, KvReader, KvWrite};
+pub use capabilities::log::{Level, LogLine};
+pub use limits::{Grants, Limits};
+pub use outcome::{Invocation, OutboundCall, Outcome};
+
+/// How often the epoch advances: the granularity of deadlines and of the
+/// cooperative yields that keep a spinning guest from starving others.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Slack past the deadline for the host-side timeout, which only matters when
+/// the guest is blocked in a host call rather than running.
+const DEADLINE_GRACE: Duration = Duration::from_millis(50);
+
+/// One webhook as handed to a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The delivery id, stable across attempts.
+    pub id: String,
+    /// The tenant.
+    pub tenant: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// The provider's name.
+    pub provider: String,
+    /// The provider's event type, when it has one.
+    pub event_type: Option<String>,
+    /// When it was accepted, in ms since the epoch.
+    pub received_at_ms: u64,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// Headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+/// Process-wide runtime settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Where compiled components are kept; `None` compiles in memory only.
+    pub cache_dir: Option<PathBuf>,
+    /// Invocations that may run at once; also the size of the instance pool.
+    pub max_concurrent: u32,
+    /// The largest per-endpoint memory limit that may be configured.
+    pub max_memory_mb: u32,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            max_concurrent: 64,
+            max_memory_mb: 512,
+        }
+    }
+}
+
+/// Errors of loading a plugin or of the runtime itself; a guest's failure is
+/// an [`Outcome`], not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The bytes are not a valid handler component; the message says why.
+    #[error("invalid plugin: {0}")]
+    InvalidPlugin(String),
+    /// The engine could not be configured.
+    #[error("runtime setup failed: {0}")]
+    Setup(String),
+    /// The compile cache could not be written.
+    #[error("compile cache: {0}")]
+    Cache(#[from] std::io::Error),
+}
+
+/// A plugin version ready to instantiate.
+pub struct Plugin {
+    digest: String,
+    imports: Vec<String>,
+    pre: HandlerPre<State>,
+}
+
+impl Plugin {
+    /// `sha256:<hex>` of the component bytes.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The interfaces the component imports.
+    pub fn imports(&self) -> &[String] {
+        &self.imports
+    }
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("digest", &self.digest)
+            .finish()
+    }
+}
+
+/// The sandbox. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<State>,
+    cache: Option<CompileCache>,
+    loaded: Mutex<HashMap<String, Arc<Plugin>>>,
+    permits: Semaphore,
+    clients: HttpClients,
+    max_memory_bytes: usize,
+    compilations: AtomicU64,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// Builds the engine, the linker and the epoch ticker.
+    pub fn new(config: &RuntimeConfig) -> Result<Self, RuntimeError> {
+        let setup = |e: wasmtime::Error| RuntimeError::Setup(format!("{e:#}"));
+        let max_memory_bytes = config.max_memory_mb as usize * 1024 * 1024;
+        let engine =
+            Engine::new(&engine_config(config.max_concurrent, max_memory_bytes)).map_err(setup)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
+        Handler::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(setup)?;
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(CompileCache::new(dir, &engine)?),
+            None => None,
+        };
+        let clients = HttpClients::new().map_err(|e| RuntimeError::Setup(e.to_string()))?;
+        let inner = Arc::new(Inner {
+            engine,
+            linker,
+            cache,
+            loaded: Mutex::new(HashMap::new()),
+            permits: Semaphore::new(config.max_concurrent as usize),
+            clients,
+            max_memory_bytes,
+            compilations: AtomicU64::new(0),
+        });
+        spawn_epoch_ticker(Arc::downgrade(&inner));
+        Ok(Self { inner })
+    }
+
+    /// How many components this runtime has compiled (not loaded from cache).
+    pub fn compilations(&self) -> u64 {
+        self.inner.compilations.load(Ordering::Relaxed)
+    }
+
+    /// Validates and prepares a component, compiling it only when neither
+    /// memory nor the disk cache has it. Compilation runs off the async
+    /// executor: it is CPU-bound and, for hostile input, slow.
+    pub async fn load(&self, wasm: &[u8]) -> Result<Arc<Plugin>, RuntimeError> {
+        let digest_hex = hex::encode(Sha256::digest(wasm));
+        if let Some(plugin) = self
+            .inner
+            .loaded
+            .lock()
+            .expect("plugins lock")
+            .get(&digest_hex)
+        {
+            return Ok(plugin.clone());
+        }
+        validate::check_preamble(wasm).map_err(RuntimeError::InvalidPlugin)?;
+        let inner = self.inner.clone();
+        let wasm = wasm.to_vec();
+        let key = digest_hex.clone();
+        let plugin = tokio::task::spawn_blocking(move || inner.prepare(&key, &wasm))
+            .await
+            .map_err(|e| RuntimeError::Setup(format!("compiler task failed: {e}")))??;
+        let plugin = Arc::new(plugin);
+        self.inner
+            .loaded
+            .lock()
+            .expect("plugins lock")
+            .insert(digest_hex, plugin.clone());
+        Ok(plugin)
+    }
+
+    /// Runs `handle(event)` once in a fresh store. Never fails: every way a
+    /// guest can end is an [`Outcome`].
+    pub async fn invoke(
+        &self,
+        plugin: &Plugin,
+        event: Event,
+        grants: &Grants,
+        limits: &Limits,
+        kv: Arc<dyn KvReader>,
+    ) -> Invocation {
+        let _permit = self.inner.permits.acquire().await.expect("never closed");
+        let started = Instant::now();
+        let deadline = started + limits.timeout();
+        let log = LogBuffer::shared(limits.max_log_bytes);
+        let state = State {
+            wasi: sandbox_wasi(&log),
+            table: Default::default(),
+            limiter: MemoryLimiter {
+                max_bytes: limits.memory_bytes().min(self.inner.max_memory_bytes),
+                hit: false,
+            },
+            log: log.clone(),
+            http: HttpState {
+                clients: self.inner.clients.clone(),
+                allowed_hosts: Arc::new(grants.allowed_hosts.clone()),
+                allow_private_network: grants.allow_private_network,
+                event_id: event.id.clone(),
+                max_calls: limits.max_http_calls,
+                call_timeout: Duration::from_millis(limits.http_timeout_ms),
+                response_max_bytes: limits.http_response_max_bytes,
+                deadline,
+                calls: Vec::new(),
+            },
+            kv: KvState::new(
+                kv,
+                grants.kv.clone(),
+                limits.max_kv_write_bytes,
+                grants.kv_quota_bytes,
+            ),
+            config: ConfigState::new(Arc::new(grants.config.clone())),
+        };
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+
+        let event = to_wit(event);
+        let run = async {
+            let handler = plugin.pre.instantiate_async(&mut store).await?;
+            handler.call_handle(&mut store, &event).await
+        };
+        let result = tokio::time::timeout(limits.timeout() + DEADLINE_GRACE, run).await;
+        let duration = started.elapsed();
+
+        let state = store.into_data();
+        let outcome = match result {
+            Err(_elapsed) => Outcome::Timeout,
+            Ok(Ok(Ok(()))) => Outcome::Ok,
+            Ok(Ok(Err(HandlerError::Retry(m)))) => Outcome::Retry(m),
+            Ok(Ok(Err(HandlerError::Reject(m)))) => Outcome::Reject(m),
+            Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Outcome::Timeout,
+            Ok(Err(_)) if state.limiter.hit => Outcome::OutOfMemory,
+            Ok(Err(e)) => {
+                let trap = match e.downcast_ref::<Trap>() {
+                    Some(trap) => trap.to_string(),
+                    None => format!("{e:#}"),
+                };
+                match log.lock().expect("log lock").panic_message() {
+                    Some(panic) => Outcome::Trap(format!("{panic} ({trap})")),
+                    None => Outcome::Trap(trap),
+                }
+            }
+        };
+        let (logs, logs_truncated) = log.lock().expect("log lock").finish();
+        Invocation {
+            outcome,
+            duration,
+            logs,
+            logs_truncated,
+            kv_writes: state.kv.into_writes(),
+            http_calls: state.http.calls,
+        }
+    }
+}
+
+impl Inner {
+    fn prepare(&self, digest_hex: &str, wasm: &[u8]) -> Result<Plugin, RuntimeError> {
+        let invalid = |e: wasmtime::Error| RuntimeError::InvalidPlugin(format!("{e:#}"));
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.load(&self.engine, digest_hex));
+        let component = match cached {
+            Some(component) => component,
+            None => {
+                self.compilations.fetch_add(1, Ordering::Relaxed);
+                match &self.cache {
+                    Some(cache) => {
+                        let artifact = self.engine.precompile_component(wasm).map_err(invalid)?;
+                        cache.store(digest_hex, &artifact)?;
+                        cache.load(&self.engine, digest_hex).ok_or_else(|| {
+                            RuntimeError::Setup("compiled component vanished from the cache".into())
+                        })?
+                    }
+                    None => Component::new(&self.engine, wasm).map_err(invalid)?,
+                }
+            }
+        };
+        let imports =
+            validate::check_world(&self.engine, &component).map_err(RuntimeError::InvalidPlugin)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        let pre = HandlerPre::new(pre).map_err(invalid)?;
+        Ok(Plugin {
+            digest: format!("sha256:{digest_hex}"),
+            imports,
+            pre,
+        })
+    }
+}
+
+/// Engine settings for untrusted code (see ARCHITECTURE.md, "Sandbox").
+fn engine_config(max_concurrent: u32, max_memory_bytes: usize) -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(max_concurrent)
+        // A Rust wasip2 component holds a handful of core instances and
+        // tables (the program plus wit-component's shims) but one memory.
+        .total_core_instances(max_concurrent * 8)
+        .total_memories(max_concurrent * 2)
+        .total_tables(max_concurrent * 8)
+        .total_stacks(max_concurrent)
+        .max_memory_size(max_memory_bytes)
+        // Keeping the first pages resident between instances saves a
+        // page-fault storm per invocation; slots are zeroed on reuse either way.
+        .linear_memory_keep_resident(1024 * 1024)
+        .table_keep_resident(64 * 1024);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .async_stack_zeroing(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// WASI with nothing to reach: no preopened directories, no environment, no
+/// arguments, no sockets or name lookup, empty stdin; stdout and stderr go to
+/// the invocation's log.
+fn sandbox_wasi(log: &capabilities::log::SharedLog) -> WasiCtx {
+    WasiCtx::builder()
+        .stdout(CapturedStream::stdout(log.clone()))
+        .stderr(CapturedStream::stderr(log.clone()))
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
+/// Advances the engine's epoch until the runtime is dropped.
+fn spawn_epoch_ticker(inner: Weak<Inner>) {
+    std::thread::Builder::new()
+        .name("hookhost-epoch".into())
+        .spawn(move || {
+            while let Some(inner) = inner.upgrade() {
+                inner.engine.increment_epoch();
+                drop(inner);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawn epoch thread");
+}
+
+fn to_wit(e: Event) -> WitEvent {
+    WitEvent {
+        id: e.id,
+        tenant: e.tenant,
+        endpoint: e.endpoint,
+        provider: e.provider,
+        event_type: e.event_type,
+        received_at_ms: e.received_at_ms,
+        attempt: e.attempt,
+        headers: e.headers,
+        body: e.body,
+    }
+}
+
+/// Grants for local runs and tests: no hosts, no private network.
+impl Grants {
+    /// A namespace with no hosts allowed and the given settings.
+    pub fn new(kv: KvNamespace, config: BTreeMap<String, String>) -> Self {
+        Self {
+            config,
+            allowed_hosts: Vec::new(),
+            allow_private_network: false,
+            kv,
+            kv_quota_bytes: 64 * 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! What one invocation produced: its outcome and everything it did on the way.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::capabilities::kv::KvWrite;
+use super::capabilities::log::LogLine;
+
+/// How an invocation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The handler returned `ok`.
+    Ok,
+    /// The handler asked to be run again later.
+    Retry(String),
+    /// The handler refused the event for good.
+    Reject(String),
+    /// The guest trapped: a panic, an abort, an invalid operation.
+    Trap(String),
+    /// The invocation ran past its deadline and was stopped.
+    Timeout,
+    /// The guest tried to grow its memory beyond its limit and could not go on.
+    OutOfMemory,
+}
+
+impl Outcome {
+    /// Whether the delivery should be tried again (within its retry policy).
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, Outcome::Ok | Outcome::Reject(_))
+    }
+
+    /// A short, stable name for metrics and tables.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Retry(_) => "retry",
+            Outcome::Reject(_) => "reject",
+            Outcome::Trap(_) => "trap",
+            Outcome::Timeout => "timeout",
+            Outcome::OutOfMemory => "out_of_memory",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::Retry(m) => write!(f, "retry: {m}"),
+            Outcome::Reject(m) => write!(f, "reject: {m}"),
+            Outcome::Trap(m) => write!(f, "trap: {m}"),
+            Outcome::Timeout => f.write_str("timeout"),
+            Outcome::OutOfMemory => f.write_str("out of memory"),
+        }
+    }
+}
+
+/// One outbound HTTP call the guest made, as the attempt's record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundCall {
+    /// The request method.
+    pub method: String,
+    /// The request URL as the guest gave it.
+    pub url: String,
+    /// The response status, when there was a response.
+    pub status: Option<u16>,
+    /// Time from the call to its end, in milliseconds.
+    pub duration_ms: u64,
+    /// Why the call failed, when it did.
+    pub error: Option<String>,
+}
+
+/// The full record of one invocation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Invocation {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Wall-clock time from instantiation to the end of the call.
+    #[serde(with = "duration_ms")]
+    pub duration: Duration,
+    /// Log lines from the `log` interface, stdout and stderr, in order.
+    pub logs: Vec<LogLine>,
+    /// Whether log lines were dropped for the log budget.
+    pub logs_truncated: bool,
+    /// The KV writes the guest made, to be committed only when `outcome` is `Ok`.
+    pub kv_writes: Vec<KvWrite>,
+    /// Every outbound call, allowed or not.
+    pub http_calls: Vec<OutboundCall>,
+}
+
+mod duration_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}

@@ -1,0 +1,158 @@
+use std::path::Path;
+
+use hookhost_tests::receiver::Receiver;
+use std::time::Duration;
+
+use hookhost_tests::{block_on_within, cli_test, hookhost, hookhost_bin, plugins};
+use serde_json::Value;
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+#[test]
+fn plugin_test_exits_zero_and_commits_kv_when_the_handler_succeeds() {
+    cli_test(async {
+        let (code, stdout, stderr) = hookhost(
+            repo(),
+            &[
+                "plugin",
+                "test",
+                plugins::EVENT_COUNTER,
+                "--event",
+                "plugins/event-counter/fixtures/event.json",
+                "--event-type",
+                "invoice.paid",
+                "--json",
+            ],
+        )
+        .await;
+        assert_eq!(code, 0, "{stderr}");
+        let record: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(record["outcome"]["kind"], "ok");
+        assert_eq!(record["kv_writes"].as_array().unwrap().len(), 3);
+        assert_eq!(record["logs"][0]["message"], "invoice.paid: 1");
+    })
+}
+
+#[test]
+fn plugin_test_exits_nonzero_and_says_why_when_the_handler_rejects() {
+    cli_test(async {
+        let (code, stdout, _) = hookhost(
+            repo(),
+            &[
+                "plugin",
+                "test",
+                plugins::FLAKY,
+                "--event",
+                "plugins/event-counter/fixtures/event.json",
+                "--config",
+                "reject=yes",
+            ],
+        )
+        .await;
+        assert_eq!(code, 1);
+        assert!(
+            stdout.contains("outcome: reject: rejected on purpose"),
+            "{stdout}"
+        );
+    })
+}
+
+#[test]
+fn plugin_test_calls_out_to_an_allowed_local_receiver() {
+    cli_test(async {
+        let slack = Receiver::start().await;
+        let port = slack.addr.port().to_string();
+        let (code, stdout, stderr) = hookhost(
+            repo(),
+            &[
+                "plugin",
+                "test",
+                plugins::STRIPE_TO_SLACK,
+                "--event",
+                "plugins/stripe-to-slack/fixtures/payment_intent.succeeded.json",
+                "--event-type",
+                "payment_intent.succeeded",
+                "--config",
+                &format!("slack_url={}", slack.url("/hook")),
+                "--allow-host",
+                &format!("127.0.0.1:{port}"),
+                "--allow-private-network",
+            ],
+        )
+        .await;
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stdout.contains("POST http://127.0.0.1"), "{stdout}");
+        assert_eq!(slack.requests().len(), 1);
+    })
+}
+
+#[test]
+fn plugin_test_refuses_a_file_that_is_not_a_component() {
+    cli_test(async {
+        let (code, _, stderr) = hookhost(
+            repo(),
+            &[
+                "plugin",
+                "test",
+                "README.md",
+                "--event",
+                "plugins/event-counter/fixtures/event.json",
+            ],
+        )
+        .await;
+        assert_eq!(code, 2);
+        assert!(
+            stderr.contains("invalid plugin: not a WebAssembly binary"),
+            "{stderr}"
+        );
+    })
+}
+
+#[test]
+fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
+    // The first run compiles the SDK for the scaffold; later runs reuse it.
+    let bin = hookhost_bin();
+    block_on_within(Duration::from_secs(900), async {
+        let dir = tempfile::tempdir().unwrap();
+        let (code, _, stderr) = hookhost(dir.path(), &["plugin", "new", "my-handler"]).await;
+        assert_eq!(code, 0, "{stderr}");
+
+        // Build output is kept between runs so the scaffold's dependencies compile once.
+        let target = repo().join("target/plugin-builds/scaffold");
+        let crate_dir = dir.path().join("my-handler");
+        let build = tokio::process::Command::new(bin)
+            .args(["plugin", "build", "my-handler"])
+            .current_dir(dir.path())
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&build.stdout);
+        assert!(
+            build.status.success(),
+            "{}",
+            String::from_utf8_lossy(&build.stderr)
+        );
+        let wasm = stdout.lines().last().unwrap().trim();
+        assert!(wasm.ends_with("my_handler.wasm"), "{stdout}");
+
+        let fixture = crate_dir.join("fixtures/event.json");
+        let (code, stdout, stderr) = hookhost(
+            dir.path(),
+            &[
+                "plugin",
+                "test",
+                wasm,
+                "--event",
+                fixture.to_str().unwrap(),
+                "--event-type",
+                "invoice.paid",
+            ],
+        )
+        .await;
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stdout.contains("invoice.paid #1"), "{stdout}");
+    })
+}

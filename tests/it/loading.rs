@@ -1,0 +1,77 @@
+use hookhost::runtime::{Outcome, Runtime, RuntimeConfig, RuntimeError};
+use hookhost_tests::{Sandbox, block_on, event, plugins, runtime};
+
+fn invalid_reason(result: Result<impl std::fmt::Debug, RuntimeError>) -> String {
+    match result {
+        Err(RuntimeError::InvalidPlugin(reason)) => reason,
+        other => panic!("expected InvalidPlugin, got {other:?}"),
+    }
+}
+
+#[test]
+fn bytes_that_are_not_wasm_are_refused_with_the_reason() {
+    block_on(async {
+        let reason = invalid_reason(runtime().load(b"<html>not wasm</html>").await);
+        assert!(reason.contains("not a WebAssembly binary"), "{reason}");
+    })
+}
+
+#[test]
+fn a_core_module_is_refused_with_a_hint_to_build_a_component() {
+    block_on(async {
+        let reason = invalid_reason(runtime().load(b"\0asm\x01\0\0\0").await);
+        assert!(reason.contains("core WebAssembly module"), "{reason}");
+        assert!(reason.contains("wasm32-wasip2"), "{reason}");
+    })
+}
+
+#[test]
+fn a_component_without_the_handle_export_is_refused_naming_it() {
+    block_on(async {
+        let wasm = std::fs::read(plugins::NO_HANDLER).unwrap();
+        let reason = invalid_reason(runtime().load(&wasm).await);
+        assert!(reason.contains("does not export `handle`"), "{reason}");
+    })
+}
+
+#[test]
+fn a_component_importing_something_the_host_does_not_grant_is_refused_naming_it() {
+    block_on(async {
+        let wasm = std::fs::read(plugins::FOREIGN_IMPORT).unwrap();
+        let reason = invalid_reason(runtime().load(&wasm).await);
+        assert!(reason.contains("evil:net/raw-socket"), "{reason}");
+    })
+}
+
+#[test]
+fn a_component_is_compiled_once_and_not_again_after_a_restart() {
+    block_on(async {
+        let cache = tempfile::tempdir().unwrap();
+        let config = RuntimeConfig {
+            cache_dir: Some(cache.path().to_owned()),
+            ..RuntimeConfig::default()
+        };
+        let wasm = std::fs::read(plugins::NOOP).unwrap();
+
+        let first = Runtime::new(&config).unwrap();
+        first.load(&wasm).await.unwrap();
+        first.load(&wasm).await.unwrap();
+        assert_eq!(first.compilations(), 1);
+        drop(first);
+
+        let restarted = Runtime::new(&config).unwrap();
+        let plugin = restarted.load(&wasm).await.unwrap();
+        assert_eq!(restarted.compilations(), 0, "loaded from the disk cache");
+        let sandbox = Sandbox::new().await;
+        let inv = restarted
+            .invoke(
+                &plugin,
+                event("{}", None),
+                &sandbox.grants(),
+                &sandbox.limits,
+                sandbox.store.clone(),
+            )
+            .await;
+        assert_eq!(inv.outcome, Outcome::Ok);
+    })
+}

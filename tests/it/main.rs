@@ -1,0 +1,12 @@
+//! hookhost's black-box tests: one binary, one module per area.
+
+/// The sandbox's limits against hostile plugins.
+mod adversarial;
+/// `hookhost plugin new | build | test` through the real binary.
+mod cli;
+/// The example plugins against their fixtures and a local receiver.
+mod examples;
+/// KV semantics: atomic commit on ok, read-your-writes, lossless increments.
+mod kv;
+/// Loading components: validation messages and the compile cache.
+mod loading;

@@ -1,0 +1,84 @@
+//! A local HTTP receiver standing in for Slack, a fulfilment service or any
+//! webhook target: records every request and answers with a chosen status.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+
+/// One request as the receiver saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("request body is JSON")
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    status: Arc<AtomicU16>,
+}
+
+/// A running receiver on 127.0.0.1 and a random port.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    shared: Shared,
+}
+
+impl Receiver {
+    /// Starts a receiver that answers 200 until told otherwise.
+    pub async fn start() -> Receiver {
+        let shared = Shared {
+            requests: Arc::default(),
+            status: Arc::new(AtomicU16::new(200)),
+        };
+        let state = shared.clone();
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = state.clone();
+                async move {
+                    state.requests.lock().unwrap().push(Recorded {
+                        method,
+                        path: uri.path().to_owned(),
+                        headers,
+                        body,
+                    });
+                    StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap()
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { addr, shared }
+    }
+
+    /// A URL on this receiver.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// The status later requests get.
+    pub fn respond_with(&self, status: u16) {
+        self.shared.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+}
