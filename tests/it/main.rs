@@ -4,6 +4,8 @@
 mod adversarial;
 /// `hookhost plugin new | build | test` through the real binary.
 mod cli;
+/// Webhooks through a real server: ingress, queue, retries, dedup, replay, fairness.
+mod delivery;
 /// The example plugins against their fixtures and a local receiver.
 mod examples;
 /// KV semantics: atomic commit on ok, read-your-writes, lossless increments.

@@ -15,6 +15,7 @@ use hookhost::runtime::{
 };
 use hookhost::store::{SqliteStore, Store};
 
+pub mod host;
 pub mod receiver;
 
 /// Paths of the built components, one constant per plugin crate.
@@ -50,9 +51,9 @@ pub fn block_on_within<F: Future>(limit: Duration, test: F) -> F::Output {
 }
 
 /// The process-wide wasmtime runtime: one engine, shared by every test.
-pub fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new(&RuntimeConfig::default()).expect("runtime"))
+pub fn runtime() -> &'static Arc<Runtime> {
+    static RUNTIME: OnceLock<Arc<Runtime>> = OnceLock::new();
+    RUNTIME.get_or_init(|| Arc::new(Runtime::new(&RuntimeConfig::default()).expect("runtime")))
 }
 
 /// Loads a built component into the shared runtime.

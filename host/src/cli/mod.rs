@@ -1,6 +1,7 @@
 //! The `hookhost` command line: argument parsing and one module per command group.
 
 mod plugin;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -19,6 +20,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Receive, verify, store and process webhooks.
+    Serve(serve::ServeArgs),
     /// Write, build and try handlers.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -44,6 +47,9 @@ pub enum CliError {
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The server stopped with an error.
+    #[error(transparent)]
+    Serve(#[from] crate::server::ServeError),
     /// `cargo build` of a plugin failed.
     #[error("build failed: {0}")]
     Build(String),
@@ -60,6 +66,7 @@ impl Cli {
     /// Runs the chosen command; the exit code carries its verdict.
     pub async fn run(self) -> Result<ExitCode, CliError> {
         match self.command {
+            Command::Serve(args) => args.run().await,
             Command::Plugin(command) => command.run().await,
         }
     }

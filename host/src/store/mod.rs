@@ -1,12 +1,19 @@
 //! Durable state: the only place SQL is written.
 //!
 //! One [`Store`] trait, one implementation per backend; SQLite in a data
-//! directory is the embedded default.
+//! directory is the embedded default. Queue writes (ingest, claim, complete)
+//! arrive as a [`WriteBatch`] so that a backend commits many of them in one
+//! transaction; the batching itself lives in `queue::committer`.
 
+mod cache;
+mod model;
 mod sqlite;
 
+pub use cache::EndpointCache;
+pub use model::*;
 pub use sqlite::SqliteStore;
 
+use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReader, KvWrite};
 
 /// Errors of the store, whatever the backend.
@@ -18,14 +25,124 @@ pub enum StoreError {
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The data directory could not be created.
+    /// The data directory could not be created or locked.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// Another process serves this data directory.
+    #[error(
+        "another hookhost process is using the data directory {0}; stop it, or use another --data-dir"
+    )]
+    Locked(String),
+    /// A stored record could not be read back.
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(String),
+    /// The tenant does not exist.
+    #[error("no such tenant")]
+    NoSuchTenant,
+}
+
+/// What a replay request came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Queued to run again now.
+    Queued,
+    /// No such delivery for this tenant.
+    NotFound,
+    /// It is running right now; replay it once the attempt ends.
+    Running,
+    /// Its body was pruned by retention, so there is nothing to run.
+    BodyPruned,
 }
 
 /// The operations every backend provides.
 #[async_trait::async_trait]
-pub trait Store: KvReader {
-    /// Applies one successful invocation's KV writes atomically, in order.
+pub trait Store: KvReader + Send + Sync + 'static {
+    /// Creates a tenant; `false` when it already exists.
+    async fn create_tenant(
+        &self,
+        id: &TenantId,
+        api_key_hash: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Reads a tenant.
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    /// Stores a new immutable version of a plugin, numbered after the last.
+    async fn add_plugin_version(
+        &self,
+        tenant: &TenantId,
+        plugin: &PluginName,
+        digest: &str,
+        imports: &[String],
+        wasm: &[u8],
+    ) -> Result<PluginVersion, StoreError>;
+
+    /// The component bytes of one plugin version.
+    async fn plugin_wasm(
+        &self,
+        tenant: &TenantId,
+        plugin: &PluginName,
+        version: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Creates or replaces an endpoint; `true` when it was created.
+    async fn put_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        spec: &EndpointSpec,
+    ) -> Result<bool, StoreError>;
+
+    /// Reads an endpoint.
+    async fn endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError>;
+
+    /// Applies a batch of queue writes in one transaction.
+    async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError>;
+
+    /// Deliveries not finished yet (pending, running or retrying).
+    async fn queue_depth(&self) -> Result<u64, StoreError>;
+
+    /// Makes every leased delivery due now. Only for a backend with a single
+    /// host, at its start, when every lease belongs to a process that died.
+    async fn release_all_leases(&self, now_ms: i64) -> Result<u64, StoreError>;
+
+    /// Queues a delivery to run again (a new attempt, same event), optionally
+    /// on another plugin version.
+    async fn replay(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        plugin_version: Option<u32>,
+        now_ms: i64,
+    ) -> Result<Replay, StoreError>;
+
+    /// Drops the bodies of deliveries that succeeded before the cutoff; their
+    /// metadata and attempts stay.
+    async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError>;
+
+    /// Reads a delivery of a tenant.
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError>;
+
+    /// The attempts of a delivery, in order.
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError>;
+
+    /// Applies one successful invocation's KV writes atomically, in order
+    /// (for `hookhost plugin test`; the queue commits them with the delivery).
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError>;
+}
+
+/// The wall clock in ms since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }

@@ -2,23 +2,37 @@
 //! and a single connection means no SQLITE_BUSY between our own writers) and
 //! a small pool of readers.
 
+use std::fs::File;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
-use super::{Store, StoreError};
-use crate::ids::TenantId;
+use super::{
+    Attempt, AttemptRecord, ClaimRequest, Claimed, Completion, Delivery, DeliveryStatus, Endpoint,
+    EndpointSpec, Ingested, LeaseToken, NewDelivery, Next, PluginVersion, Replay, Store,
+    StoreError, Tenant, WriteBatch, WriteResults, now_ms,
+};
+use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The database file inside a data directory.
+pub const DATABASE_FILE: &str = "hookhost.db";
+const LOCK_FILE: &str = "hookhost.lock";
 
 /// A SQLite database file with its writer and readers.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Held while serving, so a second server on the same directory refuses to start.
+    _lock: Option<Arc<File>>,
 }
 
 impl SqliteStore {
@@ -46,19 +60,41 @@ impl SqliteStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self {
+            writer,
+            reader,
+            _lock: None,
+        })
     }
-}
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    /// Opens the database of a data directory for a server: takes the
+    /// directory's lock first, so exactly one process works its queue.
+    pub async fn open_exclusive(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let lock = File::create(data_dir.join(LOCK_FILE))?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Locked(data_dir.display().to_string()));
+        }
+        let mut store = Self::open(&data_dir.join(DATABASE_FILE)).await?;
+        store._lock = Some(Arc::new(lock));
+        Ok(store)
+    }
 }
 
 fn read_error(e: sqlx::Error) -> KvReadError {
     KvReadError(e.to_string())
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
 }
 
 #[async_trait::async_trait]
@@ -100,44 +136,621 @@ impl KvReader for SqliteStore {
     }
 }
 
+async fn apply_kv(
+    conn: &mut SqliteConnection,
+    ns: &KvNamespace,
+    writes: &[KvWrite],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for write in writes {
+        let query = match write {
+            KvWrite::Set { key, value } => sqlx::query(
+                "INSERT INTO kv (tenant, plugin, key, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(ns.tenant.as_str())
+            .bind(ns.plugin.as_str())
+            .bind(key)
+            .bind(value.as_slice())
+            .bind(now),
+            KvWrite::Delete { key } => {
+                sqlx::query("DELETE FROM kv WHERE tenant = ?1 AND plugin = ?2 AND key = ?3")
+                    .bind(ns.tenant.as_str())
+                    .bind(ns.plugin.as_str())
+                    .bind(key)
+            }
+            KvWrite::Increment { key, delta } => sqlx::query(
+                "INSERT INTO kv (tenant, plugin, key, value, updated_at)
+                 VALUES (?1, ?2, ?3, CAST(CAST(?4 AS TEXT) AS BLOB), ?5)
+                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET
+                   value = CAST(CAST(CAST(CAST(kv.value AS TEXT) AS INTEGER) + ?4 AS TEXT) AS BLOB),
+                   updated_at = ?5",
+            )
+            .bind(ns.tenant.as_str())
+            .bind(ns.plugin.as_str())
+            .bind(key)
+            .bind(*delta)
+            .bind(now),
+        };
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn ingest(conn: &mut SqliteConnection, d: &NewDelivery) -> Result<Ingested, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type, headers, body,
+                                 received_at, plugin, plugin_version, lease_ms, status, due_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'pending', ?9)
+         ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING",
+    )
+    .bind(d.id.as_str())
+    .bind(d.tenant.as_str())
+    .bind(d.endpoint.as_str())
+    .bind(d.event_id.as_deref())
+    .bind(d.provider.as_str())
+    .bind(d.event_type.as_deref())
+    .bind(to_json(&d.headers))
+    .bind(d.body.as_ref())
+    .bind(d.received_at_ms)
+    .bind(d.plugin.as_str())
+    .bind(d.plugin_version as i64)
+    .bind(d.lease_ms as i64)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        return Ok(Ingested::Accepted(d.id.clone()));
+    }
+    let existing: String = sqlx::query_scalar(
+        "SELECT id FROM deliveries WHERE tenant = ?1 AND endpoint = ?2 AND event_id = ?3",
+    )
+    .bind(d.tenant.as_str())
+    .bind(d.endpoint.as_str())
+    .bind(d.event_id.as_deref())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Ingested::Duplicate(DeliveryId::from_string(existing)))
+}
+
+async fn complete(
+    conn: &mut SqliteConnection,
+    c: &Completion,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let (status, due_at, finished_at) = match &c.next {
+        Next::Succeeded { .. } => (DeliveryStatus::Succeeded, None, Some(now)),
+        Next::Retry { due_at_ms } => (DeliveryStatus::Retrying, Some(*due_at_ms), None),
+        Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
+    };
+    let message = outcome_message(&c.record.outcome);
+    let updated = sqlx::query(
+        "UPDATE deliveries SET status = ?1, due_at = ?2, finished_at = ?3, last_error = ?4,
+                               lease_token = NULL
+         WHERE id = ?5 AND lease_token = ?6",
+    )
+    .bind(status.as_str())
+    .bind(due_at)
+    .bind(finished_at)
+    .bind(message.as_deref())
+    .bind(c.id.as_str())
+    .bind(c.lease.0.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    insert_attempt(conn, &c.id, &c.record).await?;
+    if let Next::Succeeded { namespace, writes } = &c.next {
+        apply_kv(conn, namespace, writes, now).await?;
+    }
+    Ok(true)
+}
+
+fn outcome_message(outcome: &crate::runtime::Outcome) -> Option<String> {
+    use crate::runtime::Outcome;
+    match outcome {
+        Outcome::Ok => None,
+        Outcome::Retry(m) | Outcome::Reject(m) | Outcome::Trap(m) => Some(m.clone()),
+        Outcome::Timeout | Outcome::OutOfMemory => Some(outcome.to_string()),
+    }
+}
+
+async fn insert_attempt(
+    conn: &mut SqliteConnection,
+    id: &DeliveryId,
+    r: &AttemptRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms, outcome,
+                               message, logs, logs_truncated, http_calls)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .bind(id.as_str())
+    .bind(r.attempt as i64)
+    .bind(r.plugin_version as i64)
+    .bind(r.started_at_ms)
+    .bind(r.duration_ms as i64)
+    .bind(r.outcome.kind())
+    .bind(outcome_message(&r.outcome))
+    .bind(to_json(&r.logs))
+    .bind(r.logs_truncated)
+    .bind(to_json(&r.http_calls))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn release(
+    conn: &mut SqliteConnection,
+    id: &DeliveryId,
+    lease: &LeaseToken,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE deliveries SET
+           status = CASE WHEN attempts - 1 > run_start THEN 'retrying' ELSE 'pending' END,
+           attempts = attempts - 1, due_at = ?1, lease_token = NULL
+         WHERE id = ?2 AND lease_token = ?3",
+    )
+    .bind(now)
+    .bind(id.as_str())
+    .bind(lease.0.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Claims up to `max` due deliveries, round-robin over the tenants that have
+/// due work, starting with the tenant served longest ago.
+async fn claim(conn: &mut SqliteConnection, req: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
+    let max = req.max as i64;
+    let tenants: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM tenants t
+         WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= ?1)
+         ORDER BY claim_seq, id LIMIT ?2",
+    )
+    .bind(req.now_ms)
+    .bind(max)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut per_tenant = Vec::with_capacity(tenants.len());
+    for tenant in &tenants {
+        let due: Vec<(String, String, i64, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
+             WHERE tenant = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3",
+        )
+        .bind(tenant)
+        .bind(req.now_ms)
+        .bind(max)
+        .fetch_all(&mut *conn)
+        .await?;
+        per_tenant.push(due);
+    }
+    let chosen = round_robin(per_tenant, req.max);
+
+    let mut claimed = Vec::with_capacity(chosen.len());
+    for (id, status, attempts, started_at, plugin_version) in chosen {
+        let id = DeliveryId::from_string(id);
+        if status == DeliveryStatus::Running.as_str() {
+            let started_at = started_at.unwrap_or(req.now_ms);
+            record_lost_attempt(conn, &id, attempts, plugin_version, started_at, req.now_ms)
+                .await?;
+        }
+        let lease = LeaseToken::generate();
+        let row = sqlx::query(
+            "UPDATE deliveries SET status = 'running', attempts = attempts + 1, lease_token = ?1,
+                                   started_at = ?2, due_at = ?2 + lease_ms
+             WHERE id = ?3
+             RETURNING id, tenant, endpoint, provider, event_type, headers, body, received_at,
+                       plugin, plugin_version, attempts, run_start",
+        )
+        .bind(lease.0.as_str())
+        .bind(req.now_ms)
+        .bind(id.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+        claimed.push(claimed_from_row(&row, lease, req.now_ms)?);
+    }
+
+    let mut served: Vec<&str> = Vec::new();
+    for c in &claimed {
+        if !served.contains(&c.tenant.as_str()) {
+            served.push(c.tenant.as_str());
+        }
+    }
+    for tenant in served {
+        sqlx::query(
+            "UPDATE tenants SET claim_seq = (SELECT MAX(claim_seq) FROM tenants) + 1 WHERE id = ?1",
+        )
+        .bind(tenant)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(claimed)
+}
+
+/// Interleaves per-tenant lists: everyone's first, then everyone's second…
+fn round_robin<T>(lists: Vec<Vec<T>>, max: usize) -> Vec<T> {
+    let mut iters: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::with_capacity(max);
+    while out.len() < max {
+        let before = out.len();
+        for it in &mut iters {
+            if out.len() == max {
+                break;
+            }
+            if let Some(item) = it.next() {
+                out.push(item);
+            }
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out
+}
+
+/// A claim that found its delivery still running: the host that held it died.
+async fn record_lost_attempt(
+    conn: &mut SqliteConnection,
+    id: &DeliveryId,
+    attempt: i64,
+    plugin_version: i64,
+    started_at: i64,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
+                                         outcome, message, logs, logs_truncated, http_calls)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'lost',
+                 'the host running this attempt stopped before it finished; its lease expired',
+                 '[]', 0, '[]')",
+    )
+    .bind(id.as_str())
+    .bind(attempt)
+    .bind(plugin_version)
+    .bind(started_at)
+    .bind((now - started_at).max(0))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn claimed_from_row(row: &SqliteRow, lease: LeaseToken, now: i64) -> Result<Claimed, StoreError> {
+    let attempts: i64 = row.try_get("attempts")?;
+    let run_start: i64 = row.try_get("run_start")?;
+    Ok(Claimed {
+        id: DeliveryId::from_string(row.try_get("id")?),
+        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
+        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
+        provider: row.try_get("provider")?,
+        event_type: row.try_get("event_type")?,
+        headers: json(row.try_get::<&str, _>("headers")?)?,
+        body: row
+            .try_get::<Option<Vec<u8>>, _>("body")?
+            .unwrap_or_default(),
+        received_at_ms: row.try_get("received_at")?,
+        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
+        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+        attempt: attempts as u32,
+        run_attempt: (attempts - run_start) as u32,
+        lease,
+        started_at_ms: now,
+    })
+}
+
+fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(Delivery {
+        id: DeliveryId::from_string(row.try_get("id")?),
+        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
+        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
+        event_id: row.try_get("event_id")?,
+        provider: row.try_get("provider")?,
+        event_type: row.try_get("event_type")?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt(status))?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
+        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+        received_at_ms: row.try_get("received_at")?,
+        due_at_ms: row.try_get("due_at")?,
+        finished_at_ms: row.try_get("finished_at")?,
+        last_error: row.try_get("last_error")?,
+        headers: json(row.try_get::<&str, _>("headers")?)?,
+        body: row.try_get("body")?,
+    })
+}
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
-    async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError> {
+    async fn create_tenant(
+        &self,
+        id: &TenantId,
+        api_key_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO tenants (id, api_key_hash, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(api_key_hash)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        let created: Option<i64> =
+            sqlx::query_scalar("SELECT created_at FROM tenants WHERE id = ?1")
+                .bind(id.as_str())
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(created.map(|created_at_ms| Tenant {
+            id: id.clone(),
+            created_at_ms,
+        }))
+    }
+
+    async fn add_plugin_version(
+        &self,
+        tenant: &TenantId,
+        plugin: &PluginName,
+        digest: &str,
+        imports: &[String],
+        wasm: &[u8],
+    ) -> Result<PluginVersion, StoreError> {
+        let now = now_ms();
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO plugin_versions (tenant, plugin, version, digest, size, imports, wasm, uploaded_at)
+             VALUES (?1, ?2,
+                     (SELECT COALESCE(MAX(version), 0) + 1 FROM plugin_versions WHERE tenant = ?1 AND plugin = ?2),
+                     ?3, ?4, ?5, ?6, ?7)
+             RETURNING version",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .bind(digest)
+        .bind(wasm.len() as i64)
+        .bind(to_json(&imports))
+        .bind(wasm)
+        .bind(now)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NoSuchTenant,
+            _ => e.into(),
+        })?;
+        Ok(PluginVersion {
+            plugin: plugin.clone(),
+            version: version as u32,
+            digest: digest.to_owned(),
+            size: wasm.len() as u64,
+            imports: imports.to_vec(),
+            uploaded_at_ms: now,
+        })
+    }
+
+    async fn plugin_wasm(
+        &self,
+        tenant: &TenantId,
+        plugin: &PluginName,
+        version: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT wasm FROM plugin_versions WHERE tenant = ?1 AND plugin = ?2 AND version = ?3",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .bind(version as i64)
+        .fetch_optional(&self.reader)
+        .await?)
+    }
+
+    async fn put_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        spec: &EndpointSpec,
+    ) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut tx = self.writer.begin().await?;
-        for write in writes {
-            let query = match write {
-                KvWrite::Set { key, value } => sqlx::query(
-                    "INSERT INTO kv (tenant, plugin, key, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                )
-                .bind(ns.tenant.as_str())
-                .bind(ns.plugin.as_str())
-                .bind(key)
-                .bind(value.as_slice())
-                .bind(now),
-                KvWrite::Delete { key } => {
-                    sqlx::query("DELETE FROM kv WHERE tenant = ?1 AND plugin = ?2 AND key = ?3")
-                        .bind(ns.tenant.as_str())
-                        .bind(ns.plugin.as_str())
-                        .bind(key)
-                }
-                KvWrite::Increment { key, delta } => sqlx::query(
-                    "INSERT INTO kv (tenant, plugin, key, value, updated_at)
-                     VALUES (?1, ?2, ?3, CAST(CAST(?4 AS TEXT) AS BLOB), ?5)
-                     ON CONFLICT (tenant, plugin, key) DO UPDATE SET
-                       value = CAST(CAST(CAST(CAST(kv.value AS TEXT) AS INTEGER) + ?4 AS TEXT) AS BLOB),
-                       updated_at = ?5",
-                )
-                .bind(ns.tenant.as_str())
-                .bind(ns.plugin.as_str())
-                .bind(key)
-                .bind(*delta)
-                .bind(now),
-            };
-            query.execute(&mut *tx).await?;
+        let existed: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM endpoints WHERE tenant = ?1 AND id = ?2")
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (tenant, id) DO UPDATE SET
+               spec = excluded.spec, plugin = excluded.plugin,
+               plugin_version = excluded.plugin_version, updated_at = excluded.updated_at",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(to_json(spec))
+        .bind(spec.plugin.as_str())
+        .bind(spec.plugin_version as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(existed.is_none())
+    }
+
+    async fn endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT spec, created_at, updated_at FROM endpoints WHERE tenant = ?1 AND id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|row| {
+            Ok(Endpoint {
+                tenant: tenant.clone(),
+                id: id.clone(),
+                spec: json(row.try_get::<&str, _>("spec")?)?,
+                created_at_ms: row.try_get("created_at")?,
+                updated_at_ms: row.try_get("updated_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError> {
+        let now = now_ms();
+        let mut results = WriteResults::default();
+        let mut tx = self.writer.begin().await?;
+        for c in &batch.completions {
+            results.completed.push(complete(&mut tx, c, now).await?);
+        }
+        for d in &batch.ingests {
+            results.ingested.push(ingest(&mut tx, d).await?);
+        }
+        for (id, lease) in &batch.releases {
+            release(&mut tx, id, lease, now).await?;
+        }
+        if let Some(req) = batch.claim {
+            results.claimed = claim(&mut tx, req).await?;
+            results.next_due_at_ms =
+                sqlx::query_scalar("SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL")
+                    .fetch_one(&mut *tx)
+                    .await?;
         }
         tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn release_all_leases(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE deliveries SET due_at = ?1 WHERE status = 'running'")
+            .bind(now_ms)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn replay(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        plugin_version: Option<u32>,
+        now_ms: i64,
+    ) -> Result<Replay, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let row: Option<(String, bool)> = sqlx::query_as(
+            "SELECT status, body IS NULL FROM deliveries WHERE tenant = ?1 AND id = ?2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let verdict = match row {
+            None => Replay::NotFound,
+            Some((status, _)) if status == DeliveryStatus::Running.as_str() => Replay::Running,
+            Some((_, true)) => Replay::BodyPruned,
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = ?1,
+                       plugin_version = COALESCE(?2, plugin_version), finished_at = NULL,
+                       last_error = NULL
+                     WHERE id = ?3",
+                )
+                .bind(now_ms)
+                .bind(plugin_version.map(i64::from))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                Replay::Queued
+            }
+        };
+        tx.commit().await?;
+        Ok(verdict)
+    }
+
+    async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        loop {
+            // In slices, so the writer is never held for long.
+            let done = sqlx::query(
+                "UPDATE deliveries SET body = NULL WHERE id IN (
+                   SELECT id FROM deliveries
+                   WHERE status = 'succeeded' AND body IS NOT NULL AND finished_at < ?1
+                   LIMIT 1000)",
+            )
+            .bind(succeeded_before_ms)
+            .execute(&self.writer)
+            .await?;
+            pruned += done.rows_affected();
+            if done.rows_affected() < 1000 {
+                return Ok(pruned);
+            }
+        }
+    }
+
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let row = sqlx::query("SELECT * FROM deliveries WHERE tenant = ?1 AND id = ?2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(delivery_from_row).transpose()
+    }
+
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY attempt")
+            .bind(id.as_str())
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Attempt {
+                    attempt: row.try_get::<i64, _>("attempt")? as u32,
+                    plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+                    started_at_ms: row.try_get("started_at")?,
+                    duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
+                    outcome: row.try_get("outcome")?,
+                    message: row.try_get("message")?,
+                    logs: json(row.try_get::<&str, _>("logs")?)?,
+                    logs_truncated: row.try_get("logs_truncated")?,
+                    http_calls: json(row.try_get::<&str, _>("http_calls")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        apply_kv(&mut tx, ns, writes, now_ms()).await?;
+        tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_robin;
+
+    #[test]
+    fn round_robin_takes_one_from_each_list_before_a_second_from_any() {
+        let lists = vec![vec!["a1", "a2", "a3"], vec!["b1"], vec!["c1", "c2"]];
+        assert_eq!(round_robin(lists, 5), ["a1", "b1", "c1", "a2", "c2"]);
     }
 }

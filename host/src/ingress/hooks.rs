@@ -1,0 +1,186 @@
+//! `POST /hooks/{tenant}/{endpoint}`: look up the endpoint, cap the body,
+//! verify the signature on the raw bytes, deduplicate, and answer 202 only
+//! once the delivery is committed.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Serialize;
+
+use super::verify::{self, Provider, VerifyConfig, VerifyError};
+use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::queue::{Queue, QueueError};
+use crate::store::{EndpointCache, Ingested, NewDelivery, now_ms};
+
+/// Headers that carry the sender's own credentials rather than the event's
+/// data; they are neither stored nor shown to plugins.
+const DROPPED_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// Why a webhook was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngressError {
+    /// No such tenant or endpoint.
+    #[error("no such tenant or endpoint")]
+    NotFound,
+    /// The body is over the endpoint's limit.
+    #[error("body over the limit of {limit} bytes")]
+    TooLarge {
+        /// The endpoint's limit.
+        limit: u64,
+    },
+    /// The body could not be read.
+    #[error("unreadable body: {0}")]
+    BadBody(String),
+    /// The signature check failed.
+    #[error(transparent)]
+    Unverified(#[from] VerifyError),
+    /// The queue is over its configured depth.
+    #[error("queue full")]
+    Overloaded,
+    /// The store could not take the delivery.
+    #[error(transparent)]
+    Unavailable(#[from] QueueError),
+}
+
+/// What ingress needs.
+#[derive(Clone)]
+pub struct IngressState {
+    /// Endpoint configurations.
+    pub endpoints: Arc<EndpointCache>,
+    /// Where accepted deliveries go.
+    pub queue: Arc<Queue>,
+}
+
+/// The ingress routes.
+pub fn router(state: IngressState) -> Router {
+    Router::new()
+        .route("/hooks/{tenant}/{endpoint}", post(receive))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct Accepted {
+    delivery_id: DeliveryId,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    duplicate: bool,
+}
+
+async fn receive(
+    State(state): State<IngressState>,
+    Path((tenant, endpoint)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, IngressError> {
+    let received_at_ms = now_ms();
+    let (Ok(tenant), Ok(endpoint)) = (TenantId::new(tenant), EndpointId::new(endpoint)) else {
+        return Err(IngressError::NotFound);
+    };
+    let endpoint = state
+        .endpoints
+        .get(&tenant, &endpoint)
+        .await
+        .map_err(|e| QueueError::Store(Arc::new(e)))?
+        .ok_or(IngressError::NotFound)?;
+    let spec = &endpoint.spec;
+
+    let limit = spec.limits.body_limit_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(IngressError::TooLarge { limit });
+    }
+    let body = axum::body::to_bytes(body, limit as usize)
+        .await
+        .map_err(|e| {
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
+                IngressError::TooLarge { limit }
+            } else {
+                IngressError::BadBody(e.to_string())
+            }
+        })?;
+
+    verify::verify(
+        &VerifyConfig {
+            provider: spec.provider,
+            secrets: &spec.secrets,
+            hmac: spec.hmac.as_ref(),
+            tolerance: Duration::from_secs(spec.tolerance_s),
+        },
+        &headers,
+        &body,
+        SystemTime::now(),
+    )?;
+
+    if spec.provider == Provider::Slack
+        && let Some(challenge) = slack_challenge(&body)
+    {
+        // Slack's Events API checks a new URL by asking it to echo a challenge.
+        return Ok(axum::Json(serde_json::json!({ "challenge": challenge })).into_response());
+    }
+    let identity = verify::identify(spec.provider, spec.hmac.as_ref(), &headers, &body);
+    let event_id = match &spec.dedup_header {
+        Some(name) => headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        None => identity.event_id,
+    };
+
+    if state.queue.is_full() {
+        return Err(IngressError::Overloaded);
+    }
+    let delivery = NewDelivery {
+        id: DeliveryId::generate(),
+        tenant: endpoint.tenant.clone(),
+        endpoint: endpoint.id.clone(),
+        event_id,
+        provider: spec.provider,
+        event_type: identity.event_type,
+        headers: headers
+            .iter()
+            .filter(|(name, _)| !DROPPED_HEADERS.contains(&name.as_str()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+        received_at_ms,
+        plugin: spec.plugin.clone(),
+        plugin_version: spec.plugin_version,
+        lease_ms: spec.lease_ms(),
+    };
+    let (status, delivery_id, duplicate) = match state.queue.enqueue(delivery).await? {
+        Ingested::Accepted(id) => (StatusCode::ACCEPTED, id, false),
+        Ingested::Duplicate(id) => (StatusCode::OK, id, true),
+    };
+    Ok((
+        status,
+        axum::Json(Accepted {
+            delivery_id,
+            duplicate,
+        }),
+    )
+        .into_response())
+}
+
+/// The challenge of a Slack `url_verification` request, if this is one.
+fn slack_challenge(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if value.get("type")?.as_str()? != "url_verification" {
+        return None;
+    }
+    Some(value.get("challenge")?.as_str()?.to_owned())
+}

@@ -1,0 +1,8 @@
+//! Inbound webhooks: checking that a delivery really comes from the sender an
+//! endpoint trusts, by each provider's own signature scheme.
+
+mod hooks;
+pub mod providers;
+pub mod verify;
+
+pub use hooks::{IngressError, IngressState, router};

@@ -1,0 +1,178 @@
+//! The delivery queue: group-committed ingest, fair claiming with leases,
+//! the worker pool that runs plugins, retries and dead-lettering.
+//!
+//! Everything this host writes to the queue goes through one committer task
+//! (`committer`), so concurrent webhooks, claims and attempt results share a
+//! transaction. The dispatcher (`worker`) claims only as many deliveries as
+//! it has free workers, so a new tenant's event waits for at most one free
+//! worker, not behind another tenant's backlog.
+
+mod committer;
+mod depth;
+mod plugins;
+mod retry;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use depth::QueueDepth;
+pub use retry::{MAX_ATTEMPTS, MAX_DELAY_S, RetryPolicy};
+
+use crate::runtime::Runtime;
+use crate::store::{EndpointCache, Ingested, NewDelivery, Store, StoreError, now_ms};
+use committer::Committer;
+use plugins::PluginCache;
+
+/// Errors of queue operations.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum QueueError {
+    /// The store failed or is unreachable; nothing was written.
+    #[error("the store is unavailable: {0}")]
+    Store(Arc<StoreError>),
+    /// The queue is shutting down.
+    #[error("the queue is shutting down")]
+    Closed,
+}
+
+/// Settings of the queue.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// Invocations run at once.
+    pub workers: usize,
+    /// Most deliveries claimed in one transaction.
+    pub claim_batch: usize,
+    /// Unfinished deliveries beyond which ingress answers 503.
+    pub max_depth: u64,
+    /// How long shutdown waits for running attempts before handing them back.
+    pub shutdown_grace: Duration,
+    /// How long bodies of succeeded deliveries are kept.
+    pub retention: Duration,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            workers: 32,
+            claim_batch: 32,
+            max_depth: 1_000_000,
+            shutdown_grace: Duration::from_secs(10),
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// What the dispatcher and its workers share.
+pub(crate) struct Shared {
+    config: QueueConfig,
+    store: Arc<dyn Store>,
+    runtime: Arc<Runtime>,
+    endpoints: Arc<EndpointCache>,
+    plugins: PluginCache,
+    committer: Committer,
+    work_ready: Arc<Notify>,
+}
+
+/// A running queue: accepts deliveries and works them until stopped.
+pub struct Queue {
+    committer: Committer,
+    depth: Arc<QueueDepth>,
+    max_depth: u64,
+    stop: CancellationToken,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Queue {
+    /// Starts the committer, the dispatcher, the depth gauge and retention.
+    pub fn start(
+        config: QueueConfig,
+        store: Arc<dyn Store>,
+        runtime: Arc<Runtime>,
+        endpoints: Arc<EndpointCache>,
+    ) -> Self {
+        let depth = Arc::new(QueueDepth::default());
+        let work_ready = Arc::new(Notify::new());
+        let (committer, committer_task) =
+            Committer::start(store.clone(), depth.clone(), work_ready.clone());
+        let stop = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            plugins: PluginCache::new(store.clone(), runtime.clone()),
+            config: config.clone(),
+            store: store.clone(),
+            runtime,
+            endpoints,
+            committer: committer.clone(),
+            work_ready,
+        });
+        let tasks = vec![
+            tokio::spawn(worker::dispatch(
+                shared,
+                stop.clone(),
+                config.shutdown_grace,
+            )),
+            tokio::spawn(depth.clone().refresh(store.clone(), stop.clone())),
+            tokio::spawn(prune(store, config.retention, stop.clone())),
+            committer_task,
+        ];
+        Self {
+            committer,
+            depth,
+            max_depth: config.max_depth,
+            stop,
+            tasks: std::sync::Mutex::new(tasks),
+        }
+    }
+
+    /// Makes a delivery durable; returns once it is committed.
+    pub async fn enqueue(&self, delivery: NewDelivery) -> Result<Ingested, QueueError> {
+        self.committer.ingest(delivery).await
+    }
+
+    /// Whether the queue is over its configured depth.
+    pub fn is_full(&self) -> bool {
+        self.depth.get() >= self.max_depth
+    }
+
+    /// The queue depth gauge.
+    pub fn depth(&self) -> &QueueDepth {
+        &self.depth
+    }
+
+    /// Stops claiming, lets running attempts finish within the grace period
+    /// and hands back the rest. Call it once ingress has stopped: every write
+    /// is awaited by its caller, so when the workers are done nothing is left
+    /// for the committer, which is stopped last.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().expect("poisoned"));
+        let committer = tasks.pop();
+        for task in tasks {
+            let _ = task.await;
+        }
+        if let Some(committer) = committer {
+            committer.abort();
+        }
+    }
+}
+
+/// Drops bodies of deliveries that succeeded longer than `retention` ago,
+/// at start and then every tenth of the retention (at most hourly).
+async fn prune(store: Arc<dyn Store>, retention: Duration, stop: CancellationToken) {
+    let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
+    loop {
+        let cutoff = now_ms() - retention.as_millis() as i64;
+        match store.prune_bodies(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, "pruned bodies of succeeded deliveries"),
+            Err(e) => tracing::warn!(error = %e, "could not prune delivery bodies"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! The dispatcher: claims due deliveries as workers come free, runs each
+//! through its plugin, and records the attempt under the lease it ran with.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{RetryPolicy, Shared};
+use crate::runtime::{Event, Grants, Invocation, KvNamespace, Outcome};
+use crate::store::{AttemptRecord, ClaimRequest, Claimed, Completion, Next, now_ms};
+
+/// Longest an idle dispatcher sleeps before looking again: retries and
+/// expired leases fall due without anyone ringing.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Claims and runs deliveries until `stop` fires, then waits up to `grace`
+/// for the running ones and hands back the leases of any still running.
+pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace: Duration) {
+    let permits = Arc::new(Semaphore::new(shared.config.workers));
+    let abandon = CancellationToken::new();
+    let mut running = JoinSet::new();
+    loop {
+        while running.try_join_next().is_some() {}
+        let first = tokio::select! {
+            _ = stop.cancelled() => break,
+            p = permits.clone().acquire_owned() => p.expect("never closed"),
+        };
+        let mut held = vec![first];
+        while held.len() < shared.config.claim_batch {
+            match permits.clone().try_acquire_owned() {
+                Ok(p) => held.push(p),
+                Err(_) => break,
+            }
+        }
+        let wanted = held.len();
+        let request = ClaimRequest {
+            now_ms: now_ms(),
+            max: wanted,
+        };
+        let (claimed, next_due) = match shared.committer.claim(request).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim deliveries; retrying in a second");
+                drop(held);
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(IDLE_POLL) => continue,
+                }
+            }
+        };
+        let all_taken = claimed.len() == wanted;
+        for delivery in claimed {
+            let permit = held.pop().expect("claimed no more than permits held");
+            running.spawn(work(shared.clone(), delivery, permit, abandon.clone()));
+        }
+        drop(held);
+        if !all_taken {
+            let wait = next_due
+                .map(|at| Duration::from_millis((at - now_ms()).clamp(0, i64::MAX) as u64))
+                .unwrap_or(IDLE_POLL)
+                .min(IDLE_POLL);
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = shared.work_ready.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    if tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await
+    .is_err()
+    {
+        tracing::warn!(
+            still_running = running.len(),
+            "shutdown grace period over; handing back the leases of unfinished attempts"
+        );
+        abandon.cancel();
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// Runs one claimed delivery and records the attempt.
+async fn work(
+    shared: Arc<Shared>,
+    delivery: Claimed,
+    _permit: OwnedSemaphorePermit,
+    abandon: CancellationToken,
+) {
+    let completion = tokio::select! {
+        c = attempt(&shared, &delivery) => c,
+        _ = abandon.cancelled() => {
+            if let Err(e) = shared.committer.release(delivery.id.clone(), delivery.lease.clone()).await {
+                tracing::warn!(delivery = %delivery.id, error = %e, "could not hand back a lease; it will expire");
+            }
+            return;
+        }
+    };
+    // The attempt is done; keep trying to record it while the lease lasts. If
+    // the store stays away past that, the delivery runs again elsewhere.
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match shared.committer.complete(completion.clone()).await {
+            Ok(true) => return,
+            Ok(false) => {
+                tracing::warn!(delivery = %delivery.id, "lease lost before the attempt was recorded; a newer attempt owns it");
+                return;
+            }
+            Err(e) if !abandon.is_cancelled() => {
+                tracing::warn!(delivery = %delivery.id, error = %e, "could not record an attempt; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::warn!(delivery = %delivery.id, error = %e, "gave up recording an attempt at shutdown");
+                return;
+            }
+        }
+    }
+}
+
+async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
+    let started = std::time::Instant::now();
+    let (invocation, policy) = match run(shared, d).await {
+        Ok(found) => found,
+        // The host could not get as far as the plugin (store away, plugin
+        // unloadable): retry on the default schedule, or die if rejected.
+        Err(outcome) => (
+            Invocation {
+                outcome,
+                duration: started.elapsed(),
+                logs: Vec::new(),
+                logs_truncated: false,
+                kv_writes: Vec::new(),
+                http_calls: Vec::new(),
+            },
+            RetryPolicy::default(),
+        ),
+    };
+    let next = match &invocation.outcome {
+        Outcome::Ok => Next::Succeeded {
+            namespace: KvNamespace {
+                tenant: d.tenant.clone(),
+                plugin: d.plugin.clone(),
+            },
+            writes: invocation.kv_writes,
+        },
+        Outcome::Reject(_) => Next::Dead,
+        _ => match policy.next_delay(d.run_attempt, rand::random()) {
+            Some(delay) => Next::Retry {
+                due_at_ms: now_ms() + delay.as_millis() as i64,
+            },
+            None => Next::Dead,
+        },
+    };
+    tracing::debug!(delivery = %d.id, attempt = d.attempt, outcome = invocation.outcome.kind(), "attempt finished");
+    Completion {
+        id: d.id.clone(),
+        lease: d.lease.clone(),
+        record: AttemptRecord {
+            attempt: d.attempt,
+            plugin_version: d.plugin_version,
+            started_at_ms: d.started_at_ms,
+            duration_ms: invocation.duration.as_millis() as u64,
+            outcome: invocation.outcome,
+            logs: invocation.logs,
+            logs_truncated: invocation.logs_truncated,
+            http_calls: invocation.http_calls,
+        },
+        next,
+    }
+}
+
+/// Looks up what the attempt needs and invokes the plugin. A missing endpoint
+/// or plugin is an outcome of the attempt, not an error of the host.
+async fn run(shared: &Shared, d: &Claimed) -> Result<(Invocation, RetryPolicy), Outcome> {
+    let endpoint = match shared.endpoints.get(&d.tenant, &d.endpoint).await {
+        Ok(Some(endpoint)) => endpoint,
+        Ok(None) => {
+            return Err(Outcome::Reject(format!(
+                "endpoint {} was deleted",
+                d.endpoint
+            )));
+        }
+        Err(e) => return Err(Outcome::Retry(format!("could not read the endpoint: {e}"))),
+    };
+    let plugin = shared
+        .plugins
+        .get(&d.tenant, &d.plugin, d.plugin_version)
+        .await
+        .map_err(Outcome::Retry)?;
+    let spec = &endpoint.spec;
+    let grants = Grants {
+        config: spec.config.clone(),
+        allowed_hosts: spec.allowed_hosts.clone(),
+        allow_private_network: spec.allow_private_network,
+        ..Grants::new(
+            KvNamespace {
+                tenant: d.tenant.clone(),
+                plugin: d.plugin.clone(),
+            },
+            Default::default(),
+        )
+    };
+    let event = Event {
+        id: d.id.to_string(),
+        tenant: d.tenant.to_string(),
+        endpoint: d.endpoint.to_string(),
+        provider: d.provider.clone(),
+        event_type: d.event_type.clone(),
+        received_at_ms: d.received_at_ms as u64,
+        attempt: d.attempt,
+        headers: d.headers.clone(),
+        body: d.body.clone(),
+    };
+    let invocation = shared
+        .runtime
+        .invoke(
+            &plugin,
+            event,
+            &grants,
+            &spec.runtime_limits(),
+            shared.store.clone(),
+        )
+        .await;
+    Ok((invocation, spec.retry.clone()))
+}

@@ -1,0 +1,418 @@
+//! The records the store keeps, as plain data shared by ingress, queue and api.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
+use crate::ingress::verify::{HmacScheme, Provider};
+use crate::queue::RetryPolicy;
+use crate::runtime::{HostPattern, KvNamespace, KvWrite, Limits, LogLine, OutboundCall, Outcome};
+
+/// A tenant: the unit of isolation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    /// The tenant's id.
+    pub id: TenantId,
+    /// When it was created, in ms since the epoch.
+    pub created_at_ms: i64,
+}
+
+/// One uploaded, immutable version of a plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginVersion {
+    /// The plugin's name.
+    pub plugin: PluginName,
+    /// 1, 2, 3… in upload order.
+    pub version: u32,
+    /// `sha256:<hex>` of the component.
+    pub digest: String,
+    /// Size of the component in bytes.
+    pub size: u64,
+    /// The interfaces the component imports.
+    pub imports: Vec<String>,
+    /// When it was uploaded, in ms since the epoch.
+    pub uploaded_at_ms: i64,
+}
+
+/// Per-endpoint resource limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EndpointLimits {
+    /// Deadline of one invocation.
+    pub timeout_ms: u64,
+    /// Memory one invocation may grow to.
+    pub memory_mb: u32,
+    /// Outbound HTTP calls per invocation.
+    pub max_http_calls: u32,
+    /// Largest inbound body accepted; larger ones answer 413.
+    pub body_limit_bytes: u64,
+}
+
+impl Default for EndpointLimits {
+    fn default() -> Self {
+        let runtime = Limits::default();
+        Self {
+            timeout_ms: runtime.timeout_ms,
+            memory_mb: runtime.memory_mb,
+            max_http_calls: runtime.max_http_calls,
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Default timestamp tolerance of signature schemes that carry a timestamp.
+pub const DEFAULT_TOLERANCE_S: u64 = 300;
+
+fn default_tolerance() -> u64 {
+    DEFAULT_TOLERANCE_S
+}
+
+/// Everything an endpoint is configured with: how to verify, what to run, what
+/// the plugin may reach, and how to retry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    /// How inbound requests are verified.
+    pub provider: Provider,
+    /// Active secrets; a signature valid for any of them passes (rotation).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// The layout of the generic `hmac` provider.
+    #[serde(default)]
+    pub hmac: Option<HmacScheme>,
+    /// Timestamp tolerance in seconds, for schemes that sign a timestamp.
+    #[serde(default = "default_tolerance")]
+    pub tolerance_s: u64,
+    /// A header holding the sender's event id, overriding the provider's own.
+    #[serde(default)]
+    pub dedup_header: Option<String>,
+    /// The plugin run for each delivery.
+    pub plugin: PluginName,
+    /// The bound version; new deliveries run it, in-flight ones keep theirs.
+    pub plugin_version: u32,
+    /// Settings the plugin reads through `config`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Hosts the plugin may call.
+    #[serde(default)]
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Lets the plugin reach loopback and private addresses.
+    #[serde(default)]
+    pub allow_private_network: bool,
+    /// Resource limits.
+    #[serde(default)]
+    pub limits: EndpointLimits,
+    /// Retry policy.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+impl EndpointSpec {
+    /// The runtime limits of one invocation at this endpoint.
+    pub fn runtime_limits(&self) -> Limits {
+        Limits {
+            timeout_ms: self.limits.timeout_ms,
+            memory_mb: self.limits.memory_mb,
+            max_http_calls: self.limits.max_http_calls,
+            ..Limits::default()
+        }
+    }
+
+    /// How long a claimed delivery stays leased: the deadline plus room to
+    /// record the attempt. A host that dies holds its work no longer than this.
+    pub fn lease_ms(&self) -> u64 {
+        self.limits.timeout_ms + LEASE_MARGIN_MS
+    }
+}
+
+/// Time beyond the plugin's deadline a lease lasts, to commit the attempt.
+pub const LEASE_MARGIN_MS: u64 = 10_000;
+
+/// A configured endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The owning tenant.
+    pub tenant: TenantId,
+    /// The endpoint's id.
+    pub id: EndpointId,
+    /// Its configuration.
+    pub spec: EndpointSpec,
+    /// When it was created, in ms since the epoch.
+    pub created_at_ms: i64,
+    /// When it was last changed, in ms since the epoch.
+    pub updated_at_ms: i64,
+}
+
+/// Where a delivery is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Accepted, not tried yet.
+    Pending,
+    /// Leased by a worker.
+    Running,
+    /// Failed, waiting for its next attempt.
+    Retrying,
+    /// The handler returned ok.
+    Succeeded,
+    /// Rejected, or out of attempts.
+    Dead,
+}
+
+impl DeliveryStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Retrying => "retrying",
+            Self::Succeeded => "succeeded",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "running" => Self::Running,
+            "retrying" => Self::Retrying,
+            "succeeded" => Self::Succeeded,
+            "dead" => Self::Dead,
+            _ => return None,
+        })
+    }
+}
+
+/// A webhook that passed verification, about to be made durable.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// Its fresh id.
+    pub id: DeliveryId,
+    /// Tenant and endpoint it arrived at.
+    pub tenant: TenantId,
+    /// The endpoint.
+    pub endpoint: EndpointId,
+    /// The provider's event id, the key of deduplication.
+    pub event_id: Option<String>,
+    /// The endpoint's provider.
+    pub provider: Provider,
+    /// The provider's event type.
+    pub event_type: Option<String>,
+    /// Request headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The raw body.
+    pub body: bytes::Bytes,
+    /// When it arrived, in ms since the epoch.
+    pub received_at_ms: i64,
+    /// The plugin version bound to the endpoint at arrival.
+    pub plugin: PluginName,
+    /// Its version.
+    pub plugin_version: u32,
+    /// How long each claim of it lasts.
+    pub lease_ms: u64,
+}
+
+/// What ingesting one delivery came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// Newly stored.
+    Accepted(DeliveryId),
+    /// The provider's event id was seen before: the earlier delivery.
+    Duplicate(DeliveryId),
+}
+
+/// Proof of holding a claim; a completion counts only with the current token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LeaseToken(pub String);
+
+impl LeaseToken {
+    /// A fresh, unguessable token.
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().simple().to_string())
+    }
+}
+
+/// A delivery leased to this host for one attempt.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Its endpoint.
+    pub endpoint: EndpointId,
+    /// Provider name.
+    pub provider: String,
+    /// Event type.
+    pub event_type: Option<String>,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Arrival time, in ms since the epoch.
+    pub received_at_ms: i64,
+    /// The plugin to run.
+    pub plugin: PluginName,
+    /// Its version.
+    pub plugin_version: u32,
+    /// This attempt's number over the delivery's life, 1-based.
+    pub attempt: u32,
+    /// This attempt's number within the current run (a replay starts a run).
+    pub run_attempt: u32,
+    /// The lease.
+    pub lease: LeaseToken,
+    /// When the claim was made, in ms since the epoch.
+    pub started_at_ms: i64,
+}
+
+/// What one attempt did, as recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// The attempt's number.
+    pub attempt: u32,
+    /// The plugin version it ran.
+    pub plugin_version: u32,
+    /// When it started, in ms since the epoch.
+    pub started_at_ms: i64,
+    /// How long it ran.
+    pub duration_ms: u64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What it logged.
+    pub logs: Vec<LogLine>,
+    /// Whether the log was cut at its cap.
+    pub logs_truncated: bool,
+    /// The outbound calls it made.
+    pub http_calls: Vec<OutboundCall>,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone)]
+pub enum Next {
+    /// Done; the handler's KV writes commit with this state.
+    Succeeded {
+        /// Where the writes go.
+        namespace: KvNamespace,
+        /// The writes, in order.
+        writes: Vec<KvWrite>,
+    },
+    /// Try again at this time (ms since the epoch).
+    Retry {
+        /// When.
+        due_at_ms: i64,
+    },
+    /// Out of attempts, or rejected.
+    Dead,
+}
+
+/// The end of one attempt, to be recorded if the lease still holds.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The delivery.
+    pub id: DeliveryId,
+    /// The lease the attempt ran under.
+    pub lease: LeaseToken,
+    /// The attempt.
+    pub record: AttemptRecord,
+    /// What follows.
+    pub next: Next,
+}
+
+/// A request for due deliveries, fairly across tenants.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest {
+    /// The clock, in ms since the epoch.
+    pub now_ms: i64,
+    /// How many to claim at most.
+    pub max: usize,
+}
+
+/// Writes that share one transaction (and one fsync).
+#[derive(Debug, Default)]
+pub struct WriteBatch {
+    /// Attempts that finished.
+    pub completions: Vec<Completion>,
+    /// Webhooks to make durable.
+    pub ingests: Vec<NewDelivery>,
+    /// Leases to give back unfinished (shutdown), as (delivery, token).
+    pub releases: Vec<(DeliveryId, LeaseToken)>,
+    /// Due deliveries to claim, after the above.
+    pub claim: Option<ClaimRequest>,
+}
+
+/// The results of a [`WriteBatch`], position for position.
+#[derive(Debug, Default)]
+pub struct WriteResults {
+    /// Per completion: whether the lease still held and the attempt counted.
+    pub completed: Vec<bool>,
+    /// Per ingest.
+    pub ingested: Vec<Ingested>,
+    /// The claimed deliveries.
+    pub claimed: Vec<Claimed>,
+    /// When the next delivery falls due, if any is queued (only with a claim).
+    pub next_due_at_ms: Option<i64>,
+}
+
+/// A delivery as the API and tests read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    /// Its id.
+    pub id: DeliveryId,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// Its endpoint.
+    pub endpoint: EndpointId,
+    /// The provider's event id.
+    pub event_id: Option<String>,
+    /// The provider.
+    pub provider: String,
+    /// The event type.
+    pub event_type: Option<String>,
+    /// Where it is.
+    pub status: DeliveryStatus,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The plugin.
+    pub plugin: PluginName,
+    /// The plugin version the next (or last) attempt runs.
+    pub plugin_version: u32,
+    /// Arrival, in ms since the epoch.
+    pub received_at_ms: i64,
+    /// When it next falls due, while queued.
+    pub due_at_ms: Option<i64>,
+    /// When it succeeded or died.
+    pub finished_at_ms: Option<i64>,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// The body; `None` once pruned by retention.
+    #[serde(skip)]
+    pub body: Option<Vec<u8>>,
+}
+
+/// One recorded attempt, as the API and tests read it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// Its number.
+    pub attempt: u32,
+    /// The plugin version it ran.
+    pub plugin_version: u32,
+    /// Start, in ms since the epoch.
+    pub started_at_ms: i64,
+    /// Duration.
+    pub duration_ms: u64,
+    /// `ok`, `retry`, `reject`, `trap`, `timeout`, `out_of_memory`, or `lost`
+    /// when the host running it stopped before it finished.
+    pub outcome: String,
+    /// The handler's or the trap's message.
+    pub message: Option<String>,
+    /// Log lines.
+    pub logs: Vec<LogLine>,
+    /// Whether the log was cut at its cap.
+    pub logs_truncated: bool,
+    /// Outbound calls.
+    pub http_calls: Vec<OutboundCall>,
+}

@@ -1,0 +1,314 @@
+//! A real server on port 0 over a scratch SQLite store, and the steps every
+//! delivery test takes: create a tenant, store a plugin, configure an
+//! endpoint, send a signed webhook, wait for the outcome.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use hookhost::ids::{DeliveryId, EndpointId, PluginName, TenantId};
+use hookhost::ingress::verify::{Provider, sign};
+use hookhost::queue::{QueueConfig, RetryPolicy};
+use hookhost::server::ServeError;
+use hookhost::store::{
+    Attempt, Delivery, DeliveryStatus, EndpointLimits, EndpointSpec, SqliteStore, Store,
+};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::receiver::Receiver;
+use crate::runtime;
+
+/// A Standard Webhooks secret for tests.
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A running server and its store.
+pub struct TestHost {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its store, for setting up and for reading outcomes.
+    pub store: Arc<dyn Store>,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServeError>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestHost {
+    /// A server with the default queue settings, but a short shutdown grace.
+    pub async fn start() -> Self {
+        Self::start_with(QueueConfig {
+            shutdown_grace: Duration::from_secs(2),
+            ..QueueConfig::default()
+        })
+        .await
+    }
+
+    /// A server with these queue settings.
+    pub async fn start_with(config: QueueConfig) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&dir.path().join("hookhost.db"))
+                .await
+                .expect("open store"),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(hookhost::server::serve(
+            store.clone(),
+            runtime().clone(),
+            config,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            addr,
+            store,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// `http://addr{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Creates a tenant.
+    pub async fn tenant(&self, name: &str) -> TenantId {
+        let id = TenantId::new(name).expect("valid tenant");
+        self.store.create_tenant(&id, None).await.expect("tenant");
+        id
+    }
+
+    /// Stores a built component as the tenant's plugin `name`; returns its version.
+    pub async fn plugin(&self, tenant: &TenantId, name: &str, path: &str) -> u32 {
+        let wasm = std::fs::read(path).expect("read plugin");
+        let plugin = runtime().load(&wasm).await.expect("valid plugin");
+        self.store
+            .add_plugin_version(
+                tenant,
+                &PluginName::new(name).expect("valid name"),
+                plugin.digest(),
+                plugin.imports(),
+                &wasm,
+            )
+            .await
+            .expect("store plugin")
+            .version
+    }
+
+    /// Creates or replaces an endpoint.
+    pub async fn endpoint(&self, tenant: &TenantId, name: &str, spec: &EndpointSpec) {
+        self.store
+            .put_endpoint(tenant, &EndpointId::new(name).expect("valid name"), spec)
+            .await
+            .expect("endpoint");
+    }
+
+    /// POSTs `body` to an endpoint, signed as `provider` would sign it.
+    pub async fn send(
+        &self,
+        tenant: &str,
+        endpoint: &str,
+        provider: Provider,
+        secret: &str,
+        event_id: &str,
+        body: &[u8],
+    ) -> reqwest::Response {
+        let headers = sign(
+            provider,
+            secret,
+            None,
+            body,
+            event_id,
+            None,
+            SystemTime::now(),
+        )
+        .expect("sign");
+        let mut request = self
+            .client
+            .post(self.url(&format!("/hooks/{tenant}/{endpoint}")))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send().await.expect("send webhook")
+    }
+
+    /// Sends a webhook expecting 202 and returns its delivery id.
+    pub async fn accept(
+        &self,
+        tenant: &str,
+        endpoint: &str,
+        event_id: &str,
+        body: &str,
+    ) -> DeliveryId {
+        let response = self
+            .send(
+                tenant,
+                endpoint,
+                Provider::StandardWebhooks,
+                SECRET,
+                event_id,
+                body.as_bytes(),
+            )
+            .await;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert_eq!(status, 202, "webhook not accepted: {text}");
+        delivery_id(&text)
+    }
+
+    /// Waits until the delivery reaches `status` (panics after `within`).
+    pub async fn wait_for(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        status: DeliveryStatus,
+        within: Duration,
+    ) -> Delivery {
+        let started = Instant::now();
+        loop {
+            let delivery = self
+                .store
+                .delivery(tenant, id)
+                .await
+                .expect("read delivery")
+                .expect("delivery exists");
+            if delivery.status == status {
+                return delivery;
+            }
+            assert!(
+                started.elapsed() < within,
+                "delivery {id} is {:?}, not {status:?}, after {within:?}",
+                delivery.status
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The recorded attempts of a delivery.
+    pub async fn attempts(&self, id: &DeliveryId) -> Vec<Attempt> {
+        self.store.attempts(id).await.expect("attempts")
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran");
+        }
+    }
+}
+
+/// The `delivery_id` of a 200/202 answer.
+pub fn delivery_id(answer: &str) -> DeliveryId {
+    let value: serde_json::Value = serde_json::from_str(answer).expect("json answer");
+    DeliveryId::from_string(
+        value["delivery_id"]
+            .as_str()
+            .expect("delivery_id")
+            .to_owned(),
+    )
+}
+
+/// A Standard Webhooks endpoint running `plugin` v`version` with [`SECRET`],
+/// allowed to reach `receiver` (when given), with a fast retry schedule.
+pub fn spec(plugin: &str, version: u32, receiver: Option<&Receiver>) -> EndpointSpec {
+    let mut spec = EndpointSpec {
+        provider: Provider::StandardWebhooks,
+        secrets: vec![SECRET.to_owned()],
+        hmac: None,
+        tolerance_s: 300,
+        dedup_header: None,
+        plugin: PluginName::new(plugin).expect("valid name"),
+        plugin_version: version,
+        config: Default::default(),
+        allowed_hosts: Vec::new(),
+        allow_private_network: false,
+        limits: EndpointLimits::default(),
+        retry: RetryPolicy {
+            max_attempts: 5,
+            schedule_s: vec![0],
+        },
+    };
+    if let Some(receiver) = receiver {
+        spec.config.insert("url".into(), receiver.url("/hook"));
+        spec.allowed_hosts = vec![
+            format!("127.0.0.1:{}", receiver.addr.port())
+                .parse()
+                .expect("valid pattern"),
+        ];
+        spec.allow_private_network = true;
+    }
+    spec
+}
+
+/// `hookhost serve` as a child process on a data directory, for crash and
+/// signal tests.
+pub struct ServeProcess {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The process.
+    pub child: tokio::process::Child,
+}
+
+impl ServeProcess {
+    /// Starts `hookhost serve --listen 127.0.0.1:0 --data-dir DIR ARGS…` and
+    /// waits for it to print its address.
+    pub async fn start(data_dir: &std::path::Path, args: &[&str]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(crate::hookhost_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start hookhost serve");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let addr = loop {
+            let line = lines
+                .next_line()
+                .await
+                .expect("read stdout")
+                .expect("hookhost serve exited before listening");
+            if let Some(url) = line.strip_prefix("hookhost listening on http://") {
+                break url.parse().expect("address");
+            }
+        };
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { addr, child }
+    }
+
+    /// `http://addr{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// Signed Standard Webhooks headers for `body` with event id `event_id`.
+pub fn signed_headers(event_id: &str, body: &[u8]) -> Vec<(String, String)> {
+    sign(
+        Provider::StandardWebhooks,
+        SECRET,
+        None,
+        body,
+        event_id,
+        None,
+        SystemTime::now(),
+    )
+    .expect("sign")
+}
