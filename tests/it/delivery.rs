@@ -14,6 +14,8 @@ use hookhost_tests::receiver::Receiver;
 
 const SOON: Duration = Duration::from_secs(10);
 
+type Headers = Vec<(String, String)>;
+
 #[test]
 fn a_signed_webhook_runs_the_plugin_and_succeeds_with_its_attempt_recorded() {
     block_on(async {
@@ -476,7 +478,7 @@ fn bad_signatures_answer_401_naming_the_failed_check_without_the_secret() {
                 })
                 .collect()
         };
-        let cases: Vec<(&str, Vec<(String, String)>, &[u8])> = vec![
+        let cases: [(&str, Headers, &[u8]); 5] = [
             ("signature", good.clone(), b"{\"n\":2}"),
             ("signature", wrong_secret, body),
             ("timestamp", stale, body),

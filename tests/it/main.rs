@@ -4,6 +4,8 @@
 mod adversarial;
 /// `hookhost plugin new | build | test` through the real binary.
 mod cli;
+/// `hookhost serve` killed with SIGKILL, stopped with SIGTERM.
+mod crash;
 /// Webhooks through a real server: ingress, queue, retries, dedup, replay, fairness.
 mod delivery;
 /// The example plugins against their fixtures and a local receiver.

@@ -18,11 +18,13 @@ const TTL: Duration = Duration::from_secs(1);
 const MAX_ENTRIES: usize = 100_000;
 
 type Key = (TenantId, EndpointId);
+/// When an entry was read, and what was found (`None`: no such endpoint).
+type Entry = (Instant, Option<Arc<Endpoint>>);
 
 /// Endpoint configurations by tenant and id.
 pub struct EndpointCache {
     store: Arc<dyn Store>,
-    entries: Mutex<HashMap<Key, (Instant, Option<Arc<Endpoint>>)>>,
+    entries: Mutex<HashMap<Key, Entry>>,
 }
 
 impl EndpointCache {

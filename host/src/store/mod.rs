@@ -106,10 +106,6 @@ pub trait Store: KvReader + Send + Sync + 'static {
     /// Deliveries not finished yet (pending, running or retrying).
     async fn queue_depth(&self) -> Result<u64, StoreError>;
 
-    /// Makes every leased delivery due now. Only for a backend with a single
-    /// host, at its start, when every lease belongs to a process that died.
-    async fn release_all_leases(&self, now_ms: i64) -> Result<u64, StoreError>;
-
     /// Queues a delivery to run again (a new attempt, same event), optionally
     /// on another plugin version.
     async fn replay(

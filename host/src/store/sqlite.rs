@@ -68,7 +68,9 @@ impl SqliteStore {
     }
 
     /// Opens the database of a data directory for a server: takes the
-    /// directory's lock first, so exactly one process works its queue.
+    /// directory's lock first, so exactly one process works its queue. Every
+    /// lease found then belonged to a process that died, so its deliveries
+    /// are due at once rather than when the lease would have expired.
     pub async fn open_exclusive(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)?;
         let lock = File::create(data_dir.join(LOCK_FILE))?;
@@ -77,6 +79,17 @@ impl SqliteStore {
         }
         let mut store = Self::open(&data_dir.join(DATABASE_FILE)).await?;
         store._lock = Some(Arc::new(lock));
+        let orphaned = sqlx::query("UPDATE deliveries SET due_at = ?1 WHERE status = 'running'")
+            .bind(now_ms())
+            .execute(&store.writer)
+            .await?
+            .rows_affected();
+        if orphaned > 0 {
+            tracing::warn!(
+                orphaned,
+                "deliveries were running when the last process stopped; they run again now"
+            );
+        }
         Ok(store)
     }
 }
@@ -633,14 +646,6 @@ impl Store for SqliteStore {
             .fetch_one(&self.reader)
             .await?;
         Ok(n as u64)
-    }
-
-    async fn release_all_leases(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE deliveries SET due_at = ?1 WHERE status = 'running'")
-            .bind(now_ms)
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected())
     }
 
     async fn replay(
