@@ -1,0 +1,263 @@
+//! Load on loopback, in one run on one machine, with `wrk` as the load tool:
+//!
+//! 1. ceiling: a bare axum handler that verifies the same GitHub HMAC over a
+//!    1 KiB body and answers 202, nothing else;
+//! 2. ingest: the same webhooks into hookhost, answered 202 once committed
+//!    to SQLite (synchronous=FULL), with the workers running a trivial
+//!    plugin at the same time;
+//! 3. latency at half of hookhost's peak rate, open loop (each request's
+//!    latency counts from when it was due, so a stall is not hidden);
+//! 4. end to end: webhooks through the trivial plugin to `succeeded`, per
+//!    second, from the first request until the queue is empty.
+//!
+//! Run: `cargo bench -p hookhost-tests --bench load` (needs `wrk`:
+//! `apt-get install wrk`). Results go to stdout; BENCHMARKS.md keeps them.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use hookhost::ingress::verify::{Provider, VerifyConfig, sign, verify};
+use hookhost::queue::QueueConfig;
+use hookhost_tests::host::{TestHost, spec};
+use hookhost_tests::{block_on_within, plugins};
+
+const SECRET: &str = "bench-secret";
+const WINDOW: &str = "10s";
+const CONNECTIONS: &str = "64";
+
+fn main() {
+    block_on_within(Duration::from_secs(1800), async {
+        let body = body_of_1_kib();
+        let signature = sign(
+            Provider::Github,
+            SECRET,
+            None,
+            body.as_bytes(),
+            "x",
+            Some("push"),
+            SystemTime::now(),
+        )
+        .expect("sign")
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-hub-signature-256"))
+        .expect("signature header")
+        .1;
+        let script = tempfile::NamedTempFile::new().expect("script");
+        std::fs::write(script.path(), lua_script(&body, &signature)).expect("write script");
+
+        let ceiling = start_ceiling().await;
+        let ceiling_run = wrk(
+            &format!("http://{ceiling}/hooks/bench/github"),
+            script.path(),
+        );
+        println!("ceiling (bare axum + HMAC): {ceiling_run}");
+
+        let host = TestHost::start_with(QueueConfig {
+            workers: 16,
+            ..QueueConfig::default()
+        })
+        .await;
+        let tenant = host.tenant("bench").await;
+        let version = host.plugin(&tenant, "noop", plugins::NOOP).await;
+        let mut endpoint = spec("noop", version, None);
+        endpoint.provider = Provider::Github;
+        endpoint.secrets = vec![SECRET.into()];
+        host.endpoint(&tenant, "github", &endpoint).await;
+
+        let started = Instant::now();
+        let ingest = wrk(&host.url("/hooks/bench/github"), script.path());
+        println!("hookhost ingest (SQLite, durable 202): {ingest}");
+        println!(
+            "ingest / ceiling: {:.0}%",
+            100.0 * ingest.rate / ceiling_run.rate
+        );
+        drain(&host).await;
+        let accepted = ingest.requests - ingest.non_2xx;
+        let e2e = accepted as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "end to end: {accepted} webhooks to succeeded in {:.1} s = {e2e:.0}/s",
+            started.elapsed().as_secs_f64()
+        );
+
+        let rate = ingest.rate / 2.0;
+        let (p50, p99, errors) =
+            open_loop(&host, &body, &signature, rate, Duration::from_secs(10)).await;
+        println!(
+            "hookhost at half its peak ({rate:.0}/s, open loop): p50={p50:?} p99={p99:?} errors={errors}"
+        );
+        drain(&host).await;
+        host.stop().await;
+    });
+}
+
+fn body_of_1_kib() -> String {
+    let mut body = String::from(r#"{"ref":"refs/heads/main","commits":[{"message":""#);
+    while body.len() < 1024 - 4 {
+        body.push('x');
+    }
+    body.push_str(r#""}]}"#);
+    body
+}
+
+/// One wrk run's figures.
+struct Run {
+    requests: u64,
+    rate: f64,
+    p50: String,
+    p99: String,
+    non_2xx: u64,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} req/s, p50={} p99={}, non-2xx={}",
+            self.rate, self.p50, self.p99, self.non_2xx
+        )
+    }
+}
+
+/// Every request gets its own X-GitHub-Delivery (the dedup key), per thread.
+fn lua_script(body: &str, signature: &str) -> String {
+    format!(
+        r#"
+local counter = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("prefix", tostring(os.time()) .. "-" .. threads .. "-")
+end
+function request()
+  counter = counter + 1
+  wrk.headers["X-GitHub-Delivery"] = prefix .. counter
+  return wrk.format("POST", nil, nil, nil)
+end
+wrk.method = "POST"
+wrk.body = {body:?}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-GitHub-Event"] = "push"
+wrk.headers["X-Hub-Signature-256"] = "{signature}"
+"#
+    )
+}
+
+fn wrk(url: &str, script: &std::path::Path) -> Run {
+    let out = Command::new("wrk")
+        .args(["-t2", "-c", CONNECTIONS, "-d", WINDOW, "--latency", "-s"])
+        .arg(script)
+        .arg(url)
+        .output()
+        .expect("run wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|v| v.split_whitespace().next().unwrap_or_default().to_owned())
+    };
+    Run {
+        requests: text
+            .lines()
+            .find_map(|l| l.trim().split_once(" requests in "))
+            .and_then(|(n, _)| n.parse().ok())
+            .unwrap_or_else(|| panic!("wrk output without a count:\n{text}")),
+        rate: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("wrk output without a rate:\n{text}")),
+        p50: field("50%").unwrap_or_default(),
+        p99: field("99%").unwrap_or_default(),
+        non_2xx: field("Non-2xx or 3xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    }
+}
+
+async fn start_ceiling() -> std::net::SocketAddr {
+    let secrets = Arc::new(vec![SECRET.to_owned()]);
+    let app = axum::Router::new().route(
+        "/hooks/bench/github",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let secrets = secrets.clone();
+            async move {
+                let config = VerifyConfig {
+                    provider: Provider::Github,
+                    secrets: &secrets,
+                    hmac: None,
+                    tolerance: Duration::from_secs(300),
+                };
+                match verify(&config, &headers, &body, SystemTime::now()) {
+                    Ok(()) => (StatusCode::ACCEPTED, r#"{"delivery_id":"dlv_0"}"#),
+                    Err(_) => (StatusCode::UNAUTHORIZED, "{}"),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// Waits until every accepted delivery has finished.
+async fn drain(host: &TestHost) {
+    while host.store.queue_depth().await.expect("depth") > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends at a fixed rate regardless of answers; latency counts from when each
+/// request was due.
+async fn open_loop(
+    host: &TestHost,
+    body: &str,
+    signature: &str,
+    rate: f64,
+    duration: Duration,
+) -> (Duration, Duration, usize) {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let url = host.url("/hooks/bench/github");
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let total = (duration.as_secs_f64() * rate) as usize;
+    let start = Instant::now() + Duration::from_millis(100);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        let due = start + interval * i as u32;
+        let (client, url, body, signature) = (
+            client.clone(),
+            url.clone(),
+            body.to_owned(),
+            signature.to_owned(),
+        );
+        tokio::time::sleep_until(due.into()).await;
+        tasks.spawn(async move {
+            let response = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-github-event", "push")
+                .header("x-github-delivery", format!("open-{i}"))
+                .header("x-hub-signature-256", signature)
+                .body(body)
+                .send()
+                .await;
+            let ok = matches!(&response, Ok(r) if r.status() == 202);
+            (due.elapsed(), ok)
+        });
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut errors = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (latency, ok) = done.unwrap();
+        latencies.push(latency);
+        errors += usize::from(!ok);
+    }
+    latencies.sort();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    (pct(0.50), pct(0.99), errors)
+}
