@@ -2,6 +2,7 @@
 //! and a single connection means no SQLITE_BUSY between our own writers) and
 //! a small pool of readers.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -10,12 +11,12 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
-    Attempt, AttemptRecord, ClaimRequest, Claimed, Completion, Delivery, DeliveryStatus, Endpoint,
-    EndpointSpec, Ingested, LeaseToken, NewDelivery, Next, PluginVersion, Replay, Store,
-    StoreError, Tenant, WriteBatch, WriteResults, now_ms,
+    Attempt, ClaimRequest, Claimed, Completion, Delivery, DeliveryStatus, Endpoint, EndpointSpec,
+    Ingested, LeaseToken, NewDelivery, Next, PluginVersion, Replay, Store, StoreError, Tenant,
+    WriteBatch, WriteResults, now_ms,
 };
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite};
@@ -190,73 +191,138 @@ async fn apply_kv(
     Ok(())
 }
 
-async fn ingest(conn: &mut SqliteConnection, d: &NewDelivery) -> Result<Ingested, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type, headers, body,
-                                 received_at, plugin, plugin_version, lease_ms, status, due_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'pending', ?9)
-         ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING",
-    )
-    .bind(d.id.as_str())
-    .bind(d.tenant.as_str())
-    .bind(d.endpoint.as_str())
-    .bind(d.event_id.as_deref())
-    .bind(d.provider.as_str())
-    .bind(d.event_type.as_deref())
-    .bind(to_json(&d.headers))
-    .bind(d.body.as_ref())
-    .bind(d.received_at_ms)
-    .bind(d.plugin.as_str())
-    .bind(d.plugin_version as i64)
-    .bind(d.lease_ms as i64)
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 1 {
-        return Ok(Ingested::Accepted(d.id.clone()));
+/// Rows per multi-row statement: well under SQLite's 32,766 bound parameters.
+const CHUNK: usize = 500;
+
+/// Inserts deliveries with one statement per chunk; a row that hits the
+/// event-id index is a duplicate of the delivery already there (or earlier
+/// in the same batch).
+async fn ingest(
+    conn: &mut SqliteConnection,
+    deliveries: &[NewDelivery],
+) -> Result<Vec<Ingested>, StoreError> {
+    let mut results = Vec::with_capacity(deliveries.len());
+    for chunk in deliveries.chunks(CHUNK) {
+        let mut insert = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type, headers,
+                                     body, received_at, plugin, plugin_version, lease_ms, status, due_at) ",
+        );
+        insert.push_values(chunk, |mut row, d| {
+            row.push_bind(d.id.as_str())
+                .push_bind(d.tenant.as_str())
+                .push_bind(d.endpoint.as_str())
+                .push_bind(d.event_id.as_deref())
+                .push_bind(d.provider.as_str())
+                .push_bind(d.event_type.as_deref())
+                .push_bind(to_json(&d.headers))
+                .push_bind(d.body.as_ref())
+                .push_bind(d.received_at_ms)
+                .push_bind(d.plugin.as_str())
+                .push_bind(d.plugin_version as i64)
+                .push_bind(d.lease_ms as i64)
+                .push_bind(DeliveryStatus::Pending.as_str())
+                .push_bind(d.received_at_ms);
+        });
+        insert.push(
+            " ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id",
+        );
+        let inserted: HashSet<String> = insert
+            .build_query_scalar::<String>()
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        for d in chunk {
+            if inserted.contains(d.id.as_str()) {
+                results.push(Ingested::Accepted(d.id.clone()));
+                continue;
+            }
+            let existing: String = sqlx::query_scalar(
+                "SELECT id FROM deliveries WHERE tenant = ?1 AND endpoint = ?2 AND event_id = ?3",
+            )
+            .bind(d.tenant.as_str())
+            .bind(d.endpoint.as_str())
+            .bind(d.event_id.as_deref())
+            .fetch_one(&mut *conn)
+            .await?;
+            results.push(Ingested::Duplicate(DeliveryId::from_string(existing)));
+        }
     }
-    let existing: String = sqlx::query_scalar(
-        "SELECT id FROM deliveries WHERE tenant = ?1 AND endpoint = ?2 AND event_id = ?3",
-    )
-    .bind(d.tenant.as_str())
-    .bind(d.endpoint.as_str())
-    .bind(d.event_id.as_deref())
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(Ingested::Duplicate(DeliveryId::from_string(existing)))
+    Ok(results)
 }
 
+/// Records finished attempts: one `UPDATE … FROM (VALUES …)` per chunk
+/// applies those whose lease still holds, then their attempts are inserted
+/// and the KV writes of the successful ones applied.
 async fn complete(
     conn: &mut SqliteConnection,
-    c: &Completion,
+    completions: &[Completion],
     now: i64,
-) -> Result<bool, StoreError> {
-    let (status, due_at, finished_at) = match &c.next {
-        Next::Succeeded { .. } => (DeliveryStatus::Succeeded, None, Some(now)),
-        Next::Retry { due_at_ms } => (DeliveryStatus::Retrying, Some(*due_at_ms), None),
-        Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
-    };
-    let message = outcome_message(&c.record.outcome);
-    let updated = sqlx::query(
-        "UPDATE deliveries SET status = ?1, due_at = ?2, finished_at = ?3, last_error = ?4,
-                               lease_token = NULL
-         WHERE id = ?5 AND lease_token = ?6",
-    )
-    .bind(status.as_str())
-    .bind(due_at)
-    .bind(finished_at)
-    .bind(message.as_deref())
-    .bind(c.id.as_str())
-    .bind(c.lease.0.as_str())
-    .execute(&mut *conn)
-    .await?;
-    if updated.rows_affected() == 0 {
-        return Ok(false);
+) -> Result<Vec<bool>, StoreError> {
+    let mut results = Vec::with_capacity(completions.len());
+    for chunk in completions.chunks(CHUNK) {
+        let mut update = QueryBuilder::<Sqlite>::new(
+            "UPDATE deliveries SET status = c.column3, due_at = c.column4, finished_at = c.column5,
+                                   last_error = c.column6, lease_token = NULL
+             FROM (",
+        );
+        update.push_values(chunk, |mut row, c| {
+            let (status, due_at, finished_at) = match &c.next {
+                Next::Succeeded { .. } => (DeliveryStatus::Succeeded, None, Some(now)),
+                Next::Retry { due_at_ms } => (DeliveryStatus::Retrying, Some(*due_at_ms), None),
+                Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
+            };
+            row.push_bind(c.id.as_str())
+                .push_bind(c.lease.0.as_str())
+                .push_bind(status.as_str())
+                .push_bind(due_at)
+                .push_bind(finished_at)
+                .push_bind(outcome_message(&c.record.outcome));
+        });
+        update.push(
+            ") AS c WHERE deliveries.id = c.column1 AND deliveries.lease_token = c.column2
+             RETURNING deliveries.id",
+        );
+        let applied: HashSet<String> = update
+            .build_query_scalar::<String>()
+            .fetch_all(&mut *conn)
+            .await?
+            .into_iter()
+            .collect();
+        let counted: Vec<&Completion> = chunk
+            .iter()
+            .filter(|c| applied.contains(c.id.as_str()))
+            .collect();
+        if !counted.is_empty() {
+            let mut attempts = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
+                                       outcome, message, logs, logs_truncated, http_calls) ",
+            );
+            attempts.push_values(&counted, |mut row, c| {
+                let r = &c.record;
+                row.push_bind(c.id.as_str())
+                    .push_bind(r.attempt as i64)
+                    .push_bind(r.plugin_version as i64)
+                    .push_bind(r.started_at_ms)
+                    .push_bind(r.duration_ms as i64)
+                    .push_bind(r.outcome.kind())
+                    .push_bind(outcome_message(&r.outcome))
+                    .push_bind(to_json(&r.logs))
+                    .push_bind(r.logs_truncated)
+                    .push_bind(to_json(&r.http_calls));
+            });
+            attempts.build().execute(&mut *conn).await?;
+        }
+        for c in &counted {
+            if let Next::Succeeded { namespace, writes } = &c.next
+                && !writes.is_empty()
+            {
+                apply_kv(conn, namespace, writes, now).await?;
+            }
+        }
+        results.extend(chunk.iter().map(|c| applied.contains(c.id.as_str())));
     }
-    insert_attempt(conn, &c.id, &c.record).await?;
-    if let Next::Succeeded { namespace, writes } = &c.next {
-        apply_kv(conn, namespace, writes, now).await?;
-    }
-    Ok(true)
+    Ok(results)
 }
 
 fn outcome_message(outcome: &crate::runtime::Outcome) -> Option<String> {
@@ -266,31 +332,6 @@ fn outcome_message(outcome: &crate::runtime::Outcome) -> Option<String> {
         Outcome::Retry(m) | Outcome::Reject(m) | Outcome::Trap(m) => Some(m.clone()),
         Outcome::Timeout | Outcome::OutOfMemory => Some(outcome.to_string()),
     }
-}
-
-async fn insert_attempt(
-    conn: &mut SqliteConnection,
-    id: &DeliveryId,
-    r: &AttemptRecord,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms, outcome,
-                               message, logs, logs_truncated, http_calls)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )
-    .bind(id.as_str())
-    .bind(r.attempt as i64)
-    .bind(r.plugin_version as i64)
-    .bind(r.started_at_ms)
-    .bind(r.duration_ms as i64)
-    .bind(r.outcome.kind())
-    .bind(outcome_message(&r.outcome))
-    .bind(to_json(&r.logs))
-    .bind(r.logs_truncated)
-    .bind(to_json(&r.http_calls))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 async fn release(
@@ -341,29 +382,50 @@ async fn claim(conn: &mut SqliteConnection, req: ClaimRequest) -> Result<Vec<Cla
     }
     let chosen = round_robin(per_tenant, req.max);
 
-    let mut claimed = Vec::with_capacity(chosen.len());
-    for (id, status, attempts, started_at, plugin_version) in chosen {
-        let id = DeliveryId::from_string(id);
-        if status == DeliveryStatus::Running.as_str() {
-            let started_at = started_at.unwrap_or(req.now_ms);
-            record_lost_attempt(conn, &id, attempts, plugin_version, started_at, req.now_ms)
-                .await?;
-        }
-        let lease = LeaseToken::generate();
-        let row = sqlx::query(
-            "UPDATE deliveries SET status = 'running', attempts = attempts + 1, lease_token = ?1,
-                                   started_at = ?2, due_at = ?2 + lease_ms
-             WHERE id = ?3
-             RETURNING id, tenant, endpoint, provider, event_type, headers, body, received_at,
-                       plugin, plugin_version, attempts, run_start",
-        )
-        .bind(lease.0.as_str())
-        .bind(req.now_ms)
-        .bind(id.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-        claimed.push(claimed_from_row(&row, lease, req.now_ms)?);
+    if chosen.is_empty() {
+        return Ok(Vec::new());
     }
+    for (id, status, attempts, started_at, plugin_version) in &chosen {
+        if status == DeliveryStatus::Running.as_str() {
+            let id = DeliveryId::from_string(id.clone());
+            let started_at = started_at.unwrap_or(req.now_ms);
+            record_lost_attempt(
+                conn,
+                &id,
+                *attempts,
+                *plugin_version,
+                started_at,
+                req.now_ms,
+            )
+            .await?;
+        }
+    }
+    // One token per claim: it changes with every claim of a delivery, which
+    // is all a completion needs to tell a stale attempt from the current one.
+    let lease = LeaseToken::generate();
+    let mut update = QueryBuilder::<Sqlite>::new(
+        "UPDATE deliveries SET status = 'running', attempts = attempts + 1, lease_token = ",
+    );
+    update
+        .push_bind(lease.0.as_str())
+        .push(", started_at = ")
+        .push_bind(req.now_ms)
+        .push(", due_at = ")
+        .push_bind(req.now_ms)
+        .push(" + lease_ms WHERE id IN (");
+    let mut ids = update.separated(", ");
+    for (id, ..) in &chosen {
+        ids.push_bind(id.as_str());
+    }
+    update.push(
+        ") RETURNING id, tenant, endpoint, provider, event_type, headers, body, received_at,
+                     plugin, plugin_version, attempts, run_start",
+    );
+    let rows = update.build().fetch_all(&mut *conn).await?;
+    let claimed = rows
+        .iter()
+        .map(|row| claimed_from_row(row, lease.clone(), req.now_ms))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let mut served: Vec<&str> = Vec::new();
     for c in &claimed {
@@ -621,12 +683,8 @@ impl Store for SqliteStore {
         let now = now_ms();
         let mut results = WriteResults::default();
         let mut tx = self.writer.begin().await?;
-        for c in &batch.completions {
-            results.completed.push(complete(&mut tx, c, now).await?);
-        }
-        for d in &batch.ingests {
-            results.ingested.push(ingest(&mut tx, d).await?);
-        }
+        results.completed = complete(&mut tx, &batch.completions, now).await?;
+        results.ingested = ingest(&mut tx, &batch.ingests).await?;
         for (id, lease) in &batch.releases {
             release(&mut tx, id, lease, now).await?;
         }
