@@ -4,13 +4,26 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::ingress::{self, IngressState};
+use crate::api::{self, ApiState};
+use crate::ingress::IngressState;
 use crate::queue::{Queue, QueueConfig};
 use crate::runtime::Runtime;
-use crate::store::{EndpointCache, Store};
+use crate::store::{EndpointCache, Store, StoreError};
+
+/// Settings of a server beyond its store and runtime.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// The queue.
+    pub queue: QueueConfig,
+    /// The operator token (HOOKHOST_ADMIN_TOKEN); generated on first start
+    /// when absent, and printed once.
+    pub admin_token: Option<String>,
+    /// Base URL of inbound URLs (`https://hooks.example.com`); taken from
+    /// each request's Host header when absent.
+    pub public_url: Option<String>,
+}
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +31,9 @@ pub enum ServeError {
     /// Accepting connections failed.
     #[error("serving HTTP failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The store could not be prepared.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting,
@@ -25,18 +41,40 @@ pub enum ServeError {
 pub async fn serve(
     store: Arc<dyn Store>,
     runtime: Arc<Runtime>,
-    config: QueueConfig,
+    config: ServerConfig,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let (operator_hash, generated) =
+        api::init_operator_token(store.as_ref(), config.admin_token.as_deref()).await?;
+    if let Some(token) = generated {
+        println!(
+            "operator token (shown once; set HOOKHOST_ADMIN_TOKEN to choose your own): {token}"
+        );
+    }
     let endpoints = Arc::new(EndpointCache::new(store.clone()));
-    let queue = Arc::new(Queue::start(config, store, runtime, endpoints.clone()));
-    let app = Router::new()
-        .merge(ingress::router(IngressState {
+    let queue = Arc::new(Queue::start(
+        config.queue,
+        store.clone(),
+        runtime.clone(),
+        endpoints.clone(),
+    ));
+    let app = api::router(
+        ApiState {
+            store,
+            max_memory_mb: runtime.max_memory_mb(),
+            runtime,
+            endpoints: endpoints.clone(),
+            queue: queue.clone(),
+            operator_hash: operator_hash.into(),
+            public_url: config.public_url,
+            metrics: api::metrics_handle(),
+        },
+        IngressState {
             endpoints,
             queue: queue.clone(),
-        }))
-        .merge(crate::api::router());
+        },
+    );
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

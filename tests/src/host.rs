@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use hookhost::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use hookhost::ingress::verify::{Provider, sign};
 use hookhost::queue::{QueueConfig, RetryPolicy};
-use hookhost::server::ServeError;
+use hookhost::server::{ServeError, ServerConfig};
 use hookhost::store::{
     Attempt, Delivery, DeliveryStatus, EndpointLimits, EndpointSpec, SqliteStore, Store,
 };
@@ -18,6 +18,9 @@ use tokio::task::JoinHandle;
 
 use crate::receiver::Receiver;
 use crate::runtime;
+
+/// The operator token of every test server.
+pub const OPERATOR_TOKEN: &str = "test-operator-token";
 
 /// A Standard Webhooks secret for tests.
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -45,6 +48,11 @@ impl TestHost {
         .await
     }
 
+    /// `Authorization` value of the operator.
+    pub fn operator(&self) -> String {
+        format!("Bearer {OPERATOR_TOKEN}")
+    }
+
     /// A server with these queue settings.
     pub async fn start_with(config: QueueConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -61,7 +69,11 @@ impl TestHost {
         let task = tokio::spawn(hookhost::server::serve(
             store.clone(),
             runtime().clone(),
-            config,
+            ServerConfig {
+                queue: config,
+                admin_token: Some(OPERATOR_TOKEN.into()),
+                public_url: None,
+            },
             listener,
             async move {
                 let _ = stopped.await;

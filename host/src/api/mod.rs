@@ -1,14 +1,123 @@
-//! The HTTP surface besides ingress: errors as problem documents and the
-//! operational probes.
+//! The HTTP surface besides ingress: the admin API under `/v1` (bearer
+//! tokens, tenant isolation), the probes, metrics and the OpenAPI document,
+//! and errors as problem documents, mapped to HTTP here and nowhere else.
+//!
+//! Every route is registered through utoipa's `OpenApiRouter`, so the
+//! OpenAPI document lists exactly the routes the router serves.
 
+mod auth;
+mod deliveries;
+mod endpoints;
+mod error;
+mod health;
+mod json;
+mod kv;
+mod plugins;
 mod problem;
+mod tenants;
+mod views;
 
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use auth::{Caller, generate_key, hash_key, init_operator_token};
+pub use error::{ApiError, FieldError};
+pub use health::metrics_handle;
 pub use problem::Problem;
 
-use axum::Router;
-use axum::routing::get;
+use crate::ingress::{self, IngressState};
+use crate::queue::Queue;
+use crate::runtime::Runtime;
+use crate::store::{EndpointCache, Store};
 
-/// `/healthz`: the process is up and serving.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new().route("/healthz", get(|| async { "ok" }))
+/// What the admin API needs.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The runtime, to validate uploads.
+    pub runtime: Arc<Runtime>,
+    /// Endpoint cache, invalidated on change.
+    pub endpoints: Arc<EndpointCache>,
+    /// The queue, woken on replay.
+    pub queue: Arc<Queue>,
+    /// SHA-256 of the operator token.
+    pub operator_hash: Arc<str>,
+    /// Base URL for inbound URLs; from the Host header when absent.
+    pub public_url: Option<String>,
+    /// The metrics recorder.
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Largest `limits.memory_mb` an endpoint may ask for.
+    pub max_memory_mb: u32,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hookhost",
+        description = "Receive webhooks, verify them, store them durably, and run a sandboxed WebAssembly handler for each one."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(Problem, FieldError))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 document")))]
+async fn openapi_json(
+    axum::extract::State(doc): axum::extract::State<Arc<utoipa::openapi::OpenApi>>,
+) -> Json<utoipa::openapi::OpenApi> {
+    Json(doc.as_ref().clone())
+}
+
+/// Every route: ingress, the admin API, probes, metrics and `/openapi.json`.
+pub fn router(api: ApiState, ingress: IngressState) -> Router {
+    let admin = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(tenants::create, tenants::list))
+        .routes(routes!(tenants::get, tenants::delete))
+        .routes(routes!(tenants::rotate_key))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::upload, plugins::list_versions))
+        .routes(routes!(plugins::get_version, plugins::delete_version))
+        .routes(routes!(endpoints::list))
+        .routes(routes!(endpoints::put, endpoints::get, endpoints::delete))
+        .routes(routes!(endpoints::replay_dead))
+        .routes(routes!(deliveries::list))
+        .routes(routes!(deliveries::get))
+        .routes(routes!(deliveries::replay))
+        .routes(routes!(kv::keys))
+        .routes(routes!(kv::value))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            plugins::MAX_COMPONENT_BYTES,
+        ))
+        .with_state(api);
+    let (router, mut doc) = admin.merge(ingress::routes(ingress)).split_for_parts();
+    let (spec_router, spec_doc) = OpenApiRouter::<Arc<utoipa::openapi::OpenApi>>::new()
+        .routes(routes!(openapi_json))
+        .split_for_parts();
+    doc.merge(spec_doc);
+    router.merge(spec_router.with_state(Arc::new(doc)))
 }

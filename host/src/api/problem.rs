@@ -5,16 +5,20 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::error::{ApiError, FieldError};
 use crate::ingress::IngressError;
 use crate::queue::QueueError;
+use crate::store::StoreError;
 
 /// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// Always `about:blank`: the title and detail carry the meaning.
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub kind: &'static str,
     /// A short, fixed summary of the kind of problem.
+    #[schema(value_type = String)]
     pub title: &'static str,
     /// The HTTP status.
     pub status: u16,
@@ -22,9 +26,14 @@ pub struct Problem {
     pub detail: String,
     /// For verification failures: which check failed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub check: Option<&'static str>,
+    /// For 422: each invalid field and what is wrong with it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
     /// Seconds to wait before trying again, for 503.
     #[serde(skip)]
+    #[schema(ignore)]
     pub retry_after_s: Option<u64>,
 }
 
@@ -37,6 +46,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             check: None,
+            errors: Vec::new(),
             retry_after_s: None,
         }
     }
@@ -115,6 +125,52 @@ impl IntoResponse for IngressError {
                 p
             }
             IngressError::Unavailable(e) => Problem::from(e),
+        };
+        problem.into_response()
+    }
+}
+
+impl From<&StoreError> for Problem {
+    fn from(e: &StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        let mut p = Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable",
+            "the database could not be reached or failed; try again shortly",
+        );
+        p.retry_after_s = Some(RETRY_AFTER_S);
+        p
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = match self {
+            ApiError::Unauthorized => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "send `Authorization: Bearer <token>` with the operator token or a tenant API key",
+            ),
+            ApiError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "Forbidden", detail),
+            ApiError::NotFound(detail) => Problem::new(StatusCode::NOT_FOUND, "Not found", detail),
+            ApiError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "Conflict", detail),
+            ApiError::InvalidPlugin(detail) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Not a valid handler component",
+                detail,
+            ),
+            ApiError::Invalid(errors) => {
+                let detail = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut p =
+                    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request", detail);
+                p.errors = errors;
+                p
+            }
+            ApiError::Store(e) => Problem::from(&e),
         };
         problem.into_response()
     }

@@ -1,7 +1,12 @@
 //! The `hookhost` command line: argument parsing and one module per command group.
 
+mod client;
+mod delivery;
+mod endpoint;
 mod plugin;
+mod send;
 mod serve;
+mod tenant;
 
 use std::process::ExitCode;
 
@@ -22,9 +27,17 @@ pub struct Cli {
 enum Command {
     /// Receive, verify, store and process webhooks.
     Serve(serve::ServeArgs),
-    /// Write, build and try handlers.
+    /// Write, build and try handlers; upload and list them on a server.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Create, inspect and delete tenants on a server.
+    Tenant(tenant::TenantArgs),
+    /// Configure a tenant's endpoints on a server.
+    Endpoint(endpoint::EndpointArgs),
+    /// Inspect and replay a tenant's deliveries on a server.
+    Delivery(delivery::DeliveryArgs),
+    /// Sign a sample event as its provider would and post it to an inbound URL.
+    Send(send::SendArgs),
 }
 
 /// A command failed; the message says what to do about it.
@@ -53,6 +66,22 @@ pub enum CliError {
     /// `cargo build` of a plugin failed.
     #[error("build failed: {0}")]
     Build(String),
+    /// The server could not be reached, or the exchange broke off.
+    #[error(
+        "could not reach {url}: {reason}; is hookhost running there? Start it with `hookhost serve`"
+    )]
+    Unreachable {
+        /// The server's URL.
+        url: String,
+        /// Why, as the network stack put it.
+        reason: String,
+    },
+    /// The admin API answered with an error; the command exits 1.
+    #[error("{0}")]
+    Api(client::ApiError),
+    /// An HTTP exchange failed in some other way.
+    #[error("{0}")]
+    Http(String),
 }
 
 impl CliError {
@@ -63,11 +92,49 @@ impl CliError {
 }
 
 impl Cli {
-    /// Runs the chosen command; the exit code carries its verdict.
+    /// Runs the chosen command; the exit code carries its verdict. An error
+    /// answer of the admin API is printed here and exits 1, like any other
+    /// refusal; errors returned stop the program with 2.
     pub async fn run(self) -> Result<ExitCode, CliError> {
-        match self.command {
+        let result = match self.command {
             Command::Serve(args) => args.run().await,
             Command::Plugin(command) => command.run().await,
+            Command::Tenant(args) => args.run().await,
+            Command::Endpoint(args) => args.run().await,
+            Command::Delivery(args) => args.run().await,
+            Command::Send(args) => args.run().await,
+        };
+        match result {
+            Err(CliError::Api(error)) => {
+                eprintln!("error: {error}");
+                Ok(ExitCode::FAILURE)
+            }
+            other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn connection_options_may_follow_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "hookhost",
+            "tenant",
+            "list",
+            "--url",
+            "http://example.test",
+            "--json",
+        ]);
+        assert!(cli.is_ok(), "{cli:?}");
     }
 }

@@ -1,4 +1,5 @@
-//! `hookhost plugin new | build | test`: the plugin author's loop, on one machine.
+//! `hookhost plugin new | build | test`: the plugin author's loop, on one
+//! machine; `plugin upload | list`: a tenant's plugins on a server.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,8 +8,12 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
+use reqwest::Method;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::Value;
 
 use super::CliError;
+use super::client::{ApiArgs, Client, TenantFlag, field, human_size, list, table, truncate};
 use crate::ids::{DeliveryId, PluginName, TenantId};
 use crate::runtime::{
     Event, Grants, HostPattern, Invocation, KvNamespace, KvWrite, Limits, Outcome, Runtime,
@@ -35,6 +40,28 @@ pub(crate) enum PluginCommand {
     /// Run a handler once against a sample event, with real capabilities;
     /// exits 0 only when it returned ok.
     Test(TestArgs),
+    /// Upload a component as the next version of a tenant's plugin.
+    Upload(UploadArgs),
+    /// List a tenant's plugins and their versions.
+    List {
+        #[command(flatten)]
+        api: ApiArgs,
+        #[command(flatten)]
+        tenant: TenantFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UploadArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(flatten)]
+    tenant: TenantFlag,
+    /// The plugin's name; each upload becomes its next version.
+    #[arg(long)]
+    name: PluginName,
+    /// The component, as `hookhost plugin build` printed it.
+    file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -76,7 +103,8 @@ pub(crate) struct TestArgs {
     json: bool,
 }
 
-fn key_value(s: &str) -> Result<(String, String), String> {
+/// Parses a `KEY=VALUE` argument.
+pub(crate) fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
@@ -93,8 +121,75 @@ impl PluginCommand {
                 Ok(ExitCode::SUCCESS)
             }
             PluginCommand::Test(args) => test(args).await,
+            PluginCommand::Upload(args) => upload(args).await,
+            PluginCommand::List { api, tenant } => {
+                let client = Client::new(&api)?;
+                let answer = client
+                    .call(
+                        Method::GET,
+                        &["v1", "tenants", tenant.tenant.as_str(), "plugins"],
+                        None,
+                    )
+                    .await?;
+                client.print(&answer.body, render_list);
+                Ok(ExitCode::SUCCESS)
+            }
         }
     }
+}
+
+async fn upload(args: UploadArgs) -> Result<ExitCode, CliError> {
+    let wasm = std::fs::read(&args.file)
+        .map_err(CliError::io(format!("reading {}", args.file.display())))?;
+    let client = Client::new(&args.api)?;
+    let url = client.url(&[
+        "v1",
+        "tenants",
+        args.tenant.tenant.as_str(),
+        "plugins",
+        args.name.as_str(),
+        "versions",
+    ]);
+    let request = client
+        .request(Method::POST, url)
+        .header(CONTENT_TYPE, "application/wasm")
+        .body(wasm);
+    let answer = client.send(request).await?;
+    client.print(&answer.body, |v| {
+        format!(
+            "uploaded {} version {} ({})\n",
+            field(v, "plugin"),
+            field(v, "version"),
+            field(v, "digest")
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Characters of a `sha256:…` digest shown in tables; `--json` has them all.
+const SHORT_DIGEST_CHARS: usize = "sha256:".len() + 12;
+
+fn render_list(answer: &Value) -> String {
+    let rows: Vec<[String; 5]> = list(answer, "plugins")
+        .iter()
+        .flat_map(|plugin| list(plugin, "versions"))
+        .map(|v| {
+            [
+                field(v, "plugin"),
+                field(v, "version"),
+                truncate(&field(v, "digest"), SHORT_DIGEST_CHARS),
+                v["size"]
+                    .as_u64()
+                    .map_or_else(|| "-".to_owned(), human_size),
+                field(v, "uploaded_at"),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return "no plugins: upload one with `hookhost plugin upload --tenant T --name NAME FILE.wasm`\n"
+            .to_owned();
+    }
+    table(["PLUGIN", "VERSION", "DIGEST", "SIZE", "UPLOADED"], &rows)
 }
 
 fn scaffold(name: &str, sdk: Option<PathBuf>) -> Result<(), CliError> {

@@ -12,6 +12,7 @@ use clap::Args;
 use super::CliError;
 use crate::queue::QueueConfig;
 use crate::runtime::{Runtime, RuntimeConfig};
+use crate::server::ServerConfig;
 use crate::store::SqliteStore;
 
 /// Run the server.
@@ -32,6 +33,14 @@ pub(crate) struct ServeArgs {
     /// How long shutdown waits for running attempts before handing them back.
     #[arg(long, env = "HOOKHOST_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
     shutdown_grace: Duration,
+    /// The operator token of the admin API; without it one is generated at
+    /// first start and printed once.
+    #[arg(long, env = "HOOKHOST_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Base URL the outside world reaches this server at, for endpoints'
+    /// inbound URLs (default: the Host header of each admin request).
+    #[arg(long, env = "HOOKHOST_PUBLIC_URL")]
+    public_url: Option<String>,
     /// How long bodies of succeeded deliveries are kept (their metadata stays).
     #[arg(long, env = "HOOKHOST_RETENTION", default_value = "7d", value_parser = humantime::parse_duration)]
     retention: Duration,
@@ -45,12 +54,16 @@ impl ServeArgs {
             max_concurrent: self.workers as u32,
             ..RuntimeConfig::default()
         })?;
-        let config = QueueConfig {
-            workers: self.workers,
-            max_depth: self.max_queue_depth,
-            shutdown_grace: self.shutdown_grace,
-            retention: self.retention,
-            ..QueueConfig::default()
+        let config = ServerConfig {
+            queue: QueueConfig {
+                workers: self.workers,
+                max_depth: self.max_queue_depth,
+                shutdown_grace: self.shutdown_grace,
+                retention: self.retention,
+                ..QueueConfig::default()
+            },
+            admin_token: self.admin_token,
+            public_url: self.public_url,
         };
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await

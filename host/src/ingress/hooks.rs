@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::verify::{self, Provider, VerifyConfig, VerifyError};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
@@ -57,25 +57,63 @@ pub struct IngressState {
     pub queue: Arc<Queue>,
 }
 
-/// The ingress routes.
-pub fn router(state: IngressState) -> Router {
-    Router::new()
-        .route("/hooks/{tenant}/{endpoint}", post(receive))
+/// The ingress route.
+pub fn routes<S: Clone + Send + Sync + 'static>(state: IngressState) -> OpenApiRouter<S> {
+    OpenApiRouter::new()
+        .routes(routes!(receive))
         .with_state(state)
 }
 
-#[derive(Serialize)]
-struct Accepted {
+/// The answer to an accepted webhook.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    /// The delivery: look it up under `/v1/tenants/{t}/deliveries/{id}`.
+    #[schema(value_type = String)]
     delivery_id: DeliveryId,
+    /// Present and true when the event id was seen before (answer 200).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     duplicate: bool,
 }
 
+/// Receives a webhook: verified on the raw body, deduplicated on the
+/// provider's event id, and answered 202 only once it is durable.
+#[utoipa::path(post, path = "/hooks/{tenant}/{endpoint}", tag = "ingress", security(()),
+    params(("tenant" = String, Path), ("endpoint" = String, Path)),
+    request_body(content = Vec<u8>, description = "the provider's payload, as sent"),
+    responses((status = 202, body = Accepted), (status = 200, body = Accepted, description = "a repeat of an event already accepted"),
+              (status = 401, body = crate::api::Problem), (status = 404, body = crate::api::Problem),
+              (status = 413, body = crate::api::Problem), (status = 503, body = crate::api::Problem)))]
 async fn receive(
     State(state): State<IngressState>,
     Path((tenant, endpoint)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
+) -> Result<Response, IngressError> {
+    let mut provider = "unknown";
+    let answer = accept(&state, tenant, endpoint, headers, body, &mut provider).await;
+    let outcome = match &answer {
+        Ok(r) if r.status() == StatusCode::ACCEPTED => "accepted",
+        Ok(r) if r.status() == StatusCode::OK => "duplicate",
+        Ok(_) => "answered",
+        Err(IngressError::NotFound) => "not_found",
+        Err(IngressError::TooLarge { .. }) => "too_large",
+        Err(IngressError::BadBody(_)) => "bad_request",
+        Err(IngressError::Unverified(_)) => "unauthorized",
+        Err(IngressError::Overloaded) => "overloaded",
+        Err(IngressError::Unavailable(_)) => "unavailable",
+    };
+    metrics::counter!("hookhost_ingress_total", "provider" => provider, "outcome" => outcome)
+        .increment(1);
+    answer
+}
+
+async fn accept(
+    state: &IngressState,
+    tenant: String,
+    endpoint: String,
+    headers: HeaderMap,
+    body: Body,
+    provider: &mut &'static str,
 ) -> Result<Response, IngressError> {
     let received_at_ms = now_ms();
     let (Ok(tenant), Ok(endpoint)) = (TenantId::new(tenant), EndpointId::new(endpoint)) else {
@@ -88,6 +126,7 @@ async fn receive(
         .map_err(|e| QueueError::Store(Arc::new(e)))?
         .ok_or(IngressError::NotFound)?;
     let spec = &endpoint.spec;
+    *provider = spec.provider.as_str();
 
     let limit = spec.limits.body_limit_bytes;
     let declared = headers

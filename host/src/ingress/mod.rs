@@ -5,4 +5,4 @@ mod hooks;
 pub mod providers;
 pub mod verify;
 
-pub use hooks::{IngressError, IngressState, router};
+pub use hooks::{Accepted, IngressError, IngressState, routes};

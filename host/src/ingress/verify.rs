@@ -13,7 +13,7 @@ use super::providers::{github, hmac as generic, shopify, slack, standard_webhook
 
 /// Who signs an endpoint's deliveries. Chosen per endpoint, never guessed from
 /// the request: the schemes differ in headers, key and signed content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Provider {
     /// [Standard Webhooks](https://www.standardwebhooks.com/), also sent by Svix.
@@ -88,7 +88,7 @@ impl FromStr for Provider {
 
 /// The hash of the generic `hmac` provider. `sha1` only for senders that
 /// still use it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HmacAlgorithm {
     /// HMAC-SHA1.
@@ -100,7 +100,7 @@ pub enum HmacAlgorithm {
 }
 
 /// How the generic `hmac` provider's signature is written in its header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SignatureEncoding {
     /// Hexadecimal, either case.
@@ -112,7 +112,7 @@ pub enum SignatureEncoding {
 /// The layout of the generic `hmac` provider, for senders without a scheme of
 /// their own here: which header holds the signature, how it is computed and
 /// written, and what is signed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HmacScheme {
     /// The header holding the signature, e.g. `X-Signature`.

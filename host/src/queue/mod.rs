@@ -80,6 +80,7 @@ pub(crate) struct Shared {
 /// A running queue: accepts deliveries and works them until stopped.
 pub struct Queue {
     committer: Committer,
+    work_ready: Arc<Notify>,
     depth: Arc<QueueDepth>,
     max_depth: u64,
     stop: CancellationToken,
@@ -106,7 +107,7 @@ impl Queue {
             runtime,
             endpoints,
             committer: committer.clone(),
-            work_ready,
+            work_ready: work_ready.clone(),
         });
         let tasks = vec![
             tokio::spawn(worker::dispatch(
@@ -120,6 +121,7 @@ impl Queue {
         ];
         Self {
             committer,
+            work_ready,
             depth,
             max_depth: config.max_depth,
             stop,
@@ -130,6 +132,12 @@ impl Queue {
     /// Makes a delivery durable; returns once it is committed.
     pub async fn enqueue(&self, delivery: NewDelivery) -> Result<Ingested, QueueError> {
         self.committer.ingest(delivery).await
+    }
+
+    /// Tells the dispatcher that work fell due outside the committer (a
+    /// replay), so it does not wait for its next poll.
+    pub fn wake(&self) {
+        self.work_ready.notify_one();
     }
 
     /// Whether the queue is over its configured depth.

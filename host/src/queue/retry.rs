@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// its end the last entry repeats. The default follows the schedule Svix and
 /// Standard Webhooks senders use: immediately, 5 s, 5 min, 30 min, 2 h, 5 h,
 /// 10 h, 10 h.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Attempts per run, the first included; 1 means never retry.

@@ -142,6 +142,7 @@ async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
             RetryPolicy::default(),
         ),
     };
+    record_metrics(&invocation);
     let next = match &invocation.outcome {
         Outcome::Ok => Next::Succeeded {
             namespace: KvNamespace {
@@ -173,6 +174,23 @@ async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
             http_calls: invocation.http_calls,
         },
         next,
+    }
+}
+
+fn record_metrics(invocation: &Invocation) {
+    metrics::counter!("hookhost_invocations_total", "outcome" => invocation.outcome.kind())
+        .increment(1);
+    metrics::histogram!("hookhost_invocation_duration_seconds")
+        .record(invocation.duration.as_secs_f64());
+    for call in &invocation.http_calls {
+        let outcome = match call.status {
+            Some(s) if s < 300 => "2xx",
+            Some(s) if s < 400 => "3xx",
+            Some(s) if s < 500 => "4xx",
+            Some(_) => "5xx",
+            None => "error",
+        };
+        metrics::counter!("hookhost_outbound_calls_total", "outcome" => outcome).increment(1);
     }
 }
 

@@ -191,7 +191,13 @@ impl Runtime {
         Ok(Self { inner })
     }
 
-    /// How many components this runtime has compiled (not loaded from cache).
+    /// The largest memory limit an invocation may be given, in MiB.
+    pub fn max_memory_mb(&self) -> u32 {
+        (self.inner.max_memory_bytes / (1024 * 1024)) as u32
+    }
+
+    /// How many components this runtime compiled (rather than loaded from
+    /// the cache); for tests of the cache.
     pub fn compilations(&self) -> u64 {
         self.inner.compilations.load(Ordering::Relaxed)
     }

@@ -58,7 +58,7 @@ impl std::fmt::Display for Outcome {
 }
 
 /// One outbound HTTP call the guest made, as the attempt's record keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutboundCall {
     /// The request method.
     pub method: String,

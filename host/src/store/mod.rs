@@ -54,6 +54,32 @@ pub enum Replay {
     BodyPruned,
 }
 
+/// What deleting a plugin version came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteVersion {
+    /// Gone.
+    Deleted,
+    /// There was no such version.
+    NotFound,
+    /// Endpoints are bound to it; rebind them first.
+    Bound(Vec<EndpointId>),
+}
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    /// Only this status.
+    pub status: Option<DeliveryStatus>,
+    /// Only this endpoint.
+    pub endpoint: Option<EndpointId>,
+    /// Only those received at or after this time (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Only those older than this one (the cursor of the previous page).
+    pub before: Option<DeliveryId>,
+    /// Page size.
+    pub limit: u32,
+}
+
 /// The operations every backend provides.
 #[async_trait::async_trait]
 pub trait Store: KvReader + Send + Sync + 'static {
@@ -66,6 +92,27 @@ pub trait Store: KvReader + Send + Sync + 'static {
 
     /// Reads a tenant.
     async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+
+    /// Every tenant, by id.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    /// Deletes a tenant with everything it owns; `false` when there was none.
+    async fn delete_tenant(&self, id: &TenantId) -> Result<bool, StoreError>;
+
+    /// Replaces a tenant's API key hash; `false` when there is no such tenant.
+    async fn set_tenant_key(&self, id: &TenantId, api_key_hash: &str) -> Result<bool, StoreError>;
+
+    /// The tenant whose API key has this hash.
+    async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantId>, StoreError>;
+
+    /// A host-wide setting (the operator token's hash).
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Writes a host-wide setting.
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Answers when the database does; for readiness probes.
+    async fn ping(&self) -> Result<(), StoreError>;
 
     /// Stores a new immutable version of a plugin, numbered after the last.
     async fn add_plugin_version(
@@ -85,6 +132,21 @@ pub trait Store: KvReader + Send + Sync + 'static {
         version: u32,
     ) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Versions of a tenant's plugins (of one plugin when named), by name and version.
+    async fn plugin_versions(
+        &self,
+        tenant: &TenantId,
+        plugin: Option<&PluginName>,
+    ) -> Result<Vec<PluginVersion>, StoreError>;
+
+    /// Deletes a plugin version unless an endpoint is bound to it.
+    async fn delete_plugin_version(
+        &self,
+        tenant: &TenantId,
+        plugin: &PluginName,
+        version: u32,
+    ) -> Result<DeleteVersion, StoreError>;
+
     /// Creates or replaces an endpoint; `true` when it was created.
     async fn put_endpoint(
         &self,
@@ -100,8 +162,30 @@ pub trait Store: KvReader + Send + Sync + 'static {
         id: &EndpointId,
     ) -> Result<Option<Endpoint>, StoreError>;
 
+    /// A tenant's endpoints, by id.
+    async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError>;
+
+    /// Deletes an endpoint; `false` when there was none. Its deliveries stay.
+    async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId)
+    -> Result<bool, StoreError>;
+
     /// Applies a batch of queue writes in one transaction.
     async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError>;
+
+    /// Lists a tenant's deliveries, newest first, one page at a time.
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Queues every dead delivery of an endpoint to run again; returns how many.
+    async fn replay_dead(
+        &self,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        now_ms: i64,
+    ) -> Result<u64, StoreError>;
 
     /// Deliveries not finished yet (pending, running or retrying).
     async fn queue_depth(&self) -> Result<u64, StoreError>;

@@ -14,9 +14,9 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
-    Attempt, ClaimRequest, Claimed, Completion, Delivery, DeliveryStatus, Endpoint, EndpointSpec,
-    Ingested, LeaseToken, NewDelivery, Next, PluginVersion, Replay, Store, StoreError, Tenant,
-    WriteBatch, WriteResults, now_ms,
+    Attempt, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
+    DeliveryStatus, Endpoint, EndpointSpec, Ingested, LeaseToken, NewDelivery, Next, PluginVersion,
+    Replay, Store, StoreError, Tenant, WriteBatch, WriteResults, now_ms,
 };
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite};
@@ -565,6 +565,237 @@ impl Store for SqliteStore {
             id: id.clone(),
             created_at_ms,
         }))
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, created_at FROM tenants ORDER BY id")
+                .fetch_all(&self.reader)
+                .await?;
+        rows.into_iter()
+            .map(|(id, created_at_ms)| {
+                Ok(Tenant {
+                    id: TenantId::new(id).map_err(corrupt)?,
+                    created_at_ms,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_tenant(&self, id: &TenantId) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        for statement in [
+            "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = ?1)",
+            "DELETE FROM deliveries WHERE tenant = ?1",
+            "DELETE FROM kv WHERE tenant = ?1",
+            "DELETE FROM endpoints WHERE tenant = ?1",
+            "DELETE FROM plugin_versions WHERE tenant = ?1",
+        ] {
+            sqlx::query(statement)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let gone = sqlx::query("DELETE FROM tenants WHERE id = ?1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(gone == 1)
+    }
+
+    async fn set_tenant_key(&self, id: &TenantId, api_key_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE tenants SET api_key_hash = ?1 WHERE id = ?2")
+            .bind(api_key_hash)
+            .bind(id.as_str())
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantId>, StoreError> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM tenants WHERE api_key_hash = ?1")
+                .bind(api_key_hash)
+                .fetch_optional(&self.reader)
+                .await?;
+        id.map(|id| TenantId::new(id).map_err(corrupt)).transpose()
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1")
+                .bind(key)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn plugin_versions(
+        &self,
+        tenant: &TenantId,
+        plugin: Option<&PluginName>,
+    ) -> Result<Vec<PluginVersion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT plugin, version, digest, size, imports, uploaded_at FROM plugin_versions
+             WHERE tenant = ?1 AND (?2 IS NULL OR plugin = ?2) ORDER BY plugin, version",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.map(PluginName::as_str))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PluginVersion {
+                    plugin: PluginName::new(row.try_get::<String, _>("plugin")?)
+                        .map_err(corrupt)?,
+                    version: row.try_get::<i64, _>("version")? as u32,
+                    digest: row.try_get("digest")?,
+                    size: row.try_get::<i64, _>("size")? as u64,
+                    imports: json(row.try_get::<&str, _>("imports")?)?,
+                    uploaded_at_ms: row.try_get("uploaded_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_plugin_version(
+        &self,
+        tenant: &TenantId,
+        plugin: &PluginName,
+        version: u32,
+    ) -> Result<DeleteVersion, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let bound: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM endpoints WHERE tenant = ?1 AND plugin = ?2 AND plugin_version = ?3 ORDER BY id",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .bind(version as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !bound.is_empty() {
+            return Ok(DeleteVersion::Bound(
+                bound
+                    .into_iter()
+                    .map(|id| EndpointId::new(id).map_err(corrupt))
+                    .collect::<Result<_, _>>()?,
+            ));
+        }
+        let gone = sqlx::query(
+            "DELETE FROM plugin_versions WHERE tenant = ?1 AND plugin = ?2 AND version = ?3",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .bind(version as i64)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(if gone == 1 {
+            DeleteVersion::Deleted
+        } else {
+            DeleteVersion::NotFound
+        })
+    }
+
+    async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = ?1 ORDER BY id",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Endpoint {
+                    tenant: tenant.clone(),
+                    id: EndpointId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
+                    spec: json(row.try_get::<&str, _>("spec")?)?,
+                    created_at_ms: row.try_get("created_at")?,
+                    updated_at_ms: row.try_get("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<bool, StoreError> {
+        let gone = sqlx::query("DELETE FROM endpoints WHERE tenant = ?1 AND id = ?2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
+        Ok(gone == 1)
+    }
+
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts, plugin,
+                    plugin_version, received_at, due_at, finished_at, last_error, headers,
+                    NULL AS body
+             FROM deliveries
+             WHERE tenant = ?1
+               AND (?2 IS NULL OR status = ?2)
+               AND (?3 IS NULL OR endpoint = ?3)
+               AND (?4 IS NULL OR received_at >= ?4)
+               AND (?5 IS NULL OR id < ?5)
+             ORDER BY id DESC LIMIT ?6",
+        )
+        .bind(tenant.as_str())
+        .bind(filter.status.map(DeliveryStatus::as_str))
+        .bind(filter.endpoint.as_ref().map(EndpointId::as_str))
+        .bind(filter.since_ms)
+        .bind(filter.before.as_ref().map(DeliveryId::as_str))
+        .bind(filter.limit as i64)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn replay_dead(
+        &self,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = ?1,
+                                   finished_at = NULL, last_error = NULL
+             WHERE tenant = ?2 AND endpoint = ?3 AND status = 'dead' AND body IS NOT NULL",
+        )
+        .bind(now_ms)
+        .bind(tenant.as_str())
+        .bind(endpoint.as_str())
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     async fn add_plugin_version(

@@ -11,7 +11,7 @@ use crate::runtime::bindings::log::{Host, Level as WitLevel};
 use crate::runtime::state::State;
 
 /// Where a line came from and how much it matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// `log` at trace level.
@@ -46,7 +46,7 @@ impl Level {
 }
 
 /// One kept line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogLine {
     /// Milliseconds since the invocation started.
     pub at_ms: u64,

@@ -1,0 +1,207 @@
+//! `/v1/tenants/{t}/deliveries`: list with filters and a cursor, inspect one
+//! with its event and attempts, replay.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Caller;
+use super::error::{ApiError, FieldError};
+use super::json::Body;
+use super::tenants::tenant_of;
+use super::views::{DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, encode};
+use super::{ApiState, Problem};
+use crate::ids::{DeliveryId, EndpointId};
+use crate::store::{DeliveryFilter, DeliveryStatus, Replay, now_ms};
+
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 1_000;
+
+/// Filters and paging of a delivery list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `pending`, `running`, `retrying`, `succeeded` or `dead`.
+    pub status: Option<String>,
+    /// Only this endpoint.
+    pub endpoint: Option<String>,
+    /// Only deliveries received at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn filter(q: ListQuery) -> Result<DeliveryFilter, ApiError> {
+    let mut errors = Vec::new();
+    let status = q.status.as_deref().and_then(|s| {
+        let parsed = DeliveryStatus::parse(s);
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                "status",
+                format!("{s:?} is not one of pending, running, retrying, succeeded, dead"),
+            ));
+        }
+        parsed
+    });
+    let endpoint = q.endpoint.as_deref().and_then(|e| {
+        EndpointId::new(e)
+            .map_err(|e| errors.push(FieldError::new("endpoint", e.to_string())))
+            .ok()
+    });
+    let since_ms = q.since.as_deref().and_then(|s| {
+        humantime::parse_rfc3339_weak(s)
+            .map_err(|_| {
+                errors.push(FieldError::new(
+                    "since",
+                    format!("{s:?} is not an RFC 3339 time such as 2026-11-23T12:00:00Z"),
+                ))
+            })
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+    });
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        errors.push(FieldError::new(
+            "limit",
+            format!("must be between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    Ok(DeliveryFilter {
+        status,
+        endpoint,
+        since_ms,
+        before: q.cursor.map(DeliveryId::from_string),
+        limit,
+    })
+}
+
+/// Lists deliveries, newest first.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/deliveries", tag = "deliveries",
+    params(("tenant" = String, Path), ListQuery),
+    responses((status = 200, body = DeliveryList), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let filter = filter(query)?;
+    let page = state.store.list_deliveries(&tenant, &filter).await?;
+    let next_cursor = (page.len() == filter.limit as usize)
+        .then(|| page.last().map(|d| d.id.to_string()))
+        .flatten();
+    Ok(Json(DeliveryList {
+        deliveries: page.iter().map(DeliverySummary::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Reads a delivery with its headers, body and attempts.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/deliveries/{id}", tag = "deliveries",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 200, body = DeliveryView), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<DeliveryView>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let id = DeliveryId::from_string(id);
+    let delivery = state
+        .store
+        .delivery(&tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no delivery {id}")))?;
+    let attempts = state.store.attempts(&id).await?;
+    let summary = DeliverySummary::from(&delivery);
+    let (body, body_encoding) = match delivery.body {
+        Some(bytes) => {
+            let (body, encoding) = encode(bytes);
+            (Some(body), Some(encoding))
+        }
+        None => (None, None),
+    };
+    Ok(Json(DeliveryView {
+        summary,
+        provider: delivery.provider,
+        headers: delivery.headers,
+        body,
+        body_encoding,
+        attempts: attempts.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Options of a replay.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Run this version of the delivery's plugin instead of the one it had.
+    pub plugin_version: Option<u32>,
+}
+
+/// Runs a delivery again: a new attempt with the same event.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/deliveries/{id}/replay", tag = "deliveries",
+    params(("tenant" = String, Path), ("id" = String, Path)),
+    request_body = ReplayRequest,
+    responses((status = 202, body = ReplayQueued), (status = 404, body = Problem),
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn replay(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    Body(request): Body<ReplayRequest>,
+) -> Result<(StatusCode, Json<ReplayQueued>), ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let id = DeliveryId::from_string(id);
+    if let Some(version) = request.plugin_version {
+        let delivery = state
+            .store
+            .delivery(&tenant, &id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no delivery {id}")))?;
+        let versions = state
+            .store
+            .plugin_versions(&tenant, Some(&delivery.plugin))
+            .await?;
+        if !versions.iter().any(|v| v.version == version) {
+            return Err(ApiError::field(
+                "plugin_version",
+                format!("plugin {} has no version {version}", delivery.plugin),
+            ));
+        }
+    }
+    match state
+        .store
+        .replay(&tenant, &id, request.plugin_version, now_ms())
+        .await?
+    {
+        Replay::Queued => {
+            state.queue.wake();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(ReplayQueued {
+                    delivery_id: id.to_string(),
+                    status: DeliveryStatus::Pending,
+                }),
+            ))
+        }
+        Replay::NotFound => Err(ApiError::NotFound(format!("no delivery {id}"))),
+        Replay::Running => Err(ApiError::Conflict(format!(
+            "delivery {id} is running now; replay it once the attempt has finished"
+        ))),
+        Replay::BodyPruned => Err(ApiError::Conflict(format!(
+            "the body of delivery {id} was pruned by retention, so it cannot run again"
+        ))),
+    }
+}

@@ -1,0 +1,331 @@
+//! `/v1/tenants/{t}/endpoints`: bind a provider, secrets and a plugin version
+//! to an inbound URL; every field is validated with its own message.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::auth::Caller;
+use super::error::{ApiError, FieldError};
+use super::json::Body;
+use super::tenants::tenant_of;
+use super::views::{EndpointList, EndpointView, ReplayedDead};
+use super::{ApiState, Problem};
+use crate::ids::{EndpointId, PluginName, TenantId};
+use crate::ingress::verify::{HmacScheme, Provider, validate_secret};
+use crate::queue::RetryPolicy;
+use crate::runtime::HostPattern;
+use crate::store::{DEFAULT_TOLERANCE_S, EndpointLimits, EndpointSpec, now_ms};
+
+/// Longest accepted invocation deadline: five minutes.
+const MAX_TIMEOUT_MS: u64 = 300_000;
+/// Most outbound calls per invocation.
+const MAX_HTTP_CALLS: u32 = 1_000;
+/// Largest accepted body limit.
+const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
+/// Longest accepted timestamp tolerance: one day.
+const MAX_TOLERANCE_S: u64 = 86_400;
+
+/// An endpoint's configuration as written.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointRequest {
+    /// `standard-webhooks`, `stripe`, `github`, `shopify`, `slack`, `hmac` or `none`.
+    pub provider: Provider,
+    /// Active secrets (several during a rotation).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// The signature layout, for provider `hmac`.
+    #[serde(default)]
+    pub hmac: Option<HmacScheme>,
+    /// Timestamp tolerance in seconds (default 300).
+    #[serde(default)]
+    pub tolerance_s: Option<u64>,
+    /// A header with the sender's event id, overriding the provider's.
+    #[serde(default)]
+    pub dedup_header: Option<String>,
+    /// The plugin to run.
+    pub plugin: String,
+    /// Its version; omitted means the latest at the time of this request.
+    #[serde(default)]
+    pub plugin_version: Option<u32>,
+    /// Settings the plugin reads with `config::get`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Hosts the plugin may call: `host`, `host:port`, `*.domain`, `*`.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Lets the plugin reach loopback and private addresses.
+    #[serde(default)]
+    pub allow_private_network: bool,
+    /// Limits; omitted ones take their defaults.
+    #[serde(default)]
+    pub limits: EndpointLimits,
+    /// Retry policy; omitted fields take their defaults.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+/// Checks every field and resolves the plugin version.
+async fn validate(
+    state: &ApiState,
+    tenant: &TenantId,
+    r: EndpointRequest,
+) -> Result<EndpointSpec, ApiError> {
+    let mut errors = Vec::new();
+    let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
+
+    if r.provider != Provider::None && r.secrets.is_empty() {
+        fail(
+            "secrets",
+            format!("provider {} needs at least one secret", r.provider),
+        );
+    }
+    for (i, secret) in r.secrets.iter().enumerate() {
+        if let Err(message) = validate_secret(r.provider, secret) {
+            fail(&format!("secrets[{i}]"), message);
+        }
+    }
+    match (&r.hmac, r.provider) {
+        (None, Provider::Hmac) => fail("hmac", "provider hmac needs an `hmac` layout".into()),
+        (Some(scheme), Provider::Hmac) => {
+            if let Err(message) = scheme.validate() {
+                fail("hmac", message);
+            }
+        }
+        (Some(_), other) => fail(
+            "hmac",
+            format!("only provider hmac takes an `hmac` layout, not {other}"),
+        ),
+        (None, _) => {}
+    }
+    let tolerance_s = r.tolerance_s.unwrap_or(DEFAULT_TOLERANCE_S);
+    if !(1..=MAX_TOLERANCE_S).contains(&tolerance_s) {
+        fail(
+            "tolerance_s",
+            format!("must be between 1 and {MAX_TOLERANCE_S} seconds"),
+        );
+    }
+    if let Some(name) = &r.dedup_header
+        && header::HeaderName::from_bytes(name.as_bytes()).is_err()
+    {
+        fail(
+            "dedup_header",
+            format!("{name:?} is not a valid header name"),
+        );
+    }
+    let mut allowed_hosts = Vec::new();
+    for (i, raw) in r.allowed_hosts.iter().enumerate() {
+        match raw.parse::<HostPattern>() {
+            Ok(pattern) => allowed_hosts.push(pattern),
+            Err(e) => fail(&format!("allowed_hosts[{i}]"), e.to_string()),
+        }
+    }
+    let limits = &r.limits;
+    if !(1..=MAX_TIMEOUT_MS).contains(&limits.timeout_ms) {
+        fail(
+            "limits.timeout_ms",
+            format!("must be between 1 and {MAX_TIMEOUT_MS}"),
+        );
+    }
+    if !(1..=state.max_memory_mb).contains(&limits.memory_mb) {
+        fail(
+            "limits.memory_mb",
+            format!("must be between 1 and {} on this host", state.max_memory_mb),
+        );
+    }
+    if limits.max_http_calls > MAX_HTTP_CALLS {
+        fail(
+            "limits.max_http_calls",
+            format!("must be at most {MAX_HTTP_CALLS}"),
+        );
+    }
+    if !(1..=MAX_BODY_LIMIT).contains(&limits.body_limit_bytes) {
+        fail(
+            "limits.body_limit_bytes",
+            format!("must be between 1 and {MAX_BODY_LIMIT}"),
+        );
+    }
+    if let Err(message) = r.retry.validate() {
+        fail("retry", message);
+    }
+    let plugin = match PluginName::new(r.plugin) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            fail("plugin", e.to_string());
+            None
+        }
+    };
+    let mut plugin_version = 0;
+    if let Some(name) = &plugin {
+        let versions = state.store.plugin_versions(tenant, Some(name)).await?;
+        match (r.plugin_version, versions.last()) {
+            (_, None) => fail(
+                "plugin",
+                format!("there is no plugin {name}; upload a version first"),
+            ),
+            (None, Some(latest)) => plugin_version = latest.version,
+            (Some(v), Some(_)) if versions.iter().any(|x| x.version == v) => plugin_version = v,
+            (Some(v), Some(latest)) => fail(
+                "plugin_version",
+                format!(
+                    "plugin {name} has no version {v} (latest is {})",
+                    latest.version
+                ),
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    Ok(EndpointSpec {
+        provider: r.provider,
+        secrets: r.secrets,
+        hmac: r.hmac,
+        tolerance_s,
+        dedup_header: r.dedup_header,
+        plugin: plugin.expect("validated"),
+        plugin_version,
+        config: r.config,
+        allowed_hosts,
+        allow_private_network: r.allow_private_network,
+        limits: r.limits,
+        retry: r.retry,
+    })
+}
+
+/// `http(s)://host:port` this API is reached at, for inbound URLs.
+fn base_url(state: &ApiState, headers: &HeaderMap) -> String {
+    if let Some(url) = &state.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
+}
+
+fn endpoint_id(id: &str) -> Result<EndpointId, ApiError> {
+    EndpointId::new(id).map_err(|e| ApiError::field("endpoint", e.to_string()))
+}
+
+/// Creates (201) or replaces (200) an endpoint. New deliveries use the new
+/// configuration at once; ones already accepted keep their plugin version.
+#[utoipa::path(put, path = "/v1/tenants/{tenant}/endpoints/{endpoint}", tag = "endpoints",
+    params(("tenant" = String, Path), ("endpoint" = String, Path)),
+    request_body = EndpointRequest,
+    responses((status = 200, body = EndpointView), (status = 201, body = EndpointView),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn put(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((tenant, endpoint)): Path<(String, String)>,
+    Body(request): Body<EndpointRequest>,
+) -> Result<(StatusCode, Json<EndpointView>), ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let id = endpoint_id(&endpoint)?;
+    let spec = validate(&state, &tenant, request).await?;
+    let created = state.store.put_endpoint(&tenant, &id, &spec).await?;
+    state.endpoints.invalidate(&tenant, &id);
+    let stored = state
+        .store
+        .endpoint(&tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no endpoint {id}")))?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(EndpointView::new(&stored, &base_url(&state, &headers))),
+    ))
+}
+
+/// Reads an endpoint.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/endpoints/{endpoint}", tag = "endpoints",
+    params(("tenant" = String, Path), ("endpoint" = String, Path)),
+    responses((status = 200, body = EndpointView), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((tenant, endpoint)): Path<(String, String)>,
+) -> Result<Json<EndpointView>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let id = endpoint_id(&endpoint)?;
+    let stored = state
+        .store
+        .endpoint(&tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no endpoint {id}")))?;
+    Ok(Json(EndpointView::new(
+        &stored,
+        &base_url(&state, &headers),
+    )))
+}
+
+/// Deletes an endpoint; its deliveries stay readable.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/endpoints/{endpoint}", tag = "endpoints",
+    params(("tenant" = String, Path), ("endpoint" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, endpoint)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let id = endpoint_id(&endpoint)?;
+    if !state.store.delete_endpoint(&tenant, &id).await? {
+        return Err(ApiError::NotFound(format!("no endpoint {id}")));
+    }
+    state.endpoints.invalidate(&tenant, &id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lists a tenant's endpoints.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/endpoints", tag = "endpoints",
+    params(("tenant" = String, Path)),
+    responses((status = 200, body = EndpointList), (status = 404, body = Problem)))]
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<Json<EndpointList>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let base = base_url(&state, &headers);
+    let endpoints = state.store.list_endpoints(&tenant).await?;
+    Ok(Json(EndpointList {
+        endpoints: endpoints
+            .iter()
+            .map(|e| EndpointView::new(e, &base))
+            .collect(),
+    }))
+}
+
+/// Queues every dead delivery of an endpoint to run again.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/endpoints/{endpoint}/replay-dead", tag = "endpoints",
+    params(("tenant" = String, Path), ("endpoint" = String, Path)),
+    responses((status = 200, body = ReplayedDead), (status = 404, body = Problem)))]
+pub async fn replay_dead(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, endpoint)): Path<(String, String)>,
+) -> Result<Json<ReplayedDead>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let id = endpoint_id(&endpoint)?;
+    if state.store.endpoint(&tenant, &id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no endpoint {id}")));
+    }
+    let replayed = state.store.replay_dead(&tenant, &id, now_ms()).await?;
+    state.queue.wake();
+    Ok(Json(ReplayedDead { replayed }))
+}

@@ -1,0 +1,144 @@
+//! `/v1/tenants/{t}/plugins`: upload immutable, numbered versions of a
+//! component; list, inspect and delete them.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::tenants::tenant_of;
+use super::views::{PluginList, PluginVersionView, PluginView, VersionList};
+use super::{ApiState, Problem};
+use crate::ids::PluginName;
+use crate::runtime::RuntimeError;
+use crate::store::DeleteVersion;
+
+/// Largest component accepted.
+pub const MAX_COMPONENT_BYTES: usize = 32 * 1024 * 1024;
+
+fn plugin_name(name: &str) -> Result<PluginName, ApiError> {
+    PluginName::new(name).map_err(|e| ApiError::field("name", e.to_string()))
+}
+
+/// Uploads a component as the next version of a plugin. It is validated and
+/// compiled first, so a version that is stored can run.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "plugins",
+    params(("tenant" = String, Path), ("name" = String, Path)),
+    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    responses((status = 201, body = PluginVersionView), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn upload(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+    wasm: Bytes,
+) -> Result<(StatusCode, Json<PluginVersionView>), ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let name = plugin_name(&name)?;
+    let plugin = state.runtime.load(&wasm).await.map_err(|e| match e {
+        RuntimeError::InvalidPlugin(reason) => ApiError::InvalidPlugin(reason),
+        other => ApiError::InvalidPlugin(other.to_string()),
+    })?;
+    let version = state
+        .store
+        .add_plugin_version(&tenant, &name, plugin.digest(), plugin.imports(), &wasm)
+        .await?;
+    Ok((StatusCode::CREATED, Json(PluginVersionView::from(&version))))
+}
+
+/// Lists a tenant's plugins with their versions.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins", tag = "plugins",
+    params(("tenant" = String, Path)),
+    responses((status = 200, body = PluginList), (status = 404, body = Problem)))]
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<PluginList>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let mut plugins: Vec<PluginView> = Vec::new();
+    for v in state.store.plugin_versions(&tenant, None).await? {
+        match plugins.last_mut() {
+            Some(p) if p.name == v.plugin.as_str() => p.versions.push((&v).into()),
+            _ => plugins.push(PluginView {
+                name: v.plugin.to_string(),
+                versions: vec![(&v).into()],
+            }),
+        }
+    }
+    Ok(Json(PluginList { plugins }))
+}
+
+/// Lists one plugin's versions.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "plugins",
+    params(("tenant" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = VersionList), (status = 404, body = Problem)))]
+pub async fn list_versions(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Result<Json<VersionList>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let name = plugin_name(&name)?;
+    let versions = state.store.plugin_versions(&tenant, Some(&name)).await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("no plugin {name}")));
+    }
+    Ok(Json(VersionList {
+        versions: versions.iter().map(Into::into).collect(),
+    }))
+}
+
+/// Reads one version's metadata.
+#[utoipa::path(get, path = "/v1/tenants/{tenant}/plugins/{name}/versions/{version}", tag = "plugins",
+    params(("tenant" = String, Path), ("name" = String, Path), ("version" = u32, Path)),
+    responses((status = 200, body = PluginVersionView), (status = 404, body = Problem)))]
+pub async fn get_version(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, name, version)): Path<(String, String, u32)>,
+) -> Result<Json<PluginVersionView>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let name = plugin_name(&name)?;
+    state
+        .store
+        .plugin_versions(&tenant, Some(&name))
+        .await?
+        .iter()
+        .find(|v| v.version == version)
+        .map(|v| Json(v.into()))
+        .ok_or_else(|| ApiError::NotFound(format!("no version {version} of plugin {name}")))
+}
+
+/// Deletes a version no endpoint is bound to.
+#[utoipa::path(delete, path = "/v1/tenants/{tenant}/plugins/{name}/versions/{version}", tag = "plugins",
+    params(("tenant" = String, Path), ("name" = String, Path), ("version" = u32, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete_version(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, name, version)): Path<(String, String, u32)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let name = plugin_name(&name)?;
+    match state
+        .store
+        .delete_plugin_version(&tenant, &name, version)
+        .await?
+    {
+        DeleteVersion::Deleted => Ok(StatusCode::NO_CONTENT),
+        DeleteVersion::NotFound => Err(ApiError::NotFound(format!(
+            "no version {version} of plugin {name}"
+        ))),
+        DeleteVersion::Bound(endpoints) => Err(ApiError::Conflict(format!(
+            "version {version} of plugin {name} is bound to endpoint(s) {}; bind them to another version first",
+            endpoints
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}

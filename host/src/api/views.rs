@@ -1,0 +1,361 @@
+//! What the admin API answers with: plain JSON views of the store's records,
+//! with RFC 3339 times and secrets cut to their last four characters.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use base64::Engine;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::ingress::verify::{HmacScheme, Provider};
+use crate::queue::RetryPolicy;
+use crate::runtime::{LogLine, OutboundCall};
+use crate::store::{
+    Attempt, Delivery, DeliveryStatus, Endpoint, EndpointLimits, PluginVersion, Tenant,
+};
+
+/// Milliseconds since the epoch as RFC 3339.
+pub fn rfc3339(ms: i64) -> String {
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
+        .to_string()
+}
+
+/// A tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    /// Its id.
+    pub id: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+impl From<&Tenant> for TenantView {
+    fn from(t: &Tenant) -> Self {
+        Self {
+            id: t.id.to_string(),
+            created_at: rfc3339(t.created_at_ms),
+        }
+    }
+}
+
+/// A new tenant, with its API key: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantCreated {
+    /// Its id.
+    pub id: String,
+    /// The tenant's API key; only its hash is kept.
+    pub api_key: String,
+    /// Creation time.
+    pub created_at: String,
+}
+
+/// A fresh API key: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKey {
+    /// The tenant.
+    pub id: String,
+    /// The new key; the old one stops working now.
+    pub api_key: String,
+}
+
+/// Every tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantList {
+    /// By id.
+    pub tenants: Vec<TenantView>,
+}
+
+/// One plugin version's metadata.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginVersionView {
+    /// The plugin.
+    pub plugin: String,
+    /// Its number.
+    pub version: u32,
+    /// `sha256:<hex>` of the component.
+    pub digest: String,
+    /// Bytes.
+    pub size: u64,
+    /// Interfaces it imports.
+    pub imports: Vec<String>,
+    /// Upload time.
+    pub uploaded_at: String,
+}
+
+impl From<&PluginVersion> for PluginVersionView {
+    fn from(v: &PluginVersion) -> Self {
+        Self {
+            plugin: v.plugin.to_string(),
+            version: v.version,
+            digest: v.digest.clone(),
+            size: v.size,
+            imports: v.imports.clone(),
+            uploaded_at: rfc3339(v.uploaded_at_ms),
+        }
+    }
+}
+
+/// A plugin with its versions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginView {
+    /// The plugin's name.
+    pub name: String,
+    /// Its versions, oldest first.
+    pub versions: Vec<PluginVersionView>,
+}
+
+/// A tenant's plugins.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginList {
+    /// By name.
+    pub plugins: Vec<PluginView>,
+}
+
+/// One plugin's versions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionList {
+    /// Oldest first.
+    pub versions: Vec<PluginVersionView>,
+}
+
+/// An endpoint's configuration as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointView {
+    /// The tenant.
+    pub tenant: String,
+    /// The endpoint.
+    pub id: String,
+    /// Where the provider sends webhooks.
+    pub inbound_url: String,
+    /// Verification scheme.
+    pub provider: Provider,
+    /// The secrets' last four characters.
+    pub secrets: Vec<String>,
+    /// The generic HMAC layout, for provider `hmac`.
+    pub hmac: Option<HmacScheme>,
+    /// Timestamp tolerance.
+    pub tolerance_s: u64,
+    /// A header overriding the provider's event id.
+    pub dedup_header: Option<String>,
+    /// The plugin.
+    pub plugin: String,
+    /// The bound version.
+    pub plugin_version: u32,
+    /// Settings the plugin reads.
+    pub config: BTreeMap<String, String>,
+    /// Hosts the plugin may call.
+    pub allowed_hosts: Vec<String>,
+    /// Whether private addresses are reachable.
+    pub allow_private_network: bool,
+    /// Limits.
+    pub limits: EndpointLimits,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Creation time.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// A secret shown as `…` and its last four characters.
+pub fn masked(secret: &str) -> String {
+    let tail: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{tail}")
+}
+
+impl EndpointView {
+    /// The view of `e`, reachable at `base` (`http://host:port`).
+    pub fn new(e: &Endpoint, base: &str) -> Self {
+        let spec = &e.spec;
+        Self {
+            tenant: e.tenant.to_string(),
+            id: e.id.to_string(),
+            inbound_url: format!("{base}/hooks/{}/{}", e.tenant, e.id),
+            provider: spec.provider,
+            secrets: spec.secrets.iter().map(|s| masked(s)).collect(),
+            hmac: spec.hmac.clone(),
+            tolerance_s: spec.tolerance_s,
+            dedup_header: spec.dedup_header.clone(),
+            plugin: spec.plugin.to_string(),
+            plugin_version: spec.plugin_version,
+            config: spec.config.clone(),
+            allowed_hosts: spec.allowed_hosts.iter().map(|h| h.to_string()).collect(),
+            allow_private_network: spec.allow_private_network,
+            limits: spec.limits.clone(),
+            retry: spec.retry.clone(),
+            created_at: rfc3339(e.created_at_ms),
+            updated_at: rfc3339(e.updated_at_ms),
+        }
+    }
+}
+
+/// A tenant's endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointList {
+    /// By id.
+    pub endpoints: Vec<EndpointView>,
+}
+
+/// A delivery in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliverySummary {
+    /// Its id.
+    pub id: String,
+    /// The endpoint it arrived at.
+    pub endpoint: String,
+    /// The provider's event id.
+    pub event_id: Option<String>,
+    /// The provider's event type.
+    pub event_type: Option<String>,
+    /// Where it is.
+    pub status: DeliveryStatus,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// The plugin.
+    pub plugin: String,
+    /// The version its next (or last) attempt runs.
+    pub plugin_version: u32,
+    /// Arrival.
+    pub received_at: String,
+    /// When it succeeded or died.
+    pub finished_at: Option<String>,
+    /// The last failure.
+    pub last_error: Option<String>,
+}
+
+impl From<&Delivery> for DeliverySummary {
+    fn from(d: &Delivery) -> Self {
+        Self {
+            id: d.id.to_string(),
+            endpoint: d.endpoint.to_string(),
+            event_id: d.event_id.clone(),
+            event_type: d.event_type.clone(),
+            status: d.status,
+            attempts: d.attempts,
+            plugin: d.plugin.to_string(),
+            plugin_version: d.plugin_version,
+            received_at: rfc3339(d.received_at_ms),
+            finished_at: d.finished_at_ms.map(rfc3339),
+            last_error: d.last_error.clone(),
+        }
+    }
+}
+
+/// A page of deliveries, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    /// This page.
+    pub deliveries: Vec<DeliverySummary>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// One attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    /// Its number.
+    pub attempt: u32,
+    /// The plugin version it ran.
+    pub plugin_version: u32,
+    /// Start.
+    pub started_at: String,
+    /// Duration.
+    pub duration_ms: u64,
+    /// `ok`, `retry`, `reject`, `trap`, `timeout`, `out_of_memory` or `lost`.
+    pub outcome: String,
+    /// The handler's or the trap's message.
+    pub message: Option<String>,
+    /// What it logged.
+    pub logs: Vec<LogLine>,
+    /// Whether the log was cut at its cap.
+    pub logs_truncated: bool,
+    /// Its outbound calls.
+    pub http_calls: Vec<OutboundCall>,
+}
+
+impl From<Attempt> for AttemptView {
+    fn from(a: Attempt) -> Self {
+        Self {
+            attempt: a.attempt,
+            plugin_version: a.plugin_version,
+            started_at: rfc3339(a.started_at_ms),
+            duration_ms: a.duration_ms,
+            outcome: a.outcome,
+            message: a.message,
+            logs: a.logs,
+            logs_truncated: a.logs_truncated,
+            http_calls: a.http_calls,
+        }
+    }
+}
+
+/// A delivery with its event and its attempts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The summary fields.
+    #[serde(flatten)]
+    pub summary: DeliverySummary,
+    /// The provider.
+    pub provider: String,
+    /// Request headers as received (credentials dropped).
+    pub headers: Vec<(String, String)>,
+    /// The body: text when it is UTF-8, base64 otherwise; absent once pruned.
+    pub body: Option<String>,
+    /// `utf8` or `base64`; absent once pruned.
+    pub body_encoding: Option<String>,
+    /// Attempts, in order.
+    pub attempts: Vec<AttemptView>,
+}
+
+/// Bytes as text when they are UTF-8, else base64, with the encoding's name.
+pub fn encode(bytes: Vec<u8>) -> (String, String) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, "utf8".into()),
+        Err(e) => (
+            base64::engine::general_purpose::STANDARD.encode(e.into_bytes()),
+            "base64".into(),
+        ),
+    }
+}
+
+/// A queued replay.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayQueued {
+    /// The delivery.
+    pub delivery_id: String,
+    /// `pending`.
+    pub status: DeliveryStatus,
+}
+
+/// How many dead deliveries were queued again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReplayedDead {
+    /// Count.
+    pub replayed: u64,
+}
+
+/// Keys of a plugin's KV.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KvKeys {
+    /// In order.
+    pub keys: Vec<String>,
+}
+
+/// One KV value.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KvValue {
+    /// The key.
+    pub key: String,
+    /// The value: text when UTF-8, base64 otherwise.
+    pub value: String,
+    /// `utf8` or `base64`.
+    pub encoding: String,
+}

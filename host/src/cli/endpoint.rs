@@ -1,0 +1,497 @@
+//! `hookhost endpoint set | get | list | delete`: a tenant's endpoints, through
+//! the admin API, and the request body `set` builds from a spec file and flags.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::CliError;
+use super::client::{ApiArgs, Client, TenantFlag, field, fields, list, table};
+use super::plugin::key_value;
+use crate::ids::{EndpointId, PluginName};
+use crate::ingress::verify::Provider;
+use crate::runtime::HostPattern;
+
+/// Manage endpoints.
+#[derive(Debug, Args)]
+pub(crate) struct EndpointArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[command(subcommand)]
+    command: EndpointCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum EndpointCommand {
+    /// Create or replace an endpoint, from a JSON spec file, flags, or both
+    /// (the flags given override the file's fields).
+    Set(Box<SetArgs>),
+    /// Show an endpoint.
+    Get {
+        #[command(flatten)]
+        tenant: TenantFlag,
+        /// The endpoint's id.
+        id: EndpointId,
+    },
+    /// List a tenant's endpoints.
+    List {
+        #[command(flatten)]
+        tenant: TenantFlag,
+    },
+    /// Delete an endpoint.
+    Delete {
+        #[command(flatten)]
+        tenant: TenantFlag,
+        /// The endpoint's id.
+        id: EndpointId,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SetArgs {
+    #[command(flatten)]
+    tenant: TenantFlag,
+    /// The endpoint's id: the last segment of its inbound URL.
+    id: EndpointId,
+    /// A JSON endpoint spec to start from.
+    #[arg(long, value_name = "SPEC.json")]
+    file: Option<PathBuf>,
+    #[command(flatten)]
+    spec: SpecFlags,
+}
+
+/// The fields of an endpoint spec that can be given as flags.
+#[derive(Debug, Default, Args)]
+struct SpecFlags {
+    /// How inbound requests are verified: standard-webhooks, stripe, github,
+    /// shopify, slack, hmac or none.
+    #[arg(long)]
+    provider: Option<Provider>,
+    /// A signing secret; repeat it while rotating (any one verifies). Replaces
+    /// the file's secrets.
+    #[arg(long = "secret", value_name = "SECRET")]
+    secrets: Vec<String>,
+    /// The plugin run for each delivery.
+    #[arg(long)]
+    plugin: Option<PluginName>,
+    /// The plugin version to bind; the latest uploaded one when omitted.
+    #[arg(long, value_name = "N")]
+    plugin_version: Option<u32>,
+    /// A setting the plugin reads with config::get; added to the file's config.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = key_value)]
+    config: Vec<(String, String)>,
+    /// A host the plugin may call (host, host:port, *.domain). Replaces the
+    /// file's allowed hosts.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allowed_hosts: Vec<HostPattern>,
+    /// Let the plugin reach loopback and private addresses.
+    #[arg(long)]
+    allow_private_network: bool,
+    /// Deadline of one invocation.
+    #[arg(long, value_name = "N")]
+    timeout_ms: Option<u64>,
+    /// Memory one invocation may grow to.
+    #[arg(long, value_name = "N")]
+    memory_mb: Option<u32>,
+    /// Outbound HTTP calls per invocation.
+    #[arg(long, value_name = "N")]
+    max_http_calls: Option<u32>,
+    /// Largest inbound body accepted; larger ones are answered 413.
+    #[arg(long, value_name = "N")]
+    body_limit_bytes: Option<u64>,
+    /// Attempts per run, the first included; 1 means never retry.
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
+    /// Seconds to wait after each failed attempt, e.g. 5,300,1800.
+    #[arg(long, value_delimiter = ',', value_name = "SECONDS,...")]
+    retry_schedule: Vec<u64>,
+}
+
+impl EndpointArgs {
+    pub(crate) async fn run(self) -> Result<ExitCode, CliError> {
+        let client = Client::new(&self.api)?;
+        match self.command {
+            EndpointCommand::Set(args) => {
+                let base = match &args.file {
+                    Some(path) => Some(read_spec(path)?),
+                    None => None,
+                };
+                let body = request_body(base, &args.spec)?;
+                let path = endpoint_path(&args.tenant, Some(&args.id));
+                let answer = client.call(Method::PUT, &path, Some(&body)).await?;
+                let verb = if answer.status == StatusCode::CREATED {
+                    "created"
+                } else {
+                    "updated"
+                };
+                client.print(&answer.body, |e| {
+                    let summary = fields(&[
+                        ("inbound url", field(e, "inbound_url")),
+                        ("plugin", plugin_binding(e, " version ")),
+                    ]);
+                    format!("{verb} endpoint {}\n{summary}", field(e, "id"))
+                });
+            }
+            EndpointCommand::Get { tenant, id } => {
+                let path = endpoint_path(&tenant, Some(&id));
+                let answer = client.call(Method::GET, &path, None).await?;
+                client.print(&answer.body, render_view);
+            }
+            EndpointCommand::List { tenant } => {
+                let path = endpoint_path(&tenant, None);
+                let answer = client.call(Method::GET, &path, None).await?;
+                client.print(&answer.body, |body| render_list(body, &tenant));
+            }
+            EndpointCommand::Delete { tenant, id } => {
+                let path = endpoint_path(&tenant, Some(&id));
+                let answer = client.call(Method::DELETE, &path, None).await?;
+                client.print(&answer.body, |_| format!("deleted endpoint {id}\n"));
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `v1/tenants/{t}/endpoints[/{id}]`.
+fn endpoint_path<'a>(tenant: &'a TenantFlag, id: Option<&'a EndpointId>) -> Vec<&'a str> {
+    let mut path = vec!["v1", "tenants", tenant.tenant.as_str(), "endpoints"];
+    path.extend(id.map(EndpointId::as_str));
+    path
+}
+
+fn read_spec(path: &std::path::Path) -> Result<Value, CliError> {
+    let text = std::fs::read(path).map_err(CliError::io(format!("reading {}", path.display())))?;
+    serde_json::from_slice(&text)
+        .map_err(|e| CliError::Usage(format!("{} is not JSON: {e}", path.display())))
+}
+
+/// The body of `PUT …/endpoints/{id}`: the spec file's object (or an empty
+/// spec), with the flags given laid over it. Lists given as flags replace the
+/// file's; `--config`, limits and retry settings are added key by key, and
+/// `limits` and `retry` are sent only when the file or a flag sets some key,
+/// so the server fills in the rest.
+fn request_body(base: Option<Value>, flags: &SpecFlags) -> Result<Value, CliError> {
+    let mut body = Map::new();
+    body.insert("secrets".into(), json!([]));
+    body.insert("config".into(), json!({}));
+    body.insert("allowed_hosts".into(), json!([]));
+    body.insert("allow_private_network".into(), json!(false));
+    match base {
+        Some(Value::Object(base)) => body.extend(base),
+        Some(_) => {
+            return Err(CliError::Usage(
+                "--file must hold a JSON object: an endpoint spec".to_owned(),
+            ));
+        }
+        None => {}
+    }
+    if let Some(provider) = flags.provider {
+        body.insert("provider".into(), json!(provider.as_str()));
+    }
+    if !flags.secrets.is_empty() {
+        body.insert("secrets".into(), json!(flags.secrets));
+    }
+    if let Some(plugin) = &flags.plugin {
+        body.insert("plugin".into(), json!(plugin.as_str()));
+    }
+    if let Some(version) = flags.plugin_version {
+        body.insert("plugin_version".into(), json!(version));
+    }
+    merge(
+        &mut body,
+        "config",
+        flags.config.iter().map(|(k, v)| (k.clone(), json!(v))),
+    );
+    if !flags.allowed_hosts.is_empty() {
+        let hosts: Vec<String> = flags.allowed_hosts.iter().map(|h| h.to_string()).collect();
+        body.insert("allowed_hosts".into(), json!(hosts));
+    }
+    if flags.allow_private_network {
+        body.insert("allow_private_network".into(), json!(true));
+    }
+    let limits = [
+        ("timeout_ms", flags.timeout_ms.map(Value::from)),
+        ("memory_mb", flags.memory_mb.map(Value::from)),
+        ("max_http_calls", flags.max_http_calls.map(Value::from)),
+        ("body_limit_bytes", flags.body_limit_bytes.map(Value::from)),
+    ];
+    merge(&mut body, "limits", given(limits));
+    let schedule = (!flags.retry_schedule.is_empty()).then(|| json!(flags.retry_schedule));
+    let retry = [
+        ("max_attempts", flags.max_attempts.map(Value::from)),
+        ("schedule_s", schedule),
+    ];
+    merge(&mut body, "retry", given(retry));
+    for (key, flag) in [("provider", "--provider"), ("plugin", "--plugin")] {
+        if body.get(key).is_none_or(Value::is_null) {
+            return Err(CliError::Usage(format!(
+                "endpoint set needs {flag}, or a --file that sets \"{key}\": it replaces the whole endpoint"
+            )));
+        }
+    }
+    Ok(Value::Object(body))
+}
+
+/// The settings of `pairs` that have a value.
+fn given<const N: usize>(
+    pairs: [(&str, Option<Value>); N],
+) -> impl Iterator<Item = (String, Value)> {
+    pairs
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|v| (key.to_owned(), v)))
+}
+
+/// Sets `entries` in the object `body[key]`, which is created when there are
+/// entries and it is not an object yet.
+fn merge(body: &mut Map<String, Value>, key: &str, entries: impl Iterator<Item = (String, Value)>) {
+    let mut entries = entries.peekable();
+    if entries.peek().is_none() {
+        return;
+    }
+    let target = body.entry(key).or_insert_with(|| json!({}));
+    if !target.is_object() {
+        *target = json!({});
+    }
+    if let Value::Object(object) = target {
+        object.extend(entries);
+    }
+}
+
+/// `plugin<sep>version` of an endpoint view.
+fn plugin_binding(view: &Value, sep: &str) -> String {
+    format!(
+        "{}{sep}{}",
+        field(view, "plugin"),
+        field(view, "plugin_version")
+    )
+}
+
+/// The entries of the object `view[key]` as `k=v, k=v`, or `-`.
+fn entries(view: &Value, key: &str) -> String {
+    let Some(object) = view[key].as_object().filter(|o| !o.is_empty()) else {
+        return "-".to_owned();
+    };
+    let pairs: Vec<String> = object
+        .keys()
+        .map(|k| format!("{k}={}", field(&view[key], k)))
+        .collect();
+    pairs.join(", ")
+}
+
+/// The items of the list `view[key]` joined by `, `, or `-`.
+fn items(view: &Value, key: &str) -> String {
+    let items: Vec<String> = list(view, key)
+        .iter()
+        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+        .collect();
+    if items.is_empty() {
+        "-".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn render_view(e: &Value) -> String {
+    fields(&[
+        ("tenant", field(e, "tenant")),
+        ("id", field(e, "id")),
+        ("inbound url", field(e, "inbound_url")),
+        ("provider", field(e, "provider")),
+        ("secrets", items(e, "secrets")),
+        ("hmac", field(e, "hmac")),
+        ("tolerance", format!("{} s", field(e, "tolerance_s"))),
+        ("dedup header", field(e, "dedup_header")),
+        ("plugin", plugin_binding(e, " version ")),
+        ("config", entries(e, "config")),
+        ("allowed hosts", items(e, "allowed_hosts")),
+        ("private network", field(e, "allow_private_network")),
+        ("limits", entries(e, "limits")),
+        ("retry", entries(e, "retry")),
+        ("created", field(e, "created_at")),
+        ("updated", field(e, "updated_at")),
+    ])
+}
+
+fn render_list(answer: &Value, tenant: &TenantFlag) -> String {
+    let rows: Vec<[String; 4]> = list(answer, "endpoints")
+        .iter()
+        .map(|e| {
+            [
+                field(e, "id"),
+                field(e, "provider"),
+                plugin_binding(e, "@"),
+                field(e, "inbound_url"),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return format!(
+            "no endpoints: create one with `hookhost endpoint set --tenant {} ID --provider P --plugin NAME`\n",
+            tenant.tenant
+        );
+    }
+    table(["ID", "PROVIDER", "PLUGIN", "INBOUND URL"], &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> SpecFlags {
+        SpecFlags {
+            provider: Some(Provider::Stripe),
+            plugin: Some(PluginName::new("billing").unwrap()),
+            ..SpecFlags::default()
+        }
+    }
+
+    #[test]
+    fn flags_alone_make_a_body_with_empty_lists_and_no_limits_or_retry() {
+        let body = request_body(None, &minimal()).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "provider": "stripe",
+                "secrets": [],
+                "plugin": "billing",
+                "config": {},
+                "allowed_hosts": [],
+                "allow_private_network": false
+            })
+        );
+    }
+
+    #[test]
+    fn every_flag_lands_in_its_field() {
+        let flags = SpecFlags {
+            provider: Some(Provider::StandardWebhooks),
+            secrets: vec!["whsec_a".into(), "whsec_b".into()],
+            plugin: Some(PluginName::new("billing").unwrap()),
+            plugin_version: Some(3),
+            config: vec![("channel".into(), "#ops".into())],
+            allowed_hosts: vec!["hooks.slack.com".parse().unwrap()],
+            allow_private_network: true,
+            timeout_ms: Some(2_000),
+            memory_mb: Some(32),
+            max_http_calls: Some(4),
+            body_limit_bytes: Some(65_536),
+            max_attempts: Some(3),
+            retry_schedule: vec![5, 300],
+        };
+        let body = request_body(None, &flags).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "provider": "standard-webhooks",
+                "secrets": ["whsec_a", "whsec_b"],
+                "plugin": "billing",
+                "plugin_version": 3,
+                "config": {"channel": "#ops"},
+                "allowed_hosts": ["hooks.slack.com"],
+                "allow_private_network": true,
+                "limits": {
+                    "timeout_ms": 2000,
+                    "memory_mb": 32,
+                    "max_http_calls": 4,
+                    "body_limit_bytes": 65536
+                },
+                "retry": {"max_attempts": 3, "schedule_s": [5, 300]}
+            })
+        );
+    }
+
+    #[test]
+    fn only_the_limit_and_retry_keys_given_are_sent() {
+        let flags = SpecFlags {
+            memory_mb: Some(64),
+            retry_schedule: vec![10],
+            ..minimal()
+        };
+        let body = request_body(None, &flags).unwrap();
+        assert_eq!(body["limits"], json!({"memory_mb": 64}));
+        assert_eq!(body["retry"], json!({"schedule_s": [10]}));
+    }
+
+    #[test]
+    fn the_file_is_the_base_and_flags_given_override_its_fields() {
+        let file = json!({
+            "provider": "github",
+            "secrets": ["old"],
+            "tolerance_s": 60,
+            "plugin": "deploys",
+            "plugin_version": 1,
+            "allowed_hosts": ["api.github.com"],
+            "allow_private_network": true
+        });
+        let flags = SpecFlags {
+            secrets: vec!["new".into()],
+            plugin_version: Some(2),
+            ..SpecFlags::default()
+        };
+        let body = request_body(Some(file), &flags).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "provider": "github",
+                "secrets": ["new"],
+                "tolerance_s": 60,
+                "plugin": "deploys",
+                "plugin_version": 2,
+                "config": {},
+                "allowed_hosts": ["api.github.com"],
+                "allow_private_network": true
+            })
+        );
+    }
+
+    #[test]
+    fn config_limits_and_retry_flags_are_added_to_the_files_key_by_key() {
+        let file = json!({
+            "provider": "none",
+            "plugin": "echo",
+            "config": {"a": "1", "b": "2"},
+            "limits": {"timeout_ms": 1000, "memory_mb": 16},
+            "retry": {"max_attempts": 2}
+        });
+        let flags = SpecFlags {
+            config: vec![("b".into(), "20".into()), ("c".into(), "3".into())],
+            memory_mb: Some(64),
+            retry_schedule: vec![1, 2],
+            ..SpecFlags::default()
+        };
+        let body = request_body(Some(file), &flags).unwrap();
+        assert_eq!(body["config"], json!({"a": "1", "b": "20", "c": "3"}));
+        assert_eq!(body["limits"], json!({"timeout_ms": 1000, "memory_mb": 64}));
+        assert_eq!(
+            body["retry"],
+            json!({"max_attempts": 2, "schedule_s": [1, 2]})
+        );
+    }
+
+    #[test]
+    fn a_body_without_provider_or_plugin_is_refused_before_sending() {
+        let no_provider = SpecFlags {
+            provider: None,
+            ..minimal()
+        };
+        let no_plugin = SpecFlags {
+            plugin: None,
+            ..minimal()
+        };
+        for (flags, missing) in [(no_provider, "--provider"), (no_plugin, "--plugin")] {
+            match request_body(None, &flags) {
+                Err(CliError::Usage(message)) => assert!(message.contains(missing), "{message}"),
+                other => panic!("expected a usage error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_json_object_is_refused() {
+        let result = request_body(Some(json!(["provider", "stripe"])), &minimal());
+        assert!(matches!(result, Err(CliError::Usage(_))));
+    }
+}
