@@ -2,6 +2,8 @@
 
 /// The sandbox's limits against hostile plugins.
 mod adversarial;
+/// The admin API: isolation, validation, uploads, deliveries, KV, metrics, OpenAPI.
+mod api;
 /// `hookhost plugin new | build | test` through the real binary.
 mod cli;
 /// `hookhost serve` killed with SIGKILL, stopped with SIGTERM.

@@ -324,3 +324,66 @@ pub fn signed_headers(event_id: &str, body: &[u8]) -> Vec<(String, String)> {
     )
     .expect("sign")
 }
+
+impl TestHost {
+    /// Calls the admin API; returns the status and the JSON answer (`null`
+    /// when the answer is empty or not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request).await
+    }
+
+    /// Uploads a built component as a new version of `tenant`'s plugin `name`.
+    pub async fn upload(
+        &self,
+        token: &str,
+        tenant: &str,
+        name: &str,
+        wasm: Vec<u8>,
+    ) -> (u16, serde_json::Value) {
+        let request = self
+            .client
+            .post(self.url(&format!("/v1/tenants/{tenant}/plugins/{name}/versions")))
+            .bearer_auth(token)
+            .header("content-type", "application/wasm")
+            .body(wasm);
+        answer(request).await
+    }
+
+    /// Creates a tenant through the API; returns its API key.
+    pub async fn create_tenant(&self, id: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/v1/tenants",
+                Some(OPERATOR_TOKEN),
+                Some(serde_json::json!({ "id": id })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["api_key"].as_str().expect("api_key").to_owned()
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}

@@ -28,6 +28,7 @@ const UNAUTHORIZED_HINT: &str =
 
 /// Where the admin API is, how to authenticate, and how to print its answers.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Admin API")]
 pub(crate) struct ApiArgs {
     /// The hookhost server's base URL.
     #[arg(
@@ -37,7 +38,7 @@ pub(crate) struct ApiArgs {
         global = true
     )]
     url: String,
-    /// The operator token, sent as `Authorization: Bearer …`.
+    /// The operator token (or a tenant's API key), sent as `Authorization: Bearer …`.
     #[arg(long, env = "HOOKHOST_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
     /// Print the API's JSON answer, pretty-printed, instead of a table or summary.
@@ -253,7 +254,12 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.detail)?;
+        // A 422's detail already joins its field errors; one per line reads better.
+        if self.errors.is_empty() {
+            f.write_str(&self.detail)?;
+        } else {
+            f.write_str("the request was refused:")?;
+        }
         for error in &self.errors {
             write!(f, "\n  {}: {}", error.field, error.message)?;
         }
@@ -287,7 +293,7 @@ pub(crate) fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
 /// At most `max` characters of `text`, with `…` when some were cut.
 pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
+        Some((end, _)) => format!("{}…", text[..end].trim_end()),
         None => text.to_owned(),
     }
 }
@@ -401,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn field_errors_render_one_per_line_under_the_detail() {
+    fn field_errors_render_one_per_line_instead_of_the_joined_detail() {
         let body = json!({
             "type": "about:blank",
             "title": "Invalid request",
@@ -418,7 +424,7 @@ mod tests {
         );
         assert_eq!(
             error.to_string(),
-            "the endpoint is not valid\n  provider: unknown provider \"strype\"\n  retry.max_attempts: must be at least 1"
+            "the request was refused:\n  provider: unknown provider \"strype\"\n  retry.max_attempts: must be at least 1"
         );
     }
 

@@ -590,6 +590,7 @@ impl Store for SqliteStore {
             "DELETE FROM kv WHERE tenant = ?1",
             "DELETE FROM endpoints WHERE tenant = ?1",
             "DELETE FROM plugin_versions WHERE tenant = ?1",
+            "DELETE FROM plugin_counters WHERE tenant = ?1",
         ] {
             sqlx::query(statement)
                 .bind(id.as_str())
@@ -807,26 +808,37 @@ impl Store for SqliteStore {
         wasm: &[u8],
     ) -> Result<PluginVersion, StoreError> {
         let now = now_ms();
+        let no_tenant = |e: sqlx::Error| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NoSuchTenant,
+            _ => e.into(),
+        };
+        let mut tx = self.writer.begin().await?;
         let version: i64 = sqlx::query_scalar(
-            "INSERT INTO plugin_versions (tenant, plugin, version, digest, size, imports, wasm, uploaded_at)
-             VALUES (?1, ?2,
-                     (SELECT COALESCE(MAX(version), 0) + 1 FROM plugin_versions WHERE tenant = ?1 AND plugin = ?2),
-                     ?3, ?4, ?5, ?6, ?7)
-             RETURNING version",
+            "INSERT INTO plugin_counters (tenant, plugin, last_version) VALUES (?1, ?2, 1)
+             ON CONFLICT (tenant, plugin) DO UPDATE SET last_version = last_version + 1
+             RETURNING last_version",
         )
         .bind(tenant.as_str())
         .bind(plugin.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(no_tenant)?;
+        sqlx::query(
+            "INSERT INTO plugin_versions (tenant, plugin, version, digest, size, imports, wasm, uploaded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .bind(version)
         .bind(digest)
         .bind(wasm.len() as i64)
         .bind(to_json(&imports))
         .bind(wasm)
         .bind(now)
-        .fetch_one(&self.writer)
+        .execute(&mut *tx)
         .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NoSuchTenant,
-            _ => e.into(),
-        })?;
+        .map_err(no_tenant)?;
+        tx.commit().await?;
         Ok(PluginVersion {
             plugin: plugin.clone(),
             version: version as u32,
