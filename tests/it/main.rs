@@ -16,3 +16,5 @@ mod examples;
 mod kv;
 /// Loading components: validation messages and the compile cache.
 mod loading;
+/// The README walk-through through the real binary.
+mod walkthrough;

@@ -2,6 +2,7 @@
 
 mod client;
 mod delivery;
+mod demo;
 mod endpoint;
 mod plugin;
 mod send;
@@ -38,6 +39,8 @@ enum Command {
     Delivery(delivery::DeliveryArgs),
     /// Sign a sample event as its provider would and post it to an inbound URL.
     Send(send::SendArgs),
+    /// Run a local demo: the server, a Slack stand-in, a configured Stripe endpoint.
+    Demo(demo::DemoArgs),
 }
 
 /// A command failed; the message says what to do about it.
@@ -103,6 +106,7 @@ impl Cli {
             Command::Endpoint(args) => args.run().await,
             Command::Delivery(args) => args.run().await,
             Command::Send(args) => args.run().await,
+            Command::Demo(args) => args.run().await,
         };
         match result {
             Err(CliError::Api(error)) => {
