@@ -55,42 +55,52 @@ fn main() {
         );
         println!("ceiling (bare axum + HMAC): {ceiling_run}");
 
-        let host = TestHost::start_with(QueueConfig {
-            workers: 16,
-            ..QueueConfig::default()
-        })
-        .await;
-        let tenant = host.tenant("bench").await;
-        let version = host.plugin(&tenant, "noop", plugins::NOOP).await;
-        let mut endpoint = spec("noop", version, None);
-        endpoint.provider = Provider::Github;
-        endpoint.secrets = vec![SECRET.into()];
-        host.endpoint(&tenant, "github", &endpoint).await;
-
-        let started = Instant::now();
+        // Ingest alone: no workers, so the figure is the HTTP-to-durable path.
+        let host = bench_host(0).await;
         let ingest = wrk(&host.url("/hooks/bench/github"), script.path());
-        println!("hookhost ingest (SQLite, durable 202): {ingest}");
+        println!("hookhost ingest (SQLite, durable 202, no workers): {ingest}");
         println!(
             "ingest / ceiling: {:.0}%",
             100.0 * ingest.rate / ceiling_run.rate
         );
-        drain(&host).await;
-        let accepted = ingest.requests - ingest.non_2xx;
-        let e2e = accepted as f64 / started.elapsed().as_secs_f64();
-        println!(
-            "end to end: {accepted} webhooks to succeeded in {:.1} s = {e2e:.0}/s",
-            started.elapsed().as_secs_f64()
-        );
-
         let rate = ingest.rate / 2.0;
         let (p50, p99, errors) =
             open_loop(&host, &body, &signature, rate, Duration::from_secs(10)).await;
         println!(
             "hookhost at half its peak ({rate:.0}/s, open loop): p50={p50:?} p99={p99:?} errors={errors}"
         );
+        host.stop().await;
+
+        // End to end: the same load with 16 workers running the trivial plugin.
+        let host = bench_host(16).await;
+        let started = Instant::now();
+        let loaded = wrk(&host.url("/hooks/bench/github"), script.path());
+        println!("hookhost ingest while processing: {loaded}");
         drain(&host).await;
+        let accepted = loaded.requests - loaded.non_2xx;
+        let elapsed = started.elapsed().as_secs_f64();
+        println!(
+            "end to end: {accepted} webhooks to succeeded in {elapsed:.1} s = {:.0}/s",
+            accepted as f64 / elapsed
+        );
         host.stop().await;
     });
+}
+
+/// A server with a GitHub endpoint running the trivial plugin.
+async fn bench_host(workers: usize) -> TestHost {
+    let host = TestHost::start_with(QueueConfig {
+        workers,
+        ..QueueConfig::default()
+    })
+    .await;
+    let tenant = host.tenant("bench").await;
+    let version = host.plugin(&tenant, "noop", plugins::NOOP).await;
+    let mut endpoint = spec("noop", version, None);
+    endpoint.provider = Provider::Github;
+    endpoint.secrets = vec![SECRET.into()];
+    host.endpoint(&tenant, "github", &endpoint).await;
+    host
 }
 
 fn body_of_1_kib() -> String {

@@ -933,10 +933,13 @@ impl Store for SqliteStore {
         }
         if let Some(req) = batch.claim {
             results.claimed = claim(&mut tx, req).await?;
-            results.next_due_at_ms =
-                sqlx::query_scalar("SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL")
-                    .fetch_one(&mut *tx)
-                    .await?;
+            results.next_due_at_ms = sqlx::query_scalar(
+                "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
+                                 WHERE d.tenant = t.id AND d.due_at IS NOT NULL))
+                     FROM tenants t",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(results)
