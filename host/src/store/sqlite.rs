@@ -34,8 +34,6 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// Held while serving, so a second server on the same directory refuses to start.
     _lock: Option<Arc<File>>,
-    /// Alive as long as any clone of the store; the checkpointer stops with it.
-    _alive: Arc<()>,
 }
 
 impl SqliteStore {
@@ -53,10 +51,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true)
-            // Checkpoints run beside the writer (see `checkpoint`), not inside
-            // the commit that happens to cross the threshold.
-            .pragma("wal_autocheckpoint", "0");
+            .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -64,19 +59,12 @@ impl SqliteStore {
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options.clone().read_only(true))
+            .connect_with(options.read_only(true))
             .await?;
-        let checkpointer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        let alive = Arc::new(());
-        tokio::spawn(checkpoint(checkpointer, Arc::downgrade(&alive)));
         Ok(Self {
             writer,
             reader,
             _lock: None,
-            _alive: alive,
         })
     }
 
@@ -104,25 +92,6 @@ impl SqliteStore {
             );
         }
         Ok(store)
-    }
-}
-
-/// How often the WAL is copied back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-
-/// Copies committed WAL frames into the database file from a connection of
-/// its own, so commits (and the 202s waiting on them) never pay for it.
-/// PASSIVE never blocks the writer; once every frame is copied, the next
-/// commit starts the WAL from its beginning again, which bounds its size.
-async fn checkpoint(conn: SqlitePool, alive: std::sync::Weak<()>) {
-    while alive.upgrade().is_some() {
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&conn)
-            .await
-        {
-            tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
-        }
-        tokio::time::sleep(CHECKPOINT_EVERY).await;
     }
 }
 
