@@ -35,6 +35,7 @@ pub struct TestHost {
     pub client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
+    schema: Option<PgSchema>,
     _dir: tempfile::TempDir,
 }
 
@@ -56,11 +57,7 @@ impl TestHost {
     /// A server with these queue settings.
     pub async fn start_with(config: QueueConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&dir.path().join("hookhost.db"))
-                .await
-                .expect("open store"),
-        );
+        let (store, schema) = test_store(dir.path()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -85,6 +82,7 @@ impl TestHost {
             client: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
+            schema,
             _dir: dir,
         }
     }
@@ -221,6 +219,78 @@ impl TestHost {
         }
         if let Some(task) = self.task.take() {
             task.await.expect("server task").expect("server ran");
+        }
+        if let Some(schema) = self.schema.take() {
+            schema.drop().await;
+        }
+    }
+}
+
+/// The environment variable that switches the tests to PostgreSQL.
+pub const DATABASE_URL_VAR: &str = "HOOKHOST_TEST_DATABASE_URL";
+
+/// A PostgreSQL schema made for one test.
+pub struct PgSchema {
+    options: sqlx::postgres::PgConnectOptions,
+    name: String,
+}
+
+impl PgSchema {
+    /// A fresh schema in the database of [`DATABASE_URL_VAR`], if it is set.
+    pub async fn create() -> Option<Self> {
+        use sqlx::ConnectOptions;
+        let url = std::env::var(DATABASE_URL_VAR).ok()?;
+        let options: sqlx::postgres::PgConnectOptions = url.parse().expect("database url");
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = options.connect().await.expect("connect to PostgreSQL");
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create schema");
+        Some(Self { options, name })
+    }
+
+    /// Options that connect into this schema.
+    pub fn options(&self) -> sqlx::postgres::PgConnectOptions {
+        self.options
+            .clone()
+            .options([("search_path", self.name.as_str())])
+    }
+
+    /// A URL that connects into this schema, for `hookhost serve --database-url`.
+    pub fn url(&self) -> String {
+        let base = std::env::var(DATABASE_URL_VAR).expect("database url");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{separator}options=-csearch_path%3D{}", self.name)
+    }
+
+    /// Drops the schema and everything in it.
+    pub async fn drop(self) {
+        use sqlx::ConnectOptions;
+        if let Ok(mut admin) = self.options.connect().await {
+            let _ = sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+}
+
+/// A fresh, empty store: SQLite in `dir`, or, when [`DATABASE_URL_VAR`] is
+/// set, a schema of its own in that PostgreSQL database, so tests and runs
+/// never see each other's rows.
+pub async fn test_store(dir: &std::path::Path) -> (Arc<dyn Store>, Option<PgSchema>) {
+    match PgSchema::create().await {
+        Some(schema) => {
+            let store = hookhost::store::PostgresStore::connect(schema.options())
+                .await
+                .expect("open PostgreSQL store");
+            (Arc::new(store), Some(schema))
+        }
+        None => {
+            let store = SqliteStore::open(&dir.join("hookhost.db"))
+                .await
+                .expect("open store");
+            (Arc::new(store), None)
         }
     }
 }

@@ -13,7 +13,7 @@ use super::CliError;
 use crate::queue::QueueConfig;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::server::ServerConfig;
-use crate::store::SqliteStore;
+use crate::store::{PostgresStore, SqliteStore, Store};
 
 /// Run the server.
 #[derive(Debug, Args)]
@@ -21,9 +21,13 @@ pub(crate) struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed at start).
     #[arg(long, env = "HOOKHOST_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Where the SQLite database and the compile cache live.
+    /// Where the SQLite database (unless --database-url) and the compile cache live.
     #[arg(long, env = "HOOKHOST_DATA_DIR", default_value = "./hookhost-data")]
     data_dir: PathBuf,
+    /// A PostgreSQL URL (`postgres://user@host/db`): several hosts may serve
+    /// one database. Without it, SQLite in the data directory.
+    #[arg(long, env = "HOOKHOST_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// Plugin invocations run at once.
     #[arg(long, env = "HOOKHOST_WORKERS", default_value_t = 32)]
     workers: usize,
@@ -48,7 +52,10 @@ pub(crate) struct ServeArgs {
 
 impl ServeArgs {
     pub(crate) async fn run(self) -> Result<ExitCode, CliError> {
-        let store = SqliteStore::open_exclusive(&self.data_dir).await?;
+        let store: Arc<dyn Store> = match &self.database_url {
+            Some(url) => Arc::new(PostgresStore::open(url).await?),
+            None => Arc::new(SqliteStore::open_exclusive(&self.data_dir).await?),
+        };
         let runtime = Runtime::new(&RuntimeConfig {
             cache_dir: Some(self.data_dir.join("compiled")),
             max_concurrent: self.workers as u32,
@@ -74,7 +81,7 @@ impl ServeArgs {
         println!("hookhost listening on http://{addr}");
         println!("data directory: {}", self.data_dir.display());
         crate::server::serve(
-            Arc::new(store),
+            store,
             Arc::new(runtime),
             config,
             listener,

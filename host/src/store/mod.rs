@@ -7,10 +7,12 @@
 
 mod cache;
 mod model;
+mod postgres;
 mod sqlite;
 
 pub use cache::EndpointCache;
 pub use model::*;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
@@ -225,4 +227,36 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+/// Interleaves per-tenant lists: everyone's first, then everyone's second…
+pub(crate) fn round_robin<T>(lists: Vec<Vec<T>>, max: usize) -> Vec<T> {
+    let mut iters: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
+    let mut out = Vec::with_capacity(max);
+    while out.len() < max {
+        let before = out.len();
+        for it in &mut iters {
+            if out.len() == max {
+                break;
+            }
+            if let Some(item) = it.next() {
+                out.push(item);
+            }
+        }
+        if out.len() == before {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_robin;
+
+    #[test]
+    fn round_robin_takes_one_from_each_list_before_a_second_from_any() {
+        let lists = vec![vec!["a1", "a2", "a3"], vec!["b1"], vec!["c1", "c2"]];
+        assert_eq!(round_robin(lists, 5), ["a1", "b1", "c1", "a2", "c2"]);
+    }
 }

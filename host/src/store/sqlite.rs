@@ -380,7 +380,7 @@ async fn claim(conn: &mut SqliteConnection, req: ClaimRequest) -> Result<Vec<Cla
         .await?;
         per_tenant.push(due);
     }
-    let chosen = round_robin(per_tenant, req.max);
+    let chosen = super::round_robin(per_tenant, req.max);
 
     if chosen.is_empty() {
         return Ok(Vec::new());
@@ -442,27 +442,6 @@ async fn claim(conn: &mut SqliteConnection, req: ClaimRequest) -> Result<Vec<Cla
         .await?;
     }
     Ok(claimed)
-}
-
-/// Interleaves per-tenant lists: everyone's first, then everyone's second…
-fn round_robin<T>(lists: Vec<Vec<T>>, max: usize) -> Vec<T> {
-    let mut iters: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
-    let mut out = Vec::with_capacity(max);
-    while out.len() < max {
-        let before = out.len();
-        for it in &mut iters {
-            if out.len() == max {
-                break;
-            }
-            if let Some(item) = it.next() {
-                out.push(item);
-            }
-        }
-        if out.len() == before {
-            break;
-        }
-    }
-    out
 }
 
 /// A claim that found its delivery still running: the host that held it died.
@@ -1050,16 +1029,5 @@ impl Store for SqliteStore {
         apply_kv(&mut tx, ns, writes, now_ms()).await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::round_robin;
-
-    #[test]
-    fn round_robin_takes_one_from_each_list_before_a_second_from_any() {
-        let lists = vec![vec!["a1", "a2", "a3"], vec!["b1"], vec!["c1", "c2"]];
-        assert_eq!(round_robin(lists, 5), ["a1", "b1", "c1", "a2", "c2"]);
     }
 }

@@ -1,0 +1,934 @@
+//! PostgreSQL, for several hosts on one database: claims lock their rows
+//! with `FOR UPDATE SKIP LOCKED`, so hosts never claim the same delivery,
+//! and batches go in as arrays (`UNNEST`), one statement per batch.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::{
+    Attempt, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
+    DeliveryStatus, Endpoint, EndpointSpec, Ingested, LeaseToken, NewDelivery, Next, PluginVersion,
+    Replay, Store, StoreError, Tenant, WriteBatch, WriteResults, now_ms,
+};
+use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
+use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite, Outcome};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A PostgreSQL database shared by any number of hosts.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects with `options` and migrates the schema (migrations take an
+    /// advisory lock, so hosts starting together do not race).
+    pub async fn connect(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            // A database that went away answers 503 quickly rather than
+            // letting requests pile up behind a dead connection.
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_with(options.statement_cache_capacity(256))
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Connects to `postgres://…`.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::connect(url.parse().map_err(StoreError::Database)?).await
+    }
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+fn read_error(e: sqlx::Error) -> KvReadError {
+    KvReadError(e.to_string())
+}
+
+fn outcome_message(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Ok => None,
+        Outcome::Retry(m) | Outcome::Reject(m) | Outcome::Trap(m) => Some(m.clone()),
+        Outcome::Timeout | Outcome::OutOfMemory => Some(outcome.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl KvReader for PostgresStore {
+    async fn get(&self, ns: &KvNamespace, key: &str) -> Result<Option<Vec<u8>>, KvReadError> {
+        sqlx::query_scalar("SELECT value FROM kv WHERE tenant = $1 AND plugin = $2 AND key = $3")
+            .bind(ns.tenant.as_str())
+            .bind(ns.plugin.as_str())
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(read_error)
+    }
+
+    async fn list_keys(&self, ns: &KvNamespace, prefix: &str) -> Result<Vec<String>, KvReadError> {
+        sqlx::query_scalar(
+            "SELECT key FROM kv WHERE tenant = $1 AND plugin = $2 AND starts_with(key, $3)
+             ORDER BY key COLLATE \"C\"",
+        )
+        .bind(ns.tenant.as_str())
+        .bind(ns.plugin.as_str())
+        .bind(prefix)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(read_error)
+    }
+
+    async fn tenant_usage_bytes(&self, tenant: &TenantId) -> Result<u64, KvReadError> {
+        let used: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(octet_length(key) + length(value)), 0)::BIGINT FROM kv WHERE tenant = $1",
+        )
+        .bind(tenant.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(read_error)?;
+        Ok(used as u64)
+    }
+}
+
+async fn apply_kv(
+    conn: &mut PgConnection,
+    ns: &KvNamespace,
+    writes: &[KvWrite],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for write in writes {
+        let query = match write {
+            KvWrite::Set { key, value } => sqlx::query(
+                "INSERT INTO kv (tenant, plugin, key, value, updated_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .bind(ns.tenant.as_str())
+            .bind(ns.plugin.as_str())
+            .bind(key)
+            .bind(value.as_slice())
+            .bind(now),
+            KvWrite::Delete { key } => {
+                sqlx::query("DELETE FROM kv WHERE tenant = $1 AND plugin = $2 AND key = $3")
+                    .bind(ns.tenant.as_str())
+                    .bind(ns.plugin.as_str())
+                    .bind(key)
+            }
+            KvWrite::Increment { key, delta } => sqlx::query(
+                "INSERT INTO kv (tenant, plugin, key, value, updated_at)
+                 VALUES ($1, $2, $3, convert_to($4::BIGINT::TEXT, 'UTF8'), $5)
+                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET
+                   value = convert_to((convert_from(kv.value, 'UTF8')::BIGINT + $4::BIGINT)::TEXT, 'UTF8'),
+                   updated_at = $5",
+            )
+            .bind(ns.tenant.as_str())
+            .bind(ns.plugin.as_str())
+            .bind(key)
+            .bind(*delta)
+            .bind(now),
+        };
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn ingest(
+    conn: &mut PgConnection,
+    deliveries: &[NewDelivery],
+) -> Result<Vec<Ingested>, StoreError> {
+    if deliveries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let inserted: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type, headers,
+                                 body, received_at, plugin, plugin_version, lease_ms, status, due_at)
+         SELECT d.*, 'pending', d.received_at FROM UNNEST(
+             $1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+             $8::BYTEA[], $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::BIGINT[])
+           AS d (id, tenant, endpoint, event_id, provider, event_type, headers, body,
+                 received_at, plugin, plugin_version, lease_ms)
+         ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING
+         RETURNING id",
+    )
+    .bind(deliveries.iter().map(|d| d.id.to_string()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.tenant.to_string()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.endpoint.to_string()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.event_id.clone()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.provider.as_str()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.event_type.clone()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| to_json(&d.headers)).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.body.to_vec()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.received_at_ms).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.plugin.to_string()).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.plugin_version as i64).collect::<Vec<_>>())
+    .bind(deliveries.iter().map(|d| d.lease_ms as i64).collect::<Vec<_>>())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let mut results = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        if inserted.contains(d.id.as_str()) {
+            results.push(Ingested::Accepted(d.id.clone()));
+            continue;
+        }
+        let existing: String = sqlx::query_scalar(
+            "SELECT id FROM deliveries WHERE tenant = $1 AND endpoint = $2 AND event_id = $3",
+        )
+        .bind(d.tenant.as_str())
+        .bind(d.endpoint.as_str())
+        .bind(d.event_id.as_deref())
+        .fetch_one(&mut *conn)
+        .await?;
+        results.push(Ingested::Duplicate(DeliveryId::from_string(existing)));
+    }
+    Ok(results)
+}
+
+async fn complete(
+    conn: &mut PgConnection,
+    completions: &[Completion],
+    now: i64,
+) -> Result<Vec<bool>, StoreError> {
+    if completions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statuses = Vec::new();
+    let mut due = Vec::new();
+    let mut finished = Vec::new();
+    for c in completions {
+        let (status, due_at, finished_at) = match &c.next {
+            Next::Succeeded { .. } => (DeliveryStatus::Succeeded, None, Some(now)),
+            Next::Retry { due_at_ms } => (DeliveryStatus::Retrying, Some(*due_at_ms), None),
+            Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
+        };
+        statuses.push(status.as_str());
+        due.push(due_at);
+        finished.push(finished_at);
+    }
+    let applied: HashSet<String> = sqlx::query_scalar(
+        "UPDATE deliveries d SET status = c.status, due_at = c.due_at, finished_at = c.finished_at,
+                                 last_error = c.last_error, lease_token = NULL
+         FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[])
+           AS c (id, lease, status, due_at, finished_at, last_error)
+         WHERE d.id = c.id AND d.lease_token = c.lease
+         RETURNING d.id",
+    )
+    .bind(
+        completions
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        completions
+            .iter()
+            .map(|c| c.lease.0.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(statuses)
+    .bind(due)
+    .bind(finished)
+    .bind(
+        completions
+            .iter()
+            .map(|c| outcome_message(&c.record.outcome))
+            .collect::<Vec<_>>(),
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let counted: Vec<&Completion> = completions
+        .iter()
+        .filter(|c| applied.contains(c.id.as_str()))
+        .collect();
+    if !counted.is_empty() {
+        sqlx::query(
+            "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
+                                   outcome, message, logs, logs_truncated, http_calls)
+             SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[],
+                                  $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::BOOLEAN[], $10::TEXT[])",
+        )
+        .bind(counted.iter().map(|c| c.id.to_string()).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| c.record.attempt as i64).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| c.record.plugin_version as i64).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| c.record.started_at_ms).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| c.record.duration_ms as i64).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| c.record.outcome.kind()).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| outcome_message(&c.record.outcome)).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| to_json(&c.record.logs)).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| c.record.logs_truncated).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| to_json(&c.record.http_calls)).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    for c in &counted {
+        if let Next::Succeeded { namespace, writes } = &c.next
+            && !writes.is_empty()
+        {
+            apply_kv(conn, namespace, writes, now).await?;
+        }
+    }
+    Ok(completions
+        .iter()
+        .map(|c| applied.contains(c.id.as_str()))
+        .collect())
+}
+
+/// Claims up to `max` due deliveries, round-robin over tenants with due
+/// work; rows another host has locked are skipped, not waited for.
+async fn claim(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
+    let max = req.max as i64;
+    let tenants: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM tenants t
+         WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= $1)
+         ORDER BY claim_seq, id LIMIT $2",
+    )
+    .bind(req.now_ms)
+    .bind(max)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut per_tenant = Vec::with_capacity(tenants.len());
+    for tenant in &tenants {
+        let due: Vec<(String, String, i64, Option<i64>, i64)> = sqlx::query_as(
+            "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
+             WHERE tenant = $1 AND due_at <= $2 ORDER BY due_at LIMIT $3
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(tenant)
+        .bind(req.now_ms)
+        .bind(max)
+        .fetch_all(&mut *conn)
+        .await?;
+        per_tenant.push(due);
+    }
+    let chosen = super::round_robin(per_tenant, req.max);
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (id, status, attempts, started_at, plugin_version) in &chosen {
+        if status == DeliveryStatus::Running.as_str() {
+            let started_at = started_at.unwrap_or(req.now_ms);
+            sqlx::query(
+                "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
+                                       outcome, message, logs, logs_truncated, http_calls)
+                 VALUES ($1, $2, $3, $4, $5, 'lost',
+                         'the host running this attempt stopped before it finished; its lease expired',
+                         '[]', FALSE, '[]')
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(id)
+            .bind(attempts)
+            .bind(plugin_version)
+            .bind(started_at)
+            .bind((req.now_ms - started_at).max(0))
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    let lease = LeaseToken::generate();
+    let ids: Vec<String> = chosen.iter().map(|(id, ..)| id.clone()).collect();
+    let rows = sqlx::query(
+        "UPDATE deliveries SET status = 'running', attempts = attempts + 1, lease_token = $1,
+                               started_at = $2, due_at = $2 + lease_ms
+         WHERE id = ANY($3)
+         RETURNING id, tenant, endpoint, provider, event_type, headers, body, received_at,
+                   plugin, plugin_version, attempts, run_start",
+    )
+    .bind(lease.0.as_str())
+    .bind(req.now_ms)
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let claimed = rows
+        .iter()
+        .map(|row| claimed_from_row(row, lease.clone(), req.now_ms))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut served: Vec<&str> = Vec::new();
+    for c in &claimed {
+        if !served.contains(&c.tenant.as_str()) {
+            served.push(c.tenant.as_str());
+        }
+    }
+    for tenant in served {
+        sqlx::query("UPDATE tenants SET claim_seq = nextval('tenant_claim_seq') WHERE id = $1")
+            .bind(tenant)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(claimed)
+}
+
+fn claimed_from_row(row: &PgRow, lease: LeaseToken, now: i64) -> Result<Claimed, StoreError> {
+    let attempts: i64 = row.try_get("attempts")?;
+    let run_start: i64 = row.try_get("run_start")?;
+    Ok(Claimed {
+        id: DeliveryId::from_string(row.try_get("id")?),
+        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
+        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
+        provider: row.try_get("provider")?,
+        event_type: row.try_get("event_type")?,
+        headers: json(row.try_get::<&str, _>("headers")?)?,
+        body: row
+            .try_get::<Option<Vec<u8>>, _>("body")?
+            .unwrap_or_default(),
+        received_at_ms: row.try_get("received_at")?,
+        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
+        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+        attempt: attempts as u32,
+        run_attempt: (attempts - run_start) as u32,
+        lease,
+        started_at_ms: now,
+    })
+}
+
+fn delivery_from_row(row: &PgRow) -> Result<Delivery, StoreError> {
+    let status: String = row.try_get("status")?;
+    Ok(Delivery {
+        id: DeliveryId::from_string(row.try_get("id")?),
+        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
+        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
+        event_id: row.try_get("event_id")?,
+        provider: row.try_get("provider")?,
+        event_type: row.try_get("event_type")?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt(status))?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
+        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+        received_at_ms: row.try_get("received_at")?,
+        due_at_ms: row.try_get("due_at")?,
+        finished_at_ms: row.try_get("finished_at")?,
+        last_error: row.try_get("last_error")?,
+        headers: json(row.try_get::<&str, _>("headers")?)?,
+        body: row.try_get("body")?,
+    })
+}
+
+fn endpoint_from_row(tenant: &TenantId, row: &PgRow) -> Result<Endpoint, StoreError> {
+    Ok(Endpoint {
+        tenant: tenant.clone(),
+        id: EndpointId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
+        spec: json(row.try_get::<&str, _>("spec")?)?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    async fn create_tenant(
+        &self,
+        id: &TenantId,
+        api_key_hash: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO tenants (id, api_key_hash, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(api_key_hash)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        let created: Option<i64> =
+            sqlx::query_scalar("SELECT created_at FROM tenants WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(created.map(|created_at_ms| Tenant {
+            id: id.clone(),
+            created_at_ms,
+        }))
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, created_at FROM tenants ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter()
+            .map(|(id, created_at_ms)| {
+                Ok(Tenant {
+                    id: TenantId::new(id).map_err(corrupt)?,
+                    created_at_ms,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_tenant(&self, id: &TenantId) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for statement in [
+            "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = $1)",
+            "DELETE FROM deliveries WHERE tenant = $1",
+            "DELETE FROM kv WHERE tenant = $1",
+            "DELETE FROM endpoints WHERE tenant = $1",
+            "DELETE FROM plugin_versions WHERE tenant = $1",
+            "DELETE FROM plugin_counters WHERE tenant = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let gone = sqlx::query("DELETE FROM tenants WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(gone == 1)
+    }
+
+    async fn set_tenant_key(&self, id: &TenantId, api_key_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE tenants SET api_key_hash = $1 WHERE id = $2")
+            .bind(api_key_hash)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantId>, StoreError> {
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT id FROM tenants WHERE api_key_hash = $1")
+                .bind(api_key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        id.map(|id| TenantId::new(id).map_err(corrupt)).transpose()
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn add_plugin_version(
+        &self,
+        tenant: &TenantId,
+        plugin: &PluginName,
+        digest: &str,
+        imports: &[String],
+        wasm: &[u8],
+    ) -> Result<PluginVersion, StoreError> {
+        let now = now_ms();
+        let no_tenant = |e: sqlx::Error| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NoSuchTenant,
+            _ => e.into(),
+        };
+        let mut tx = self.pool.begin().await?;
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO plugin_counters (tenant, plugin, last_version) VALUES ($1, $2, 1)
+             ON CONFLICT (tenant, plugin) DO UPDATE SET last_version = plugin_counters.last_version + 1
+             RETURNING last_version",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(no_tenant)?;
+        sqlx::query(
+            "INSERT INTO plugin_versions (tenant, plugin, version, digest, size, imports, wasm, uploaded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .bind(version)
+        .bind(digest)
+        .bind(wasm.len() as i64)
+        .bind(to_json(&imports))
+        .bind(wasm)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(no_tenant)?;
+        tx.commit().await?;
+        Ok(PluginVersion {
+            plugin: plugin.clone(),
+            version: version as u32,
+            digest: digest.to_owned(),
+            size: wasm.len() as u64,
+            imports: imports.to_vec(),
+            uploaded_at_ms: now,
+        })
+    }
+
+    async fn plugin_wasm(
+        &self,
+        tenant: &TenantId,
+        plugin: &PluginName,
+        version: u32,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT wasm FROM plugin_versions WHERE tenant = $1 AND plugin = $2 AND version = $3",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .bind(version as i64)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn plugin_versions(
+        &self,
+        tenant: &TenantId,
+        plugin: Option<&PluginName>,
+    ) -> Result<Vec<PluginVersion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT plugin, version, digest, size, imports, uploaded_at FROM plugin_versions
+             WHERE tenant = $1 AND ($2::TEXT IS NULL OR plugin = $2) ORDER BY plugin, version",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.map(PluginName::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PluginVersion {
+                    plugin: PluginName::new(row.try_get::<String, _>("plugin")?)
+                        .map_err(corrupt)?,
+                    version: row.try_get::<i64, _>("version")? as u32,
+                    digest: row.try_get("digest")?,
+                    size: row.try_get::<i64, _>("size")? as u64,
+                    imports: json(row.try_get::<&str, _>("imports")?)?,
+                    uploaded_at_ms: row.try_get("uploaded_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_plugin_version(
+        &self,
+        tenant: &TenantId,
+        plugin: &PluginName,
+        version: u32,
+    ) -> Result<DeleteVersion, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let bound: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM endpoints WHERE tenant = $1 AND plugin = $2 AND plugin_version = $3 ORDER BY id",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .bind(version as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !bound.is_empty() {
+            return Ok(DeleteVersion::Bound(
+                bound
+                    .into_iter()
+                    .map(|id| EndpointId::new(id).map_err(corrupt))
+                    .collect::<Result<_, _>>()?,
+            ));
+        }
+        let gone = sqlx::query(
+            "DELETE FROM plugin_versions WHERE tenant = $1 AND plugin = $2 AND version = $3",
+        )
+        .bind(tenant.as_str())
+        .bind(plugin.as_str())
+        .bind(version as i64)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(if gone == 1 {
+            DeleteVersion::Deleted
+        } else {
+            DeleteVersion::NotFound
+        })
+    }
+
+    async fn put_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        spec: &EndpointSpec,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        // xmax = 0 only on a row this statement inserted.
+        let created: bool = sqlx::query_scalar(
+            "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (tenant, id) DO UPDATE SET
+               spec = excluded.spec, plugin = excluded.plugin,
+               plugin_version = excluded.plugin_version, updated_at = excluded.updated_at
+             RETURNING (xmax = 0)",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(to_json(spec))
+        .bind(spec.plugin.as_str())
+        .bind(spec.plugin_version as i64)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(created)
+    }
+
+    async fn endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = $1 AND id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| endpoint_from_row(tenant, &row)).transpose()
+    }
+
+    async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = $1 ORDER BY id",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| endpoint_from_row(tenant, row))
+            .collect()
+    }
+
+    async fn delete_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<bool, StoreError> {
+        let gone = sqlx::query("DELETE FROM endpoints WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(gone == 1)
+    }
+
+    async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError> {
+        let now = now_ms();
+        let mut results = WriteResults::default();
+        let mut tx = self.pool.begin().await?;
+        results.completed = complete(&mut tx, &batch.completions, now).await?;
+        results.ingested = ingest(&mut tx, &batch.ingests).await?;
+        for (id, lease) in &batch.releases {
+            sqlx::query(
+                "UPDATE deliveries SET
+                   status = CASE WHEN attempts - 1 > run_start THEN 'retrying' ELSE 'pending' END,
+                   attempts = attempts - 1, due_at = $1, lease_token = NULL
+                 WHERE id = $2 AND lease_token = $3",
+            )
+            .bind(now)
+            .bind(id.as_str())
+            .bind(lease.0.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(req) = batch.claim {
+            results.claimed = claim(&mut tx, req).await?;
+            results.next_due_at_ms = sqlx::query_scalar(
+                "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
+                             WHERE d.tenant = t.id AND d.due_at IS NOT NULL))
+                 FROM tenants t",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts, plugin,
+                    plugin_version, received_at, due_at, finished_at, last_error, headers,
+                    NULL::BYTEA AS body
+             FROM deliveries
+             WHERE tenant = $1
+               AND ($2::TEXT IS NULL OR status = $2)
+               AND ($3::TEXT IS NULL OR endpoint = $3)
+               AND ($4::BIGINT IS NULL OR received_at >= $4)
+               AND ($5::TEXT IS NULL OR id < $5)
+             ORDER BY id DESC LIMIT $6",
+        )
+        .bind(tenant.as_str())
+        .bind(filter.status.map(DeliveryStatus::as_str))
+        .bind(filter.endpoint.as_ref().map(EndpointId::as_str))
+        .bind(filter.since_ms)
+        .bind(filter.before.as_ref().map(DeliveryId::as_str))
+        .bind(filter.limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn replay_dead(
+        &self,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
+                                   finished_at = NULL, last_error = NULL
+             WHERE tenant = $2 AND endpoint = $3 AND status = 'dead' AND body IS NOT NULL",
+        )
+        .bind(now_ms)
+        .bind(tenant.as_str())
+        .bind(endpoint.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn replay(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+        plugin_version: Option<u32>,
+        now_ms: i64,
+    ) -> Result<Replay, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row: Option<(String, bool)> = sqlx::query_as(
+            "SELECT status, body IS NULL FROM deliveries WHERE tenant = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let verdict = match row {
+            None => Replay::NotFound,
+            Some((status, _)) if status == DeliveryStatus::Running.as_str() => Replay::Running,
+            Some((_, true)) => Replay::BodyPruned,
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
+                       plugin_version = COALESCE($2, plugin_version), finished_at = NULL,
+                       last_error = NULL
+                     WHERE id = $3",
+                )
+                .bind(now_ms)
+                .bind(plugin_version.map(i64::from))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                Replay::Queued
+            }
+        };
+        tx.commit().await?;
+        Ok(verdict)
+    }
+
+    async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError> {
+        let mut pruned = 0;
+        loop {
+            let done = sqlx::query(
+                "UPDATE deliveries SET body = NULL WHERE id IN (
+                   SELECT id FROM deliveries
+                   WHERE status = 'succeeded' AND body IS NOT NULL AND finished_at < $1
+                   LIMIT 1000)",
+            )
+            .bind(succeeded_before_ms)
+            .execute(&self.pool)
+            .await?;
+            pruned += done.rows_affected();
+            if done.rows_affected() < 1000 {
+                return Ok(pruned);
+            }
+        }
+    }
+
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let row = sqlx::query("SELECT * FROM deliveries WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(delivery_from_row).transpose()
+    }
+
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY attempt")
+            .bind(id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Attempt {
+                    attempt: row.try_get::<i64, _>("attempt")? as u32,
+                    plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+                    started_at_ms: row.try_get("started_at")?,
+                    duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
+                    outcome: row.try_get("outcome")?,
+                    message: row.try_get("message")?,
+                    logs: json(row.try_get::<&str, _>("logs")?)?,
+                    logs_truncated: row.try_get("logs_truncated")?,
+                    http_calls: json(row.try_get::<&str, _>("http_calls")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        apply_kv(&mut tx, ns, writes, now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
