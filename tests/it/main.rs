@@ -12,6 +12,8 @@ mod crash;
 mod delivery;
 /// The example plugins against their fixtures and a local receiver.
 mod examples;
+/// Several hosts on one PostgreSQL database, one killed mid-stream.
+mod hosts;
 /// KV semantics: atomic commit on ok, read-your-writes, lossless increments.
 mod kv;
 /// Loading components: validation messages and the compile cache.

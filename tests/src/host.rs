@@ -229,8 +229,13 @@ impl TestHost {
 /// The environment variable that switches the tests to PostgreSQL.
 pub const DATABASE_URL_VAR: &str = "HOOKHOST_TEST_DATABASE_URL";
 
+/// The local PostgreSQL of the machine, for tests that need PostgreSQL
+/// whichever backend the rest of the suite runs on.
+pub const LOCAL_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
 /// A PostgreSQL schema made for one test.
 pub struct PgSchema {
+    url: String,
     options: sqlx::postgres::PgConnectOptions,
     name: String,
 }
@@ -238,8 +243,19 @@ pub struct PgSchema {
 impl PgSchema {
     /// A fresh schema in the database of [`DATABASE_URL_VAR`], if it is set.
     pub async fn create() -> Option<Self> {
-        use sqlx::ConnectOptions;
         let url = std::env::var(DATABASE_URL_VAR).ok()?;
+        Some(Self::create_in(&url).await)
+    }
+
+    /// A fresh schema in the database of [`DATABASE_URL_VAR`], or else in
+    /// [`LOCAL_DATABASE_URL`]: for tests of several hosts on one database.
+    pub async fn create_anyway() -> Self {
+        let url = std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| LOCAL_DATABASE_URL.into());
+        Self::create_in(&url).await
+    }
+
+    async fn create_in(url: &str) -> Self {
+        use sqlx::ConnectOptions;
         let options: sqlx::postgres::PgConnectOptions = url.parse().expect("database url");
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut admin = options.connect().await.expect("connect to PostgreSQL");
@@ -247,7 +263,11 @@ impl PgSchema {
             .execute(&mut admin)
             .await
             .expect("create schema");
-        Some(Self { options, name })
+        Self {
+            url: url.to_owned(),
+            options,
+            name,
+        }
     }
 
     /// Options that connect into this schema.
@@ -259,9 +279,11 @@ impl PgSchema {
 
     /// A URL that connects into this schema, for `hookhost serve --database-url`.
     pub fn url(&self) -> String {
-        let base = std::env::var(DATABASE_URL_VAR).expect("database url");
-        let separator = if base.contains('?') { '&' } else { '?' };
-        format!("{base}{separator}options=-csearch_path%3D{}", self.name)
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}options=-csearch_path%3D{}",
+            self.url, self.name
+        )
     }
 
     /// Drops the schema and everything in it.
