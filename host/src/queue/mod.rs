@@ -100,6 +100,10 @@ impl Queue {
         let (committer, committer_task) =
             Committer::start(store.clone(), depth.clone(), work_ready.clone());
         let stop = CancellationToken::new();
+        let listening = {
+            let (store, wake, stop) = (store.clone(), work_ready.clone(), stop.clone());
+            tokio::spawn(async move { store.listen_for_work(wake, stop).await })
+        };
         let shared = Arc::new(Shared {
             plugins: PluginCache::new(store.clone(), runtime.clone()),
             config: config.clone(),
@@ -117,6 +121,7 @@ impl Queue {
             )),
             tokio::spawn(depth.clone().refresh(store.clone(), stop.clone())),
             tokio::spawn(prune(store, config.retention, stop.clone())),
+            listening,
             committer_task,
         ];
         Self {

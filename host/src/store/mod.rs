@@ -216,6 +216,17 @@ pub trait Store: KvReader + Send + Sync + 'static {
     /// The attempts of a delivery, in order.
     async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError>;
 
+    /// Rings `wake` whenever another host sharing this database commits new
+    /// work, until `stop`; a single-host backend has no one else to hear.
+    async fn listen_for_work(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let _ = wake;
+        stop.cancelled().await;
+    }
+
     /// Applies one successful invocation's KV writes atomically, in order
     /// (for `hookhost plugin test`; the queue commits them with the delivery).
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError>;

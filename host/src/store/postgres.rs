@@ -3,9 +3,13 @@
 //! and batches go in as arrays (`UNNEST`), one statement per batch.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
 
 use super::{
@@ -17,6 +21,9 @@ use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite, Outcome};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The NOTIFY channel on which a host announces new due work to the others.
+const WORK_CHANNEL: &str = "hookhost_work";
 
 /// A PostgreSQL database shared by any number of hosts.
 #[derive(Debug, Clone)]
@@ -752,6 +759,18 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await?;
         results.completed = complete(&mut tx, &batch.completions, now).await?;
         results.ingested = ingest(&mut tx, &batch.ingests).await?;
+        if results
+            .ingested
+            .iter()
+            .any(|i| matches!(i, Ingested::Accepted(_)))
+            || !batch.releases.is_empty()
+        {
+            // Delivered at commit, to every host's listener.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(WORK_CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
         for (id, lease) in &batch.releases {
             sqlx::query(
                 "UPDATE deliveries SET
@@ -923,6 +942,40 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn listen_for_work(&self, wake: Arc<Notify>, stop: CancellationToken) {
+        loop {
+            let listener = tokio::select! {
+                _ = stop.cancelled() => return,
+                l = PgListener::connect_with(&self.pool) => l,
+            };
+            let listening = match listener {
+                Ok(mut listener) => match listener.listen(WORK_CHANNEL).await {
+                    Ok(()) => Ok(listener),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match listening {
+                Ok(mut listener) => loop {
+                    // Ok(None): the connection dropped and was re-established;
+                    // notifications may have been missed, so wake anyway.
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        n = listener.try_recv() => match n {
+                            Ok(_) => wake.notify_one(),
+                            Err(_) => break,
+                        },
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "cannot listen for work; polling meanwhile"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
     }
 
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError> {
