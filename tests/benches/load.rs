@@ -8,7 +8,9 @@
 //! 3. latency at half of hookhost's peak rate, open loop (each request's
 //!    latency counts from when it was due, so a stall is not hidden);
 //! 4. end to end: webhooks through the trivial plugin to `succeeded`, per
-//!    second, from the first request until the queue is empty.
+//!    second, from the first request until the queue is empty;
+//! 5. the same on PostgreSQL (the local server, a schema of its own): ingest
+//!    with one host, end to end with one and with two hosts.
 //!
 //! Run: `cargo bench -p hookhost-tests --bench load` (needs `wrk`:
 //! `apt-get install wrk`). Results go to stdout; BENCHMARKS.md keeps them.
@@ -21,7 +23,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use hookhost::ingress::verify::{Provider, VerifyConfig, sign, verify};
 use hookhost::queue::QueueConfig;
-use hookhost_tests::host::{TestHost, spec};
+use hookhost::store::{PostgresStore, Store};
+use hookhost_tests::host::{PgSchema, TestHost, spec};
 use hookhost_tests::{block_on_within, plugins};
 
 const SECRET: &str = "bench-secret";
@@ -84,6 +87,57 @@ fn main() {
             accepted as f64 / elapsed
         );
         host.stop().await;
+
+        // The same on PostgreSQL: one host ingesting alone, one host end to
+        // end, then two hosts on the one database end to end.
+        let schema = PgSchema::create_anyway().await;
+        let pg: Arc<dyn Store> = Arc::new(
+            PostgresStore::connect(schema.options())
+                .await
+                .expect("PostgreSQL"),
+        );
+        let host = bench_host_on(pg.clone(), 0).await;
+        let ingest_pg = wrk(&host.url("/hooks/bench/github"), script.path());
+        println!("PostgreSQL, one host, ingest alone: {ingest_pg}");
+        println!(
+            "PostgreSQL ingest / SQLite ingest: {:.0}%",
+            100.0 * ingest_pg.rate / ingest.rate
+        );
+        host.stop().await;
+        let drainer = bench_host_on(pg.clone(), 16).await;
+        drain(&drainer).await;
+        drainer.stop().await;
+
+        for hosts in [1, 2] {
+            let mut servers = Vec::new();
+            for _ in 0..hosts {
+                servers.push(bench_host_on(pg.clone(), 16).await);
+            }
+            let started = Instant::now();
+            let runs: Vec<Run> = std::thread::scope(|scope| {
+                let handles: Vec<_> = servers
+                    .iter()
+                    .map(|s| {
+                        let url = s.url("/hooks/bench/github");
+                        let script = script.path();
+                        scope.spawn(move || wrk(&url, script))
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            drain(&servers[0]).await;
+            let accepted: u64 = runs.iter().map(|r| r.requests - r.non_2xx).sum();
+            let elapsed = started.elapsed().as_secs_f64();
+            println!(
+                "PostgreSQL, {hosts} host(s), end to end: {accepted} webhooks in {elapsed:.1} s = {:.0}/s (ingest {:.0} req/s)",
+                accepted as f64 / elapsed,
+                runs.iter().map(|r| r.rate).sum::<f64>()
+            );
+            for server in servers {
+                server.stop().await;
+            }
+        }
+        schema.drop().await;
     });
 }
 
@@ -94,13 +148,33 @@ async fn bench_host(workers: usize) -> TestHost {
         ..QueueConfig::default()
     })
     .await;
+    configure(&host).await;
+    host
+}
+
+/// A server on `store` (PostgreSQL, shared by several hosts).
+async fn bench_host_on(store: Arc<dyn Store>, workers: usize) -> TestHost {
+    let host = TestHost::start_on(
+        store,
+        QueueConfig {
+            workers,
+            ..QueueConfig::default()
+        },
+    )
+    .await;
+    configure(&host).await;
+    host
+}
+
+/// Tenant `bench` with the trivial plugin on a GitHub endpoint (idempotent,
+/// so several hosts on one database can each run it).
+async fn configure(host: &TestHost) {
     let tenant = host.tenant("bench").await;
     let version = host.plugin(&tenant, "noop", plugins::NOOP).await;
     let mut endpoint = spec("noop", version, None);
     endpoint.provider = Provider::Github;
     endpoint.secrets = vec![SECRET.into()];
     host.endpoint(&tenant, "github", &endpoint).await;
-    host
 }
 
 fn body_of_1_kib() -> String {

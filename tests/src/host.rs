@@ -58,6 +58,15 @@ impl TestHost {
     pub async fn start_with(config: QueueConfig) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, schema) = test_store(dir.path()).await;
+        let mut host = Self::start_on(store, config).await;
+        host.schema = schema;
+        host._dir = dir;
+        host
+    }
+
+    /// A server on a store of the caller's (several hosts on one database).
+    pub async fn start_on(store: Arc<dyn Store>, config: QueueConfig) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -82,7 +91,7 @@ impl TestHost {
             client: reqwest::Client::new(),
             stop: Some(stop),
             task: Some(task),
-            schema,
+            schema: None,
             _dir: dir,
         }
     }
