@@ -156,3 +156,26 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
         assert!(stdout.contains("invoice.paid #1"), "{stdout}");
     })
 }
+
+#[test]
+fn serve_refuses_an_ingest_only_host_without_a_shared_database() {
+    cli_test(async {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap();
+        let (code, _, stderr) = hookhost(
+            repo(),
+            &[
+                "serve",
+                "--workers",
+                "0",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data_dir,
+            ],
+        )
+        .await;
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("--database-url"), "{stderr}");
+    })
+}

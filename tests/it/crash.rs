@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use hookhost::ids::{DeliveryId, TenantId};
 use hookhost::store::{DeliveryStatus, SqliteStore, Store};
-use hookhost_tests::host::{ServeProcess, delivery_id, signed_headers, spec};
+use hookhost_tests::host::{ServeProcess, delivery_id, send_numbered, spec, wait_all_succeeded};
 use hookhost_tests::receiver::Receiver;
 use hookhost_tests::{block_on_within, hookhost_bin, plugins, runtime};
 
@@ -70,12 +70,7 @@ fn after_kill_9_every_accepted_webhook_completes_and_no_completed_one_runs_again
             .map(|i| {
                 let (client, url, answered) = (client.clone(), url.clone(), answered.clone());
                 async move {
-                    let body = format!(r#"{{"n":{i}}}"#);
-                    let mut request = client.post(&url).body(body.clone());
-                    for (name, value) in signed_headers(&format!("evt_{i}"), body.as_bytes()) {
-                        request = request.header(name, value);
-                    }
-                    let response = request.send().await.ok()?;
+                    let response = send_numbered(&client, &url, i).await.ok()?;
                     answered.fetch_add(1, Ordering::SeqCst);
                     if response.status() != 202 {
                         return None;
@@ -112,21 +107,7 @@ fn after_kill_9_every_accepted_webhook_completes_and_no_completed_one_runs_again
         let hits_before = hits_per_delivery(&receiver);
 
         let _restarted = ServeProcess::start(dir.path(), &[]).await;
-        let started = Instant::now();
-        for id in &accepted {
-            loop {
-                let d = store.delivery(&acme, id).await.unwrap().unwrap();
-                if d.status == DeliveryStatus::Succeeded {
-                    break;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "{id} is still {:?} after the restart",
-                    d.status
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+        wait_all_succeeded(&*store, &acme, &accepted, Duration::from_secs(60)).await;
 
         let hits_after = hits_per_delivery(&receiver);
         for id in &accepted {
@@ -157,11 +138,9 @@ fn sigterm_hands_back_running_attempts_within_the_grace_period_and_exits_zero() 
         let client = reqwest::Client::new();
         let mut ids = Vec::new();
         for i in 0..3 {
-            let mut request = client.post(server.url("/hooks/acme/orders")).body("{}");
-            for (name, value) in signed_headers(&format!("evt_{i}"), b"{}") {
-                request = request.header(name, value);
-            }
-            let response = request.send().await.unwrap();
+            let response = send_numbered(&client, &server.url("/hooks/acme/orders"), i)
+                .await
+                .unwrap();
             assert_eq!(response.status(), 202);
             ids.push(delivery_id(&response.text().await.unwrap()));
         }

@@ -1,17 +1,22 @@
 //! Several `hookhost serve` processes on one PostgreSQL database: any host
-//! ingests, any host works the queue, and one can die without loss.
+//! ingests, any host works the queue, one can die without loss, and the
+//! database itself can restart under load.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures::StreamExt;
 use hookhost::ids::{DeliveryId, PluginName, TenantId};
+use hookhost::queue::QueueConfig;
 use hookhost::store::{DeliveryStatus, PostgresStore, Store};
-use hookhost_tests::host::{PgSchema, ServeProcess, delivery_id, signed_headers, spec};
+use hookhost_tests::cluster::Cluster;
+use hookhost_tests::host::{
+    PgSchema, ServeProcess, TestHost, delivery_id, send_numbered, spec, wait_all_succeeded,
+};
 use hookhost_tests::receiver::Receiver;
-use hookhost_tests::{block_on_within, hookhost_bin, plugins, runtime};
+use hookhost_tests::{block_on, block_on_within, hookhost_bin, plugins, runtime};
 
 #[test]
 fn three_hosts_on_one_database_run_every_accepted_webhook_once_though_one_is_killed() {
@@ -21,24 +26,7 @@ fn three_hosts_on_one_database_run_every_accepted_webhook_once_though_one_is_kil
         let store: Arc<dyn Store> =
             Arc::new(PostgresStore::connect(schema.options()).await.unwrap());
         let receiver = Receiver::start().await;
-        let acme = TenantId::new("acme").unwrap();
-        store.create_tenant(&acme, None).await.unwrap();
-        let wasm = std::fs::read(plugins::ECHO).unwrap();
-        let loaded = runtime().load(&wasm).await.unwrap();
-        let name = PluginName::new("echo").unwrap();
-        let v = store
-            .add_plugin_version(&acme, &name, loaded.digest(), loaded.imports(), &wasm)
-            .await
-            .unwrap()
-            .version;
-        store
-            .put_endpoint(
-                &acme,
-                &"orders".parse().unwrap(),
-                &spec("echo", v, Some(&receiver)),
-            )
-            .await
-            .unwrap();
+        let acme = echo_to(&*store, &receiver).await;
 
         let url = schema.url();
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
@@ -59,12 +47,7 @@ fn three_hosts_on_one_database_run_every_accepted_webhook_once_though_one_is_kil
                 let (client, url, answered) =
                     (client.clone(), targets[i % 3].clone(), answered.clone());
                 async move {
-                    let body = format!(r#"{{"n":{i}}}"#);
-                    let mut request = client.post(&url).body(body.clone());
-                    for (name, value) in signed_headers(&format!("evt_{i}"), body.as_bytes()) {
-                        request = request.header(name, value);
-                    }
-                    let response = request.send().await.ok()?;
+                    let response = send_numbered(&client, &url, i).await.ok()?;
                     answered.fetch_add(1, Ordering::SeqCst);
                     if response.status() != 202 {
                         return None;
@@ -87,25 +70,7 @@ fn three_hosts_on_one_database_run_every_accepted_webhook_once_though_one_is_kil
         assert!(accepted.len() >= 1_900, "only {} accepted", accepted.len());
 
         // Every accepted delivery succeeds; the dead host's leases expire and others take over.
-        let started = Instant::now();
-        for id in &accepted {
-            loop {
-                let d = store
-                    .delivery(&acme, id)
-                    .await
-                    .unwrap()
-                    .unwrap_or_else(|| panic!("{id} lost"));
-                if d.status == DeliveryStatus::Succeeded {
-                    break;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(120),
-                    "{id} still {:?}",
-                    d.status
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
+        wait_all_succeeded(&*store, &acme, &accepted, Duration::from_secs(120)).await;
 
         // Through the receiver's dedup (the Idempotency-Key), each delivery's
         // one outbound call happened exactly once.
@@ -129,4 +94,181 @@ fn three_hosts_on_one_database_run_every_accepted_webhook_once_though_one_is_kil
         drop(hosts);
         schema.drop().await;
     });
+}
+
+#[test]
+fn an_idle_host_runs_a_webhook_another_host_accepted_without_waiting_for_its_poll() {
+    block_on(async {
+        let schema = PgSchema::create_anyway().await;
+        let connect = || async {
+            Arc::new(PostgresStore::connect(schema.options()).await.unwrap()) as Arc<dyn Store>
+        };
+        let ingesting = TestHost::start_on(
+            connect().await,
+            QueueConfig {
+                workers: 0,
+                ..QueueConfig::default()
+            },
+        )
+        .await;
+        let working = TestHost::start_on(
+            connect().await,
+            QueueConfig {
+                idle_poll: Duration::from_secs(600),
+                ..QueueConfig::default()
+            },
+        )
+        .await;
+        let receiver = Receiver::start().await;
+        let acme = echo_to(&*ingesting.store, &receiver).await;
+        // The working host's first claim finds nothing: it sleeps, and only a
+        // notification through the database can wake it before 600 s.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        for i in 0..3 {
+            let id = ingesting
+                .accept("acme", "orders", &format!("evt_{i}"), "{}")
+                .await;
+            working
+                .wait_for(
+                    &acme,
+                    &id,
+                    DeliveryStatus::Succeeded,
+                    Duration::from_secs(20),
+                )
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        ingesting.stop().await;
+        working.stop().await;
+        schema.drop().await;
+    });
+}
+
+#[test]
+fn hosts_answer_503_while_postgresql_is_down_and_recover_by_themselves_losing_nothing() {
+    hookhost_bin();
+    block_on_within(Duration::from_secs(240), async {
+        let cluster = Arc::new(tokio::task::spawn_blocking(Cluster::start).await.unwrap());
+        let store: Arc<dyn Store> = Arc::new(PostgresStore::open(&cluster.url()).await.unwrap());
+        let receiver = Receiver::start().await;
+        let acme = echo_to(&*store, &receiver).await;
+        let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut hosts = Vec::new();
+        for dir in &dirs {
+            let args = ["--database-url", &cluster.url(), "--admin-token", "t"];
+            hosts.push(ServeProcess::start(dir.path(), &args).await);
+        }
+        let targets: Vec<String> = hosts.iter().map(|h| h.url("/hooks/acme/orders")).collect();
+
+        // Senders keep going until the database has crashed, come back and
+        // the hosts have accepted 300 more webhooks.
+        let client = reqwest::Client::new();
+        let next = Arc::new(AtomicUsize::new(0));
+        let accepted_after = Arc::new(AtomicUsize::new(0));
+        let back = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let senders: Vec<_> = (0..16)
+            .map(|_| {
+                let (client, targets, next, accepted_after, back, stop) = (
+                    client.clone(),
+                    targets.clone(),
+                    next.clone(),
+                    accepted_after.clone(),
+                    back.clone(),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut answers = Vec::new();
+                    while !stop.load(Ordering::SeqCst) {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let was_back = back.load(Ordering::SeqCst);
+                        let response = send_numbered(&client, &targets[i % 2], i)
+                            .await
+                            .unwrap_or_else(|e| panic!("webhook {i}: no answer: {e}"));
+                        let status = response.status().as_u16();
+                        let retry_after = response.headers().contains_key("retry-after");
+                        let text = response.text().await.unwrap();
+                        if status == 202 && was_back {
+                            accepted_after.fetch_add(1, Ordering::SeqCst);
+                        }
+                        answers.push((status, retry_after, text));
+                    }
+                    answers
+                })
+            })
+            .collect();
+        while next.load(Ordering::SeqCst) < 300 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let c = cluster.clone();
+        tokio::task::spawn_blocking(move || c.crash())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let c = cluster.clone();
+        tokio::task::spawn_blocking(move || c.resume())
+            .await
+            .unwrap();
+        back.store(true, Ordering::SeqCst);
+        while accepted_after.load(Ordering::SeqCst) < 300 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.store(true, Ordering::SeqCst);
+        let mut accepted = Vec::new();
+        let mut refused = 0;
+        for sender in senders {
+            for (status, retry_after, text) in sender.await.unwrap() {
+                match status {
+                    202 => accepted.push(delivery_id(&text)),
+                    503 => {
+                        assert!(retry_after, "a 503 without Retry-After: {text}");
+                        refused += 1;
+                    }
+                    other => panic!("answered {other} while the database restarted: {text}"),
+                }
+            }
+        }
+        assert!(refused > 0, "no 503 while the database was down");
+        for host in &mut hosts {
+            assert!(
+                host.child.try_wait().unwrap().is_none(),
+                "a host exited with the database"
+            );
+        }
+
+        // Every webhook answered 202, before, during or after, runs to success.
+        wait_all_succeeded(&*store, &acme, &accepted, Duration::from_secs(120)).await;
+        let ran: HashSet<String> = receiver
+            .requests()
+            .iter()
+            .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+            .collect();
+        for id in &accepted {
+            assert!(ran.contains(id.as_str()), "{id} never reached the receiver");
+        }
+    });
+}
+
+/// Tenant `acme` with endpoint `orders` running the echo plugin, which posts
+/// each event to `receiver`.
+async fn echo_to(store: &dyn Store, receiver: &Receiver) -> TenantId {
+    let acme = TenantId::new("acme").unwrap();
+    store.create_tenant(&acme, None).await.unwrap();
+    let wasm = std::fs::read(plugins::ECHO).unwrap();
+    let loaded = runtime().load(&wasm).await.unwrap();
+    let name = PluginName::new("echo").unwrap();
+    let v = store
+        .add_plugin_version(&acme, &name, loaded.digest(), loaded.imports(), &wasm)
+        .await
+        .unwrap()
+        .version;
+    store
+        .put_endpoint(
+            &acme,
+            &"orders".parse().unwrap(),
+            &spec("echo", v, Some(receiver)),
+        )
+        .await
+        .unwrap();
+    acme
 }

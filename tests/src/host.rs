@@ -412,6 +412,50 @@ impl ServeProcess {
     }
 }
 
+/// POSTs webhook number `i` (`{"n":i}`, event id `evt_i`) to `url`, signed
+/// with [`SECRET`].
+pub async fn send_numbered(
+    client: &reqwest::Client,
+    url: &str,
+    i: usize,
+) -> reqwest::Result<reqwest::Response> {
+    let body = format!(r#"{{"n":{i}}}"#);
+    let mut request = client.post(url).body(body.clone());
+    for (name, value) in signed_headers(&format!("evt_{i}"), body.as_bytes()) {
+        request = request.header(name, value);
+    }
+    request.send().await
+}
+
+/// Waits until every one of `ids` has succeeded; panics if one is missing
+/// or still unfinished after `within`.
+pub async fn wait_all_succeeded(
+    store: &dyn Store,
+    tenant: &TenantId,
+    ids: &[DeliveryId],
+    within: Duration,
+) {
+    let started = Instant::now();
+    for id in ids {
+        loop {
+            let d = store
+                .delivery(tenant, id)
+                .await
+                .expect("read delivery")
+                .unwrap_or_else(|| panic!("accepted delivery {id} was lost"));
+            if d.status == DeliveryStatus::Succeeded {
+                break;
+            }
+            assert!(
+                started.elapsed() < within,
+                "{id} is still {:?} after {within:?}",
+                d.status
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// Signed Standard Webhooks headers for `body` with event id `event_id`.
 pub fn signed_headers(event_id: &str, body: &[u8]) -> Vec<(String, String)> {
     sign(

@@ -15,6 +15,7 @@ use hookhost::runtime::{
 };
 use hookhost::store::{SqliteStore, Store};
 
+pub mod cluster;
 pub mod host;
 pub mod receiver;
 

@@ -28,7 +28,8 @@ pub(crate) struct ServeArgs {
     /// one database. Without it, SQLite in the data directory.
     #[arg(long, env = "HOOKHOST_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
-    /// Plugin invocations run at once.
+    /// Plugin invocations run at once. 0 makes an ingest-only host, which
+    /// leaves the work to the other hosts on the same PostgreSQL database.
     #[arg(long, env = "HOOKHOST_WORKERS", default_value_t = 32)]
     workers: usize,
     /// Unfinished deliveries beyond which new webhooks are refused with 503.
@@ -52,13 +53,20 @@ pub(crate) struct ServeArgs {
 
 impl ServeArgs {
     pub(crate) async fn run(self) -> Result<ExitCode, CliError> {
+        if self.workers == 0 && self.database_url.is_none() {
+            return Err(CliError::Usage(
+                "--workers 0 leaves every delivery to other hosts, and only hosts sharing a \
+                 PostgreSQL database (--database-url) have others; give SQLite at least one worker"
+                    .into(),
+            ));
+        }
         let store: Arc<dyn Store> = match &self.database_url {
             Some(url) => Arc::new(PostgresStore::open(url).await?),
             None => Arc::new(SqliteStore::open_exclusive(&self.data_dir).await?),
         };
         let runtime = Runtime::new(&RuntimeConfig {
             cache_dir: Some(self.data_dir.join("compiled")),
-            max_concurrent: self.workers as u32,
+            max_concurrent: self.workers.max(1) as u32,
             ..RuntimeConfig::default()
         })?;
         let config = ServerConfig {

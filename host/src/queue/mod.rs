@@ -42,7 +42,8 @@ pub enum QueueError {
 /// Settings of the queue.
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
-    /// Invocations run at once.
+    /// Invocations run at once; 0 makes an ingest-only host, which leaves
+    /// the work to other hosts on the same database.
     pub workers: usize,
     /// Most deliveries claimed in one transaction.
     pub claim_batch: usize,
@@ -52,6 +53,10 @@ pub struct QueueConfig {
     pub shutdown_grace: Duration,
     /// How long bodies of succeeded deliveries are kept.
     pub retention: Duration,
+    /// Longest an idle dispatcher sleeps before looking again: retries and
+    /// expired leases fall due without anyone ringing, while new webhooks
+    /// wake it at once (on PostgreSQL, also those another host accepted).
+    pub idle_poll: Duration,
 }
 
 impl Default for QueueConfig {
@@ -62,6 +67,7 @@ impl Default for QueueConfig {
             max_depth: 1_000_000,
             shutdown_grace: Duration::from_secs(10),
             retention: Duration::from_secs(7 * 24 * 3600),
+            idle_poll: Duration::from_secs(1),
         }
     }
 }

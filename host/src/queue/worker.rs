@@ -12,10 +12,6 @@ use super::{RetryPolicy, Shared};
 use crate::runtime::{Event, Grants, Invocation, KvNamespace, Outcome};
 use crate::store::{AttemptRecord, ClaimRequest, Claimed, Completion, Next, now_ms};
 
-/// Longest an idle dispatcher sleeps before looking again: retries and
-/// expired leases fall due without anyone ringing.
-const IDLE_POLL: Duration = Duration::from_secs(1);
-
 /// Claims and runs deliveries until `stop` fires, then waits up to `grace`
 /// for the running ones and hands back the leases of any still running.
 pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace: Duration) {
@@ -47,7 +43,7 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
                 drop(held);
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(IDLE_POLL) => continue,
+                    _ = tokio::time::sleep(shared.config.idle_poll) => continue,
                 }
             }
         };
@@ -60,8 +56,8 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
         if !all_taken {
             let wait = next_due
                 .map(|at| Duration::from_millis((at - now_ms()).clamp(0, i64::MAX) as u64))
-                .unwrap_or(IDLE_POLL)
-                .min(IDLE_POLL);
+                .unwrap_or(shared.config.idle_poll)
+                .min(shared.config.idle_poll);
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = shared.work_ready.notified() => {}

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{ConnectOptions, PgConnection, PgPool, Row};
 
 use super::{
     Attempt, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
@@ -35,14 +35,17 @@ impl PostgresStore {
     /// Connects with `options` and migrates the schema (migrations take an
     /// advisory lock, so hosts starting together do not race).
     pub async fn connect(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let options = options.statement_cache_capacity(256);
+        // Migrations may rewrite big tables: they run on a connection of
+        // their own, without the statement timeout of the pool.
+        MIGRATOR.run(&mut options.connect().await?).await?;
         let pool = PgPoolOptions::new()
             .max_connections(16)
             // A database that went away answers 503 quickly rather than
             // letting requests pile up behind a dead connection.
             .acquire_timeout(Duration::from_secs(3))
-            .connect_with(options.statement_cache_capacity(256))
+            .connect_with(with_session_limits(options))
             .await?;
-        MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -50,6 +53,27 @@ impl PostgresStore {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         Self::connect(url.parse().map_err(StoreError::Database)?).await
     }
+}
+
+/// Bounds on what one session may hold, unless the operator's URL sets its
+/// own: no statement runs longer than 30 s (the longest, a batch of 512
+/// ingests or a 1,000-row prune, takes milliseconds), and a transaction left
+/// open by a host that hangs or is cut off by the network releases its row
+/// locks after 60 s instead of holding claimed rows forever.
+fn with_session_limits(options: PgConnectOptions) -> PgConnectOptions {
+    let set = options.get_options().unwrap_or_default().to_owned();
+    let limits = [
+        ("statement_timeout", "30s"),
+        ("idle_in_transaction_session_timeout", "60s"),
+    ];
+    let missing: Vec<_> = limits
+        .into_iter()
+        .filter(|(name, _)| !set.contains(name))
+        .collect();
+    if missing.is_empty() {
+        return options;
+    }
+    options.options(missing)
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -162,28 +186,98 @@ async fn ingest(
         return Ok(Vec::new());
     }
     let inserted: HashSet<String> = sqlx::query_scalar(
-        "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type, headers,
-                                 body, received_at, plugin, plugin_version, lease_ms, status, due_at)
-         SELECT d.*, 'pending', d.received_at FROM UNNEST(
-             $1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
-             $8::BYTEA[], $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::BIGINT[])
-           AS d (id, tenant, endpoint, event_id, provider, event_type, headers, body,
-                 received_at, plugin, plugin_version, lease_ms)
-         ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING
-         RETURNING id",
+        "WITH d AS (
+             SELECT * FROM UNNEST(
+                 $1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+                 $8::BYTEA[], $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::BIGINT[])
+               AS d (id, tenant, endpoint, event_id, provider, event_type, headers, body,
+                     received_at, plugin, plugin_version, lease_ms)
+         ), accepted AS (
+             INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type,
+                                     received_at, plugin, plugin_version, lease_ms, status, due_at)
+             SELECT id, tenant, endpoint, event_id, provider, event_type, received_at, plugin,
+                    plugin_version, lease_ms, 'pending', received_at
+             FROM d
+             ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING
+             RETURNING id
+         ), payloads AS (
+             INSERT INTO payloads (delivery_id, headers, body)
+             SELECT d.id, d.headers, d.body FROM d JOIN accepted USING (id)
+         )
+         SELECT id FROM accepted",
     )
-    .bind(deliveries.iter().map(|d| d.id.to_string()).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.tenant.to_string()).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.endpoint.to_string()).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.event_id.clone()).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.provider.as_str()).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.event_type.clone()).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| to_json(&d.headers)).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.body.to_vec()).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.received_at_ms).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.plugin.to_string()).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.plugin_version as i64).collect::<Vec<_>>())
-    .bind(deliveries.iter().map(|d| d.lease_ms as i64).collect::<Vec<_>>())
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.id.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.tenant.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.endpoint.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.event_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.provider.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.event_type.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| to_json(&d.headers))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.body.to_vec())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.received_at_ms)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.plugin.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.plugin_version as i64)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.lease_ms as i64)
+            .collect::<Vec<_>>(),
+    )
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -352,11 +446,14 @@ async fn claim(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Claimed
     let lease = LeaseToken::generate();
     let ids: Vec<String> = chosen.iter().map(|(id, ..)| id.clone()).collect();
     let rows = sqlx::query(
-        "UPDATE deliveries SET status = 'running', attempts = attempts + 1, lease_token = $1,
-                               started_at = $2, due_at = $2 + lease_ms
-         WHERE id = ANY($3)
-         RETURNING id, tenant, endpoint, provider, event_type, headers, body, received_at,
-                   plugin, plugin_version, attempts, run_start",
+        "WITH c AS (
+             UPDATE deliveries SET status = 'running', attempts = attempts + 1, lease_token = $1,
+                                   started_at = $2, due_at = $2 + lease_ms
+             WHERE id = ANY($3)
+             RETURNING id, tenant, endpoint, provider, event_type, received_at, plugin,
+                       plugin_version, attempts, run_start
+         )
+         SELECT c.*, p.headers, p.body FROM c JOIN payloads p ON p.delivery_id = c.id",
     )
     .bind(lease.0.as_str())
     .bind(req.now_ms)
@@ -487,6 +584,7 @@ impl Store for PostgresStore {
         let mut tx = self.pool.begin().await?;
         for statement in [
             "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = $1)",
+            "DELETE FROM payloads WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = $1)",
             "DELETE FROM deliveries WHERE tenant = $1",
             "DELETE FROM kv WHERE tenant = $1",
             "DELETE FROM endpoints WHERE tenant = $1",
@@ -807,7 +905,7 @@ impl Store for PostgresStore {
             "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts, plugin,
                     plugin_version, received_at, due_at, finished_at, last_error, headers,
                     NULL::BYTEA AS body
-             FROM deliveries
+             FROM deliveries JOIN payloads ON delivery_id = id
              WHERE tenant = $1
                AND ($2::TEXT IS NULL OR status = $2)
                AND ($3::TEXT IS NULL OR endpoint = $3)
@@ -835,7 +933,7 @@ impl Store for PostgresStore {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
                                    finished_at = NULL, last_error = NULL
-             WHERE tenant = $2 AND endpoint = $3 AND status = 'dead' AND body IS NOT NULL",
+             WHERE tenant = $2 AND endpoint = $3 AND status = 'dead' AND NOT body_pruned",
         )
         .bind(now_ms)
         .bind(tenant.as_str())
@@ -861,7 +959,7 @@ impl Store for PostgresStore {
     ) -> Result<Replay, StoreError> {
         let mut tx = self.pool.begin().await?;
         let row: Option<(String, bool)> = sqlx::query_as(
-            "SELECT status, body IS NULL FROM deliveries WHERE tenant = $1 AND id = $2 FOR UPDATE",
+            "SELECT status, body_pruned FROM deliveries WHERE tenant = $1 AND id = $2 FOR UPDATE",
         )
         .bind(tenant.as_str())
         .bind(id.as_str())
@@ -893,17 +991,24 @@ impl Store for PostgresStore {
     async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError> {
         let mut pruned = 0;
         loop {
-            let done = sqlx::query(
-                "UPDATE deliveries SET body = NULL WHERE id IN (
-                   SELECT id FROM deliveries
-                   WHERE status = 'succeeded' AND body IS NOT NULL AND finished_at < $1
-                   LIMIT 1000)",
+            let done: i64 = sqlx::query_scalar(
+                "WITH pruned AS (
+                     UPDATE deliveries SET body_pruned = TRUE WHERE id IN (
+                       SELECT id FROM deliveries
+                       WHERE status = 'succeeded' AND NOT body_pruned AND finished_at < $1
+                       LIMIT 1000)
+                     RETURNING id
+                 ), emptied AS (
+                     UPDATE payloads SET body = NULL
+                     WHERE delivery_id IN (SELECT id FROM pruned)
+                 )
+                 SELECT COUNT(*) FROM pruned",
             )
             .bind(succeeded_before_ms)
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-            pruned += done.rows_affected();
-            if done.rows_affected() < 1000 {
+            pruned += done as u64;
+            if done < 1000 {
                 return Ok(pruned);
             }
         }
@@ -914,7 +1019,9 @@ impl Store for PostgresStore {
         tenant: &TenantId,
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, StoreError> {
-        let row = sqlx::query("SELECT * FROM deliveries WHERE tenant = $1 AND id = $2")
+        let row = sqlx::query(
+            "SELECT * FROM deliveries JOIN payloads ON delivery_id = id WHERE tenant = $1 AND id = $2",
+        )
             .bind(tenant.as_str())
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -958,17 +1065,21 @@ impl Store for PostgresStore {
                 Err(e) => Err(e),
             };
             match listening {
-                Ok(mut listener) => loop {
-                    // Ok(None): the connection dropped and was re-established;
-                    // notifications may have been missed, so wake anyway.
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        n = listener.try_recv() => match n {
-                            Ok(_) => wake.notify_one(),
-                            Err(_) => break,
-                        },
+                Ok(mut listener) => {
+                    // Work committed while nobody listened raised no notification.
+                    wake.notify_one();
+                    loop {
+                        // Ok(None): the connection dropped and was re-established;
+                        // notifications may have been missed, so wake anyway.
+                        tokio::select! {
+                            _ = stop.cancelled() => return,
+                            n = listener.try_recv() => match n {
+                                Ok(_) => wake.notify_one(),
+                                Err(_) => break,
+                            },
+                        }
                     }
-                },
+                }
                 Err(e) => tracing::warn!(error = %e, "cannot listen for work; polling meanwhile"),
             }
             tokio::select! {
@@ -983,5 +1094,30 @@ impl Store for PostgresStore {
         apply_kv(&mut tx, ns, writes, now_ms()).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_get_a_statement_timeout_and_an_idle_transaction_timeout() {
+        let options: PgConnectOptions = "postgres://h/db".parse().unwrap();
+        assert_eq!(
+            with_session_limits(options).get_options(),
+            Some("-c statement_timeout=30s -c idle_in_transaction_session_timeout=60s")
+        );
+    }
+
+    #[test]
+    fn limits_the_operator_set_in_the_url_are_kept() {
+        let options: PgConnectOptions = "postgres://h/db?options=-c%20statement_timeout%3D5min"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            with_session_limits(options).get_options(),
+            Some("-c statement_timeout=5min -c idle_in_transaction_session_timeout=60s")
+        );
     }
 }

@@ -204,8 +204,8 @@ async fn ingest(
     let mut results = Vec::with_capacity(deliveries.len());
     for chunk in deliveries.chunks(CHUNK) {
         let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type, headers,
-                                     body, received_at, plugin, plugin_version, lease_ms, status, due_at) ",
+            "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type,
+                                     received_at, plugin, plugin_version, lease_ms, status, due_at) ",
         );
         insert.push_values(chunk, |mut row, d| {
             row.push_bind(d.id.as_str())
@@ -214,8 +214,6 @@ async fn ingest(
                 .push_bind(d.event_id.as_deref())
                 .push_bind(d.provider.as_str())
                 .push_bind(d.event_type.as_deref())
-                .push_bind(to_json(&d.headers))
-                .push_bind(d.body.as_ref())
                 .push_bind(d.received_at_ms)
                 .push_bind(d.plugin.as_str())
                 .push_bind(d.plugin_version as i64)
@@ -232,6 +230,20 @@ async fn ingest(
             .await?
             .into_iter()
             .collect();
+        let new: Vec<&NewDelivery> = chunk
+            .iter()
+            .filter(|d| inserted.contains(d.id.as_str()))
+            .collect();
+        if !new.is_empty() {
+            let mut payloads =
+                QueryBuilder::<Sqlite>::new("INSERT INTO payloads (delivery_id, headers, body) ");
+            payloads.push_values(&new, |mut row, d| {
+                row.push_bind(d.id.as_str())
+                    .push_bind(to_json(&d.headers))
+                    .push_bind(d.body.as_ref());
+            });
+            payloads.build().execute(&mut *conn).await?;
+        }
         for d in chunk {
             if inserted.contains(d.id.as_str()) {
                 results.push(Ingested::Accepted(d.id.clone()));
@@ -417,11 +429,19 @@ async fn claim(conn: &mut SqliteConnection, req: ClaimRequest) -> Result<Vec<Cla
     for (id, ..) in &chosen {
         ids.push_bind(id.as_str());
     }
-    update.push(
-        ") RETURNING id, tenant, endpoint, provider, event_type, headers, body, received_at,
-                     plugin, plugin_version, attempts, run_start",
+    update.push(")");
+    update.build().execute(&mut *conn).await?;
+    let mut read = QueryBuilder::<Sqlite>::new(
+        "SELECT d.id AS id, tenant, endpoint, provider, event_type, headers, body, received_at, plugin,
+                plugin_version, attempts, run_start
+         FROM deliveries d JOIN payloads p ON p.delivery_id = d.id WHERE d.id IN (",
     );
-    let rows = update.build().fetch_all(&mut *conn).await?;
+    let mut ids = read.separated(", ");
+    for (id, ..) in &chosen {
+        ids.push_bind(id.as_str());
+    }
+    read.push(")");
+    let rows = read.build().fetch_all(&mut *conn).await?;
     let claimed = rows
         .iter()
         .map(|row| claimed_from_row(row, lease.clone(), req.now_ms))
@@ -565,6 +585,7 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         for statement in [
             "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = ?1)",
+            "DELETE FROM payloads WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = ?1)",
             "DELETE FROM deliveries WHERE tenant = ?1",
             "DELETE FROM kv WHERE tenant = ?1",
             "DELETE FROM endpoints WHERE tenant = ?1",
@@ -740,7 +761,7 @@ impl Store for SqliteStore {
             "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts, plugin,
                     plugin_version, received_at, due_at, finished_at, last_error, headers,
                     NULL AS body
-             FROM deliveries
+             FROM deliveries JOIN payloads ON delivery_id = id
              WHERE tenant = ?1
                AND (?2 IS NULL OR status = ?2)
                AND (?3 IS NULL OR endpoint = ?3)
@@ -768,7 +789,7 @@ impl Store for SqliteStore {
         let done = sqlx::query(
             "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = ?1,
                                    finished_at = NULL, last_error = NULL
-             WHERE tenant = ?2 AND endpoint = ?3 AND status = 'dead' AND body IS NOT NULL",
+             WHERE tenant = ?2 AND endpoint = ?3 AND status = 'dead' AND body_pruned = 0",
         )
         .bind(now_ms)
         .bind(tenant.as_str())
@@ -940,7 +961,7 @@ impl Store for SqliteStore {
     ) -> Result<Replay, StoreError> {
         let mut tx = self.writer.begin().await?;
         let row: Option<(String, bool)> = sqlx::query_as(
-            "SELECT status, body IS NULL FROM deliveries WHERE tenant = ?1 AND id = ?2",
+            "SELECT status, body_pruned FROM deliveries WHERE tenant = ?1 AND id = ?2",
         )
         .bind(tenant.as_str())
         .bind(id.as_str())
@@ -973,17 +994,31 @@ impl Store for SqliteStore {
         let mut pruned = 0;
         loop {
             // In slices, so the writer is never held for long.
+            let mut tx = self.writer.begin().await?;
             let done = sqlx::query(
-                "UPDATE deliveries SET body = NULL WHERE id IN (
+                "UPDATE deliveries SET body_pruned = 1 WHERE id IN (
                    SELECT id FROM deliveries
-                   WHERE status = 'succeeded' AND body IS NOT NULL AND finished_at < ?1
-                   LIMIT 1000)",
+                   WHERE status = 'succeeded' AND body_pruned = 0 AND finished_at < ?1
+                   LIMIT 1000)
+                 RETURNING id",
             )
             .bind(succeeded_before_ms)
-            .execute(&self.writer)
+            .fetch_all(&mut *tx)
             .await?;
-            pruned += done.rows_affected();
-            if done.rows_affected() < 1000 {
+            if !done.is_empty() {
+                let mut update = QueryBuilder::<Sqlite>::new(
+                    "UPDATE payloads SET body = NULL WHERE delivery_id IN (",
+                );
+                let mut ids = update.separated(", ");
+                for row in &done {
+                    ids.push_bind(row.try_get::<String, _>("id")?);
+                }
+                update.push(")");
+                update.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            pruned += done.len() as u64;
+            if done.len() < 1000 {
                 return Ok(pruned);
             }
         }
@@ -994,7 +1029,9 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, StoreError> {
-        let row = sqlx::query("SELECT * FROM deliveries WHERE tenant = ?1 AND id = ?2")
+        let row = sqlx::query(
+            "SELECT * FROM deliveries JOIN payloads ON delivery_id = id WHERE tenant = ?1 AND id = ?2",
+        )
             .bind(tenant.as_str())
             .bind(id.as_str())
             .fetch_optional(&self.reader)
