@@ -74,8 +74,8 @@ fn main() {
         );
         host.stop().await;
 
-        // End to end: the same load with 16 workers running the trivial plugin.
-        let host = bench_host(16).await;
+        // End to end: the same load with the default workers running the trivial plugin.
+        let host = bench_host(QueueConfig::default().workers).await;
         let started = Instant::now();
         let loaded = wrk(&host.url("/hooks/bench/github"), script.path());
         println!("hookhost ingest while processing: {loaded}");
@@ -104,14 +104,14 @@ fn main() {
             100.0 * ingest_pg.rate / ingest.rate
         );
         host.stop().await;
-        let drainer = bench_host_on(pg.clone(), 16).await;
+        let drainer = bench_host_on(pg.clone(), QueueConfig::default().workers).await;
         drain(&drainer).await;
         drainer.stop().await;
 
         for hosts in [1, 2] {
             let mut servers = Vec::new();
             for _ in 0..hosts {
-                servers.push(bench_host_on(pg.clone(), 16).await);
+                servers.push(bench_host_on(pg.clone(), QueueConfig::default().workers).await);
             }
             let started = Instant::now();
             let runs: Vec<Run> = std::thread::scope(|scope| {

@@ -220,3 +220,19 @@ fn outbound_calls_stop_at_the_invocation_budget() {
         );
     })
 }
+
+#[test]
+fn an_invocation_finds_nothing_an_earlier_one_left_in_linear_memory() {
+    block_on(async {
+        let plugin = load(plugins::RESIDUE).await;
+        let sandbox = Sandbox::new().await;
+        // Sequential runs reuse the same pooled slots, memory and stack.
+        for run in 0..20 {
+            let inv = sandbox.run(&plugin, event("{}", None)).await;
+            assert_eq!(inv.outcome, Outcome::Ok, "run {run}: {}", log_text(&inv));
+            let logs = log_text(&inv);
+            assert!(logs.starts_with("info clean\n"), "run {run}: {logs}");
+            assert!(logs.contains("info planted, first at"), "run {run}: {logs}");
+        }
+    })
+}

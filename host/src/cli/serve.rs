@@ -30,7 +30,7 @@ pub(crate) struct ServeArgs {
     database_url: Option<String>,
     /// Plugin invocations run at once. 0 makes an ingest-only host, which
     /// leaves the work to the other hosts on the same PostgreSQL database.
-    #[arg(long, env = "HOOKHOST_WORKERS", default_value_t = 32)]
+    #[arg(long, env = "HOOKHOST_WORKERS", default_value_t = 64)]
     workers: usize,
     /// Unfinished deliveries beyond which new webhooks are refused with 503.
     #[arg(long, env = "HOOKHOST_MAX_QUEUE_DEPTH", default_value_t = 1_000_000)]

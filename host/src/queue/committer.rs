@@ -1,7 +1,9 @@
 //! Group commit: every queue write of this host funnels through one task that
-//! packs whatever is waiting into one transaction, so a burst of webhooks,
-//! claims and completions shares one fsync, and each caller hears back only
-//! once its write is durable.
+//! packs whatever is waiting into one transaction, so a burst of webhooks and
+//! completions shares one fsync, and each caller hears back only once its
+//! write is durable. A waiting claim goes first, in a transaction of its own
+//! that does not wait for the disk (see `Store::claim`), so the workers it
+//! feeds start while the batch behind it is being made durable.
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::{QueueError, depth::QueueDepth};
 use crate::ids::DeliveryId;
 use crate::store::{
-    ClaimRequest, Claimed, Completion, Ingested, LeaseToken, NewDelivery, Next, Store, WriteBatch,
+    Claim, ClaimRequest, Completion, Ingested, LeaseToken, NewDelivery, Next, Store, WriteBatch,
 };
 
 /// Upper bound on the writes packed into one transaction, so one commit
@@ -23,7 +25,7 @@ enum Op {
     Ingest(NewDelivery, Reply<Ingested>),
     Complete(Completion, Reply<bool>),
     Release(DeliveryId, LeaseToken, Reply<()>),
-    Claim(ClaimRequest, Reply<(Vec<Claimed>, Option<i64>)>),
+    Claim(ClaimRequest, Reply<Claim>),
 }
 
 /// A handle to the commit task; cheap to clone.
@@ -70,10 +72,7 @@ impl Committer {
         self.call(|r| Op::Release(id, lease, r)).await
     }
 
-    pub(crate) async fn claim(
-        &self,
-        req: ClaimRequest,
-    ) -> Result<(Vec<Claimed>, Option<i64>), QueueError> {
+    pub(crate) async fn claim(&self, req: ClaimRequest) -> Result<Claim, QueueError> {
         self.call(|r| Op::Claim(req, r)).await
     }
 }
@@ -90,7 +89,7 @@ async fn run(
         let mut ingest_replies = Vec::new();
         let mut complete_replies = Vec::new();
         let mut release_replies = Vec::new();
-        let mut claim_reply = None;
+        let mut claim = None;
         for op in ops.drain(..) {
             match op {
                 Op::Ingest(d, r) => {
@@ -107,12 +106,20 @@ async fn run(
                 }
                 // A host has one dispatcher, so one claim is ever waiting;
                 // should a second come, it finds nothing and polls again.
-                Op::Claim(req, r) if claim_reply.is_none() => {
-                    batch.claim = Some(req);
-                    claim_reply = Some(r);
-                }
-                Op::Claim(_, r) => drop(r.send(Ok((Vec::new(), None)))),
+                Op::Claim(req, r) if claim.is_none() => claim = Some((req, r)),
+                Op::Claim(_, r) => drop(r.send(Ok(Claim::default()))),
             }
+        }
+
+        if let Some((req, reply)) = claim {
+            let claimed = store.claim(req).await.map_err(|e| {
+                tracing::error!(error = %e, "claim failed");
+                QueueError::Store(Arc::new(e))
+            });
+            let _ = reply.send(claimed);
+        }
+        if batch.is_empty() {
+            continue;
         }
 
         match store.write(&batch).await {
@@ -141,9 +148,6 @@ async fn run(
                 for reply in release_replies {
                     let _ = reply.send(Ok(()));
                 }
-                if let Some(reply) = claim_reply {
-                    let _ = reply.send(Ok((results.claimed, results.next_due_at_ms)));
-                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "queue write failed");
@@ -157,9 +161,6 @@ async fn run(
                 release_replies
                     .into_iter()
                     .for_each(|r| drop(r.send(Err(e.clone()))));
-                if let Some(r) = claim_reply {
-                    let _ = r.send(Err(e));
-                }
             }
         }
     }

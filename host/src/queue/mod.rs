@@ -62,8 +62,8 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
-            workers: 32,
-            claim_batch: 32,
+            workers: 64,
+            claim_batch: 64,
             max_depth: 1_000_000,
             shutdown_grace: Duration::from_secs(10),
             retention: Duration::from_secs(7 * 24 * 3600),

@@ -10,25 +10,55 @@ use tokio_util::sync::CancellationToken;
 
 use super::{RetryPolicy, Shared};
 use crate::runtime::{Event, Grants, Invocation, KvNamespace, Outcome};
-use crate::store::{AttemptRecord, ClaimRequest, Claimed, Completion, Next, now_ms};
+use crate::store::{AttemptRecord, Claim, ClaimRequest, Claimed, Completion, Next, now_ms};
+
+/// How long the dispatcher waits after a failed claim (the store is away).
+const CLAIM_RETRY: Duration = Duration::from_secs(1);
+
+/// Attempts per worker that may have finished without their result being
+/// committed yet. A worker is free as soon as its plugin returns, so commit
+/// latency does not idle the pool (throughput is in-flight work over the
+/// time one delivery spends in claim, run and record); but a store that
+/// stops committing stops new claims after this many.
+const UNRECORDED_PER_WORKER: usize = 4;
+
+/// A delivery's two reservations: a worker for the invocation, and a slot
+/// held until its attempt is recorded.
+struct Reservation {
+    worker: OwnedSemaphorePermit,
+    slot: OwnedSemaphorePermit,
+}
 
 /// Claims and runs deliveries until `stop` fires, then waits up to `grace`
 /// for the running ones and hands back the leases of any still running.
 pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace: Duration) {
-    let permits = Arc::new(Semaphore::new(shared.config.workers));
+    let workers = Arc::new(Semaphore::new(shared.config.workers));
+    let slots = Arc::new(Semaphore::new(
+        shared.config.workers * UNRECORDED_PER_WORKER,
+    ));
     let abandon = CancellationToken::new();
     let mut running = JoinSet::new();
     loop {
         while running.try_join_next().is_some() {}
         let first = tokio::select! {
             _ = stop.cancelled() => break,
-            p = permits.clone().acquire_owned() => p.expect("never closed"),
+            r = async {
+                let slot = slots.clone().acquire_owned().await;
+                let worker = workers.clone().acquire_owned().await;
+                Reservation {
+                    worker: worker.expect("never closed"),
+                    slot: slot.expect("never closed"),
+                }
+            } => r,
         };
         let mut held = vec![first];
         while held.len() < shared.config.claim_batch {
-            match permits.clone().try_acquire_owned() {
-                Ok(p) => held.push(p),
-                Err(_) => break,
+            match (
+                slots.clone().try_acquire_owned(),
+                workers.clone().try_acquire_owned(),
+            ) {
+                (Ok(slot), Ok(worker)) => held.push(Reservation { worker, slot }),
+                _ => break,
             }
         }
         let wanted = held.len();
@@ -36,21 +66,24 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
             now_ms: now_ms(),
             max: wanted,
         };
-        let (claimed, next_due) = match shared.committer.claim(request).await {
+        let Claim {
+            claimed,
+            next_due_at_ms: next_due,
+        } = match shared.committer.claim(request).await {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim deliveries; retrying in a second");
                 drop(held);
                 tokio::select! {
                     _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(shared.config.idle_poll) => continue,
+                    _ = tokio::time::sleep(CLAIM_RETRY) => continue,
                 }
             }
         };
         let all_taken = claimed.len() == wanted;
         for delivery in claimed {
-            let permit = held.pop().expect("claimed no more than permits held");
-            running.spawn(work(shared.clone(), delivery, permit, abandon.clone()));
+            let reserved = held.pop().expect("claimed no more than reserved");
+            running.spawn(work(shared.clone(), delivery, reserved, abandon.clone()));
         }
         drop(held);
         if !all_taken {
@@ -85,7 +118,7 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
 async fn work(
     shared: Arc<Shared>,
     delivery: Claimed,
-    _permit: OwnedSemaphorePermit,
+    reserved: Reservation,
     abandon: CancellationToken,
 ) {
     let completion = tokio::select! {
@@ -97,6 +130,8 @@ async fn work(
             return;
         }
     };
+    drop(reserved.worker);
+    let _slot = reserved.slot;
     // The attempt is done; keep trying to record it while the lease lasts. If
     // the store stays away past that, the delivery runs again elsewhere.
     let mut backoff = Duration::from_millis(100);

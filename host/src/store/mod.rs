@@ -1,9 +1,10 @@
 //! Durable state: the only place SQL is written.
 //!
 //! One [`Store`] trait, one implementation per backend; SQLite in a data
-//! directory is the embedded default. Queue writes (ingest, claim, complete)
+//! directory is the embedded default. Queue writes (ingest, complete, release)
 //! arrive as a [`WriteBatch`] so that a backend commits many of them in one
-//! transaction; the batching itself lives in `queue::committer`.
+//! transaction; claims are transactions of their own, committed without
+//! waiting for the disk. The batching itself lives in `queue::committer`.
 
 mod cache;
 mod model;
@@ -171,8 +172,16 @@ pub trait Store: KvReader + Send + Sync + 'static {
     async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId)
     -> Result<bool, StoreError>;
 
-    /// Applies a batch of queue writes in one transaction.
+    /// Applies a batch of queue writes in one durable transaction.
     async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError>;
+
+    /// Claims due deliveries in a transaction of its own that is committed
+    /// without waiting for the disk. Losing a claim to a power loss only
+    /// means the delivery runs again under the same attempt number (and so
+    /// the same Idempotency-Key); the completion that follows is durable and
+    /// makes the claim before it durable too, since the log is written in
+    /// order. The dispatcher's workers thus wait for no fsync to start.
+    async fn claim(&self, req: ClaimRequest) -> Result<Claim, StoreError>;
 
     /// Lists a tenant's deliveries, newest first, one page at a time.
     async fn list_deliveries(

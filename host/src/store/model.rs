@@ -338,8 +338,13 @@ pub struct WriteBatch {
     pub ingests: Vec<NewDelivery>,
     /// Leases to give back unfinished (shutdown), as (delivery, token).
     pub releases: Vec<(DeliveryId, LeaseToken)>,
-    /// Due deliveries to claim, after the above.
-    pub claim: Option<ClaimRequest>,
+}
+
+impl WriteBatch {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.completions.is_empty() && self.ingests.is_empty() && self.releases.is_empty()
+    }
 }
 
 /// The results of a [`WriteBatch`], position for position.
@@ -349,9 +354,14 @@ pub struct WriteResults {
     pub completed: Vec<bool>,
     /// Per ingest.
     pub ingested: Vec<Ingested>,
-    /// The claimed deliveries.
+}
+
+/// What a claim took.
+#[derive(Debug, Default)]
+pub struct Claim {
+    /// The claimed deliveries, each under a fresh lease.
     pub claimed: Vec<Claimed>,
-    /// When the next delivery falls due, if any is queued (only with a claim).
+    /// When the next delivery falls due, if any is queued.
     pub next_due_at_ms: Option<i64>,
 }
 

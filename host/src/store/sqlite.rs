@@ -14,7 +14,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
-    Attempt, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
+    Attempt, Claim, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
     DeliveryStatus, Endpoint, EndpointSpec, Ingested, LeaseToken, NewDelivery, Next, PluginVersion,
     Replay, Store, StoreError, Tenant, WriteBatch, WriteResults, now_ms,
 };
@@ -222,14 +222,27 @@ async fn ingest(
                 .push_bind(d.received_at_ms);
         });
         insert.push(
-            " ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id",
+            " ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING",
         );
-        let inserted: HashSet<String> = insert
-            .build_query_scalar::<String>()
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
+        let done = insert.build().execute(&mut *conn).await?;
+        // Usually every row went in; only when some did not is it worth
+        // asking which (rows coming back cost a hand-off each).
+        let inserted: HashSet<String> = if done.rows_affected() == chunk.len() as u64 {
+            chunk.iter().map(|d| d.id.to_string()).collect()
+        } else {
+            let mut which = QueryBuilder::<Sqlite>::new("SELECT id FROM deliveries WHERE id IN (");
+            let mut ids = which.separated(", ");
+            for d in chunk {
+                ids.push_bind(d.id.as_str());
+            }
+            which.push(")");
+            which
+                .build_query_scalar::<String>()
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .collect()
+        };
         let new: Vec<&NewDelivery> = chunk
             .iter()
             .filter(|d| inserted.contains(d.id.as_str()))
@@ -368,7 +381,10 @@ async fn release(
 
 /// Claims up to `max` due deliveries, round-robin over the tenants that have
 /// due work, starting with the tenant served longest ago.
-async fn claim(conn: &mut SqliteConnection, req: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
+async fn claim_due(
+    conn: &mut SqliteConnection,
+    req: ClaimRequest,
+) -> Result<Vec<Claimed>, StoreError> {
     let max = req.max as i64;
     let tenants: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM tenants t
@@ -931,18 +947,43 @@ impl Store for SqliteStore {
         for (id, lease) in &batch.releases {
             release(&mut tx, id, lease, now).await?;
         }
-        if let Some(req) = batch.claim {
-            results.claimed = claim(&mut tx, req).await?;
-            results.next_due_at_ms = sqlx::query_scalar(
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn claim(&self, req: ClaimRequest) -> Result<Claim, StoreError> {
+        let mut conn = self.writer.acquire().await?;
+        // NORMAL for this one transaction: written to the WAL, not fsynced
+        // (see `Store::claim`); every other write keeps FULL.
+        sqlx::query("PRAGMA synchronous = NORMAL")
+            .execute(&mut *conn)
+            .await?;
+        let claim = async {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let claimed = claim_due(&mut tx, req).await?;
+            let next_due_at_ms = sqlx::query_scalar(
                 "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
                                  WHERE d.tenant = t.id AND d.due_at IS NOT NULL))
                      FROM tenants t",
             )
             .fetch_one(&mut *tx)
             .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(Claim {
+                claimed,
+                next_due_at_ms,
+            })
         }
-        tx.commit().await?;
-        Ok(results)
+        .await;
+        if sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            // Never hand a connection that may not fsync back to the pool.
+            drop(conn.detach());
+        }
+        claim
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
