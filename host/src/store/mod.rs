@@ -84,6 +84,12 @@ pub struct DeliveryFilter {
 }
 
 /// The operations every backend provides.
+/// When the next delivery falls due: the earliest `due_at` of each tenant,
+/// read through the per-tenant index (the same SQL on both backends).
+const NEXT_DUE: &str = "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
+                                   WHERE d.tenant = t.id AND d.due_at IS NOT NULL))
+                        FROM tenants t";
+
 #[async_trait::async_trait]
 pub trait Store: KvReader + Send + Sync + 'static {
     /// Creates a tenant; `false` when it already exists.

@@ -961,13 +961,9 @@ impl Store for SqliteStore {
         let claim = async {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             let claimed = claim_due(&mut tx, req).await?;
-            let next_due_at_ms = sqlx::query_scalar(
-                "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
-                                 WHERE d.tenant = t.id AND d.due_at IS NOT NULL))
-                     FROM tenants t",
-            )
-            .fetch_one(&mut *tx)
-            .await?;
+            let next_due_at_ms = sqlx::query_scalar(super::NEXT_DUE)
+                .fetch_one(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(Claim {
                 claimed,
