@@ -1,19 +1,21 @@
-//! Several `hookhost serve` processes on one PostgreSQL database: any host
-//! ingests, any host works the queue, one can die without loss, and the
-//! database itself can restart under load.
+//! Several hosts on one PostgreSQL database: any host ingests, any host works
+//! the queue, a change made through one reaches the others within a second,
+//! one can die without loss, and the database itself can restart under load.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hookhost::ids::{DeliveryId, PluginName, TenantId};
+use hookhost::ingress::verify::Provider;
 use hookhost::queue::QueueConfig;
 use hookhost::store::{DeliveryStatus, PostgresStore, Store};
 use hookhost_tests::cluster::Cluster;
 use hookhost_tests::host::{
-    PgSchema, ServeProcess, TestHost, delivery_id, send_numbered, spec, wait_all_succeeded,
+    OPERATOR_TOKEN, PgSchema, SECRET, ServeProcess, TestHost, delivery_id, send_numbered, spec,
+    wait_all_succeeded,
 };
 use hookhost_tests::receiver::Receiver;
 use hookhost_tests::{block_on, block_on_within, hookhost_bin, plugins, runtime};
@@ -271,4 +273,92 @@ async fn echo_to(store: &dyn Store, receiver: &Receiver) -> TenantId {
         .await
         .unwrap();
     acme
+}
+
+#[test]
+fn an_endpoint_change_made_through_one_host_reaches_another_within_a_second() {
+    block_on(async {
+        let schema = PgSchema::create_anyway().await;
+        let connect = || async {
+            Arc::new(PostgresStore::connect(schema.options()).await.unwrap()) as Arc<dyn Store>
+        };
+        let a = TestHost::start_on(connect().await, QueueConfig::default()).await;
+        let b = TestHost::start_on(connect().await, QueueConfig::default()).await;
+        a.create_tenant("acme").await;
+        let wasm = std::fs::read(plugins::NOOP).unwrap();
+        let (status, _) = a.upload(OPERATOR_TOKEN, "acme", "noop", wasm.clone()).await;
+        assert_eq!(status, 201);
+        let endpoint = |secret: &str, version: u32| {
+            serde_json::json!({
+                "provider": "standard-webhooks",
+                "secrets": [secret],
+                "plugin": "noop",
+                "plugin_version": version,
+            })
+        };
+        let put = |body| {
+            a.call(
+                "PUT",
+                "/v1/tenants/acme/endpoints/orders",
+                Some(OPERATOR_TOKEN),
+                Some(body),
+            )
+        };
+        assert_eq!(put(endpoint(SECRET, 1)).await.0, 201);
+        // Host b serves the endpoint, and so has it cached.
+        b.accept("acme", "orders", "evt_0", "{}").await;
+
+        // Through host a: a second plugin version, bound with a new secret.
+        let (status, _) = a.upload(OPERATOR_TOKEN, "acme", "noop", wasm).await;
+        assert_eq!(status, 201);
+        const ROTATED: &str = "whsec_cm90YXRlZC1zZWNyZXQtZm9yLWhvc3RzLXRlc3Q=";
+        assert_eq!(put(endpoint(ROTATED, 2)).await.0, 200);
+        let changed = Instant::now();
+        let id = loop {
+            let response = b
+                .send(
+                    "acme",
+                    "orders",
+                    Provider::StandardWebhooks,
+                    ROTATED,
+                    "evt_1",
+                    b"{}",
+                )
+                .await;
+            if response.status() == 202 {
+                break delivery_id(&response.text().await.unwrap());
+            }
+            assert_eq!(response.status(), 401);
+            // One second of cache, and a second of slack for a busy machine.
+            assert!(
+                changed.elapsed() < Duration::from_secs(2),
+                "host b still has the old endpoint"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let acme = TenantId::new("acme").unwrap();
+        let done = b
+            .wait_for(
+                &acme,
+                &id,
+                DeliveryStatus::Succeeded,
+                Duration::from_secs(10),
+            )
+            .await;
+        assert_eq!(done.plugin_version, 2, "host b ran the newly bound version");
+        let old = b
+            .send(
+                "acme",
+                "orders",
+                Provider::StandardWebhooks,
+                SECRET,
+                "evt_2",
+                b"{}",
+            )
+            .await;
+        assert_eq!(old.status(), 401, "the replaced secret no longer passes");
+        a.stop().await;
+        b.stop().await;
+        schema.drop().await;
+    });
 }

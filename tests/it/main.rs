@@ -13,7 +13,8 @@ mod delivery;
 /// The example plugins against their fixtures and a local receiver.
 mod examples;
 /// Several hosts on one PostgreSQL database: one killed mid-stream, the
-/// database restarted under load, an idle host woken by another's webhook.
+/// database restarted under load, an idle host woken by another's webhook,
+/// endpoint changes reaching every host.
 mod hosts;
 /// KV semantics: atomic commit on ok, read-your-writes, lossless increments.
 mod kv;
