@@ -102,11 +102,8 @@ fn three_hosts_on_one_database_run_every_accepted_webhook_once_though_one_is_kil
 fn an_idle_host_runs_a_webhook_another_host_accepted_without_waiting_for_its_poll() {
     block_on(async {
         let schema = PgSchema::create_anyway().await;
-        let connect = || async {
-            Arc::new(PostgresStore::connect(schema.options()).await.unwrap()) as Arc<dyn Store>
-        };
         let ingesting = TestHost::start_on(
-            connect().await,
+            connect(&schema).await,
             QueueConfig {
                 workers: 0,
                 ..QueueConfig::default()
@@ -114,7 +111,7 @@ fn an_idle_host_runs_a_webhook_another_host_accepted_without_waiting_for_its_pol
         )
         .await;
         let working = TestHost::start_on(
-            connect().await,
+            connect(&schema).await,
             QueueConfig {
                 idle_poll: Duration::from_secs(600),
                 ..QueueConfig::default()
@@ -279,11 +276,8 @@ async fn echo_to(store: &dyn Store, receiver: &Receiver) -> TenantId {
 fn an_endpoint_change_made_through_one_host_reaches_another_within_a_second() {
     block_on(async {
         let schema = PgSchema::create_anyway().await;
-        let connect = || async {
-            Arc::new(PostgresStore::connect(schema.options()).await.unwrap()) as Arc<dyn Store>
-        };
-        let a = TestHost::start_on(connect().await, QueueConfig::default()).await;
-        let b = TestHost::start_on(connect().await, QueueConfig::default()).await;
+        let a = TestHost::start_on(connect(&schema).await, QueueConfig::default()).await;
+        let b = TestHost::start_on(connect(&schema).await, QueueConfig::default()).await;
         a.create_tenant("acme").await;
         let wasm = std::fs::read(plugins::NOOP).unwrap();
         let (status, _) = a.upload(OPERATOR_TOKEN, "acme", "noop", wasm.clone()).await;
@@ -361,4 +355,9 @@ fn an_endpoint_change_made_through_one_host_reaches_another_within_a_second() {
         b.stop().await;
         schema.drop().await;
     });
+}
+
+/// A store of its own on `schema`, as a separate host process would have.
+async fn connect(schema: &PgSchema) -> Arc<dyn Store> {
+    Arc::new(PostgresStore::connect(schema.options()).await.unwrap())
 }
