@@ -112,10 +112,11 @@ async fn run(
         }
 
         if let Some((req, reply)) = claim {
-            let claimed = store.claim(req).await.map_err(|e| {
-                tracing::error!(error = %e, "claim failed");
-                QueueError::Store(Arc::new(e))
-            });
+            // The dispatcher logs a failure and tries again.
+            let claimed = store
+                .claim(req)
+                .await
+                .map_err(|e| QueueError::Store(Arc::new(e)));
             let _ = reply.send(claimed);
         }
         if batch.is_empty() {
