@@ -20,5 +20,7 @@ mod hosts;
 mod kv;
 /// Loading components: validation messages and the compile cache.
 mod loading;
+/// A database from an earlier hookhost, migrated.
+mod upgrade;
 /// The README walk-through through the real binary.
 mod walkthrough;
