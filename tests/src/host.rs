@@ -427,6 +427,34 @@ pub async fn send_numbered(
     request.send().await
 }
 
+/// Sends webhooks `0..count` (see [`send_numbered`]), `concurrency` at a
+/// time, round-robin over `targets`; counts every answer in `answered` (so a
+/// test can act mid-stream) and returns the ids of those answered 202.
+pub async fn send_many(
+    client: &reqwest::Client,
+    targets: &[String],
+    count: usize,
+    concurrency: usize,
+    answered: &std::sync::atomic::AtomicUsize,
+) -> Vec<DeliveryId> {
+    use futures::StreamExt;
+    futures::stream::iter(0..count)
+        .map(|i| async move {
+            let response = send_numbered(client, &targets[i % targets.len()], i)
+                .await
+                .ok()?;
+            answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if response.status() != 202 {
+                return None;
+            }
+            Some(delivery_id(&response.text().await.ok()?))
+        })
+        .buffer_unordered(concurrency)
+        .filter_map(std::future::ready)
+        .collect()
+        .await
+}
+
 /// Waits until every one of `ids` has succeeded; panics if one is missing
 /// or still unfinished after `within`.
 pub async fn wait_all_succeeded(
