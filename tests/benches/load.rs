@@ -68,7 +68,7 @@ fn main() {
         );
         let rate = ingest.rate / 2.0;
         let (p50, p99, errors) =
-            open_loop(&host, &body, &signature, rate, Duration::from_secs(10)).await;
+            open_loop(host.addr, &body, &signature, rate, Duration::from_secs(10));
         println!(
             "hookhost at half its peak ({rate:.0}/s, open loop): p50={p50:?} p99={p99:?} errors={errors}"
         );
@@ -293,55 +293,109 @@ async fn drain(host: &TestHost) {
     }
 }
 
-/// Sends at a fixed rate regardless of answers; latency counts from when each
-/// request was due.
-async fn open_loop(
-    host: &TestHost,
+/// Sends at a fixed rate regardless of answers, in the manner of wrk2: on
+/// its own thread and runtime (so it does not compete with the server for
+/// the server's scheduler), over keep-alive connections with hand-written
+/// HTTP/1.1, each request due at its slot and its latency counted from
+/// then, so a stall is charged to every request it delays.
+fn open_loop(
+    addr: std::net::SocketAddr,
     body: &str,
     signature: &str,
     rate: f64,
     duration: Duration,
 ) -> (Duration, Duration, usize) {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .unwrap();
-    let url = host.url("/hooks/bench/github");
-    let interval = Duration::from_secs_f64(1.0 / rate);
+    const CONNECTIONS: usize = 128;
     let total = (duration.as_secs_f64() * rate) as usize;
-    let start = Instant::now() + Duration::from_millis(100);
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..total {
-        let due = start + interval * i as u32;
-        let (client, url, body, signature) = (
-            client.clone(),
-            url.clone(),
-            body.to_owned(),
-            signature.to_owned(),
+    let head = format!(
+        "POST /hooks/bench/github HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
+         x-github-event: push\r\nx-hub-signature-256: {signature}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    let shared = Arc::new((
+        head,
+        body.to_owned(),
+        std::sync::atomic::AtomicUsize::new(0),
+    ));
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async {
+                    let start = tokio::time::Instant::now() + Duration::from_millis(100);
+                    let interval = Duration::from_secs_f64(1.0 / rate);
+                    let mut connections = tokio::task::JoinSet::new();
+                    for _ in 0..CONNECTIONS {
+                        let shared = shared.clone();
+                        connections.spawn(async move {
+                            let (head, body, next) = &*shared;
+                            let mut stream =
+                                tokio::net::TcpStream::connect(addr).await.expect("connect");
+                            stream.set_nodelay(true).expect("nodelay");
+                            let mut buf = Vec::with_capacity(4096);
+                            let mut seen = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                if i >= total {
+                                    return seen;
+                                }
+                                let due = start + interval * i as u32;
+                                tokio::time::sleep_until(due).await;
+                                let request =
+                                    format!("{head}x-github-delivery: open-{i}\r\n\r\n{body}");
+                                let accepted =
+                                    exchange(&mut stream, request.as_bytes(), &mut buf).await;
+                                seen.push((due.elapsed(), accepted));
+                            }
+                        });
+                    }
+                    let mut latencies = Vec::with_capacity(total);
+                    let mut errors = 0;
+                    while let Some(seen) = connections.join_next().await {
+                        for (latency, accepted) in seen.expect("connection task") {
+                            latencies.push(latency);
+                            errors += usize::from(!accepted);
+                        }
+                    }
+                    latencies.sort();
+                    let pct = |p: f64| {
+                        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)]
+                    };
+                    (pct(0.50), pct(0.99), errors)
+                })
+            })
+            .join()
+            .expect("open-loop thread")
+    })
+}
+
+/// Sends one request and reads its answer; whether it was a 202.
+async fn exchange(stream: &mut tokio::net::TcpStream, request: &[u8], buf: &mut Vec<u8>) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.expect("send");
+    buf.clear();
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + length {
+                assert!(
+                    stream.read_buf(buf).await.expect("read") > 0,
+                    "server closed"
+                );
+            }
+            return head.starts_with("http/1.1 202");
+        }
+        assert!(
+            stream.read_buf(buf).await.expect("read") > 0,
+            "server closed"
         );
-        tokio::time::sleep_until(due.into()).await;
-        tasks.spawn(async move {
-            let response = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("x-github-event", "push")
-                .header("x-github-delivery", format!("open-{i}"))
-                .header("x-hub-signature-256", signature)
-                .body(body)
-                .send()
-                .await;
-            let ok = matches!(&response, Ok(r) if r.status() == 202);
-            (due.elapsed(), ok)
-        });
     }
-    let mut latencies = Vec::with_capacity(total);
-    let mut errors = 0;
-    while let Some(done) = tasks.join_next().await {
-        let (latency, ok) = done.unwrap();
-        latencies.push(latency);
-        errors += usize::from(!ok);
-    }
-    latencies.sort();
-    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-    (pct(0.50), pct(0.99), errors)
 }

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::StreamExt;
 use hookhost::ingress::verify::Provider;
 use hookhost::queue::{QueueConfig, RetryPolicy};
-use hookhost::store::{DeliveryStatus, Replay};
+use hookhost::runtime::{KvNamespace, KvWrite, Outcome};
+use hookhost::store::{
+    AttemptRecord, ClaimRequest, Claimed, Completion, DeliveryStatus, Next, Replay, WriteBatch,
+};
 use hookhost_tests::block_on;
 use hookhost_tests::host::{SECRET, TestHost, delivery_id, signed_headers, spec};
 use hookhost_tests::plugins;
@@ -109,6 +112,85 @@ fn a_plugin_that_rejects_is_dead_after_one_attempt() {
         let dead = host.wait_for(&acme, &id, DeliveryStatus::Dead, SOON).await;
         assert_eq!(dead.last_error.as_deref(), Some("rejected on purpose"));
         assert_eq!(host.attempts(&id).await.len(), 1);
+        host.stop().await;
+    });
+}
+
+#[test]
+fn an_attempt_whose_lease_expired_records_nothing_over_the_attempt_that_took_it_over() {
+    block_on(async {
+        let host = TestHost::start_with(QueueConfig {
+            workers: 0,
+            ..QueueConfig::default()
+        })
+        .await;
+        let acme = host.tenant("acme").await;
+        let v = host.plugin(&acme, "echo", plugins::ECHO).await;
+        host.endpoint(&acme, "orders", &spec("echo", v, None)).await;
+        let id = host.accept("acme", "orders", "msg_1", "{}").await;
+
+        let now = hookhost::store::now_ms();
+        let claim = |now_ms| host.store.claim(ClaimRequest { now_ms, max: 10 });
+        let first = claim(now).await.unwrap().claimed.remove(0);
+        let lease_ms = spec("echo", v, None).lease_ms() as i64;
+        let second = claim(now + lease_ms + 1).await.unwrap().claimed.remove(0);
+        assert_eq!((first.attempt, second.attempt), (1, 2));
+
+        let ns = KvNamespace {
+            tenant: acme.clone(),
+            plugin: first.plugin.clone(),
+        };
+        let finish = |claimed: &Claimed, value: &str| Completion {
+            id: claimed.id.clone(),
+            lease: claimed.lease.clone(),
+            record: AttemptRecord {
+                attempt: claimed.attempt,
+                plugin_version: v,
+                started_at_ms: claimed.started_at_ms,
+                duration_ms: 1,
+                outcome: Outcome::Ok,
+                logs: Vec::new(),
+                logs_truncated: false,
+                http_calls: Vec::new(),
+            },
+            next: Next::Succeeded {
+                namespace: ns.clone(),
+                writes: vec![KvWrite::Set {
+                    key: "who".into(),
+                    value: value.into(),
+                }],
+            },
+        };
+        let write = |c: Completion| {
+            let store = host.store.clone();
+            async move {
+                let batch = WriteBatch {
+                    completions: vec![c],
+                    ..WriteBatch::default()
+                };
+                store.write(&batch).await.unwrap().completed
+            }
+        };
+        let stale = write(finish(&first, "first")).await;
+        let current = write(finish(&second, "second")).await;
+        let late = write(finish(&first, "first, late")).await;
+
+        assert_eq!(
+            (stale, current, late),
+            (vec![false], vec![true], vec![false])
+        );
+        let attempts = host.attempts(&id).await;
+        let outcomes: Vec<_> = attempts
+            .iter()
+            .map(|a| (a.attempt, a.outcome.as_str()))
+            .collect();
+        assert_eq!(outcomes, [(1, "lost"), (2, "ok")]);
+        assert_eq!(
+            host.store.get(&ns, "who").await.unwrap().as_deref(),
+            Some(&b"second"[..])
+        );
+        let delivery = host.store.delivery(&acme, &id).await.unwrap().unwrap();
+        assert_eq!(delivery.status, DeliveryStatus::Succeeded);
         host.stop().await;
     });
 }

@@ -2,7 +2,6 @@
 //! and a single connection means no SQLITE_BUSY between our own writers) and
 //! a small pool of readers.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -14,12 +13,14 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
-    Attempt, Claim, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
-    DeliveryStatus, Endpoint, EndpointSpec, Ingested, LeaseToken, NewDelivery, Next, PluginVersion,
-    Replay, Store, StoreError, Tenant, WriteBatch, WriteResults, now_ms,
+    Attempt, Claim, ClaimRequest, Claimed, DeleteVersion, Delivery, DeliveryFilter, DeliveryStatus,
+    Endpoint, EndpointSpec, LeaseToken, PluginVersion, Replay, Store, StoreError, Tenant,
+    WriteBatch, WriteResults, now_ms,
 };
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite};
+
+mod write;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -51,7 +52,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Statement journals (every multi-row insert inside a transaction
+            // keeps one) stay in memory instead of a temporary file.
+            .pragma("temp_store", "memory");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -148,235 +152,6 @@ impl KvReader for SqliteStore {
         .map_err(read_error)?;
         Ok(used as u64)
     }
-}
-
-async fn apply_kv(
-    conn: &mut SqliteConnection,
-    ns: &KvNamespace,
-    writes: &[KvWrite],
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    for write in writes {
-        let query = match write {
-            KvWrite::Set { key, value } => sqlx::query(
-                "INSERT INTO kv (tenant, plugin, key, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(ns.tenant.as_str())
-            .bind(ns.plugin.as_str())
-            .bind(key)
-            .bind(value.as_slice())
-            .bind(now),
-            KvWrite::Delete { key } => {
-                sqlx::query("DELETE FROM kv WHERE tenant = ?1 AND plugin = ?2 AND key = ?3")
-                    .bind(ns.tenant.as_str())
-                    .bind(ns.plugin.as_str())
-                    .bind(key)
-            }
-            KvWrite::Increment { key, delta } => sqlx::query(
-                "INSERT INTO kv (tenant, plugin, key, value, updated_at)
-                 VALUES (?1, ?2, ?3, CAST(CAST(?4 AS TEXT) AS BLOB), ?5)
-                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET
-                   value = CAST(CAST(CAST(CAST(kv.value AS TEXT) AS INTEGER) + ?4 AS TEXT) AS BLOB),
-                   updated_at = ?5",
-            )
-            .bind(ns.tenant.as_str())
-            .bind(ns.plugin.as_str())
-            .bind(key)
-            .bind(*delta)
-            .bind(now),
-        };
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// Rows per multi-row statement: well under SQLite's 32,766 bound parameters.
-const CHUNK: usize = 500;
-
-/// Inserts deliveries with one statement per chunk; a row that hits the
-/// event-id index is a duplicate of the delivery already there (or earlier
-/// in the same batch).
-async fn ingest(
-    conn: &mut SqliteConnection,
-    deliveries: &[NewDelivery],
-) -> Result<Vec<Ingested>, StoreError> {
-    let mut results = Vec::with_capacity(deliveries.len());
-    for chunk in deliveries.chunks(CHUNK) {
-        let mut insert = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type,
-                                     received_at, plugin, plugin_version, lease_ms, status, due_at) ",
-        );
-        insert.push_values(chunk, |mut row, d| {
-            row.push_bind(d.id.as_str())
-                .push_bind(d.tenant.as_str())
-                .push_bind(d.endpoint.as_str())
-                .push_bind(d.event_id.as_deref())
-                .push_bind(d.provider.as_str())
-                .push_bind(d.event_type.as_deref())
-                .push_bind(d.received_at_ms)
-                .push_bind(d.plugin.as_str())
-                .push_bind(d.plugin_version as i64)
-                .push_bind(d.lease_ms as i64)
-                .push_bind(DeliveryStatus::Pending.as_str())
-                .push_bind(d.received_at_ms);
-        });
-        insert.push(
-            " ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING",
-        );
-        let done = insert.build().execute(&mut *conn).await?;
-        // Usually every row went in; only when some did not is it worth
-        // asking which (rows coming back cost a hand-off each).
-        let inserted: HashSet<String> = if done.rows_affected() == chunk.len() as u64 {
-            chunk.iter().map(|d| d.id.to_string()).collect()
-        } else {
-            let mut which = QueryBuilder::<Sqlite>::new("SELECT id FROM deliveries WHERE id IN (");
-            let mut ids = which.separated(", ");
-            for d in chunk {
-                ids.push_bind(d.id.as_str());
-            }
-            which.push(")");
-            which
-                .build_query_scalar::<String>()
-                .fetch_all(&mut *conn)
-                .await?
-                .into_iter()
-                .collect()
-        };
-        let new: Vec<&NewDelivery> = chunk
-            .iter()
-            .filter(|d| inserted.contains(d.id.as_str()))
-            .collect();
-        if !new.is_empty() {
-            let mut payloads =
-                QueryBuilder::<Sqlite>::new("INSERT INTO payloads (delivery_id, headers, body) ");
-            payloads.push_values(&new, |mut row, d| {
-                row.push_bind(d.id.as_str())
-                    .push_bind(to_json(&d.headers))
-                    .push_bind(d.body.as_ref());
-            });
-            payloads.build().execute(&mut *conn).await?;
-        }
-        for d in chunk {
-            if inserted.contains(d.id.as_str()) {
-                results.push(Ingested::Accepted(d.id.clone()));
-                continue;
-            }
-            let existing: String = sqlx::query_scalar(
-                "SELECT id FROM deliveries WHERE tenant = ?1 AND endpoint = ?2 AND event_id = ?3",
-            )
-            .bind(d.tenant.as_str())
-            .bind(d.endpoint.as_str())
-            .bind(d.event_id.as_deref())
-            .fetch_one(&mut *conn)
-            .await?;
-            results.push(Ingested::Duplicate(DeliveryId::from_string(existing)));
-        }
-    }
-    Ok(results)
-}
-
-/// Records finished attempts: one `UPDATE … FROM (VALUES …)` per chunk
-/// applies those whose lease still holds, then their attempts are inserted
-/// and the KV writes of the successful ones applied.
-async fn complete(
-    conn: &mut SqliteConnection,
-    completions: &[Completion],
-    now: i64,
-) -> Result<Vec<bool>, StoreError> {
-    let mut results = Vec::with_capacity(completions.len());
-    for chunk in completions.chunks(CHUNK) {
-        let mut update = QueryBuilder::<Sqlite>::new(
-            "UPDATE deliveries SET status = c.column3, due_at = c.column4, finished_at = c.column5,
-                                   last_error = c.column6, lease_token = NULL
-             FROM (",
-        );
-        update.push_values(chunk, |mut row, c| {
-            let (status, due_at, finished_at) = match &c.next {
-                Next::Succeeded { .. } => (DeliveryStatus::Succeeded, None, Some(now)),
-                Next::Retry { due_at_ms } => (DeliveryStatus::Retrying, Some(*due_at_ms), None),
-                Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
-            };
-            row.push_bind(c.id.as_str())
-                .push_bind(c.lease.0.as_str())
-                .push_bind(status.as_str())
-                .push_bind(due_at)
-                .push_bind(finished_at)
-                .push_bind(outcome_message(&c.record.outcome));
-        });
-        update.push(
-            ") AS c WHERE deliveries.id = c.column1 AND deliveries.lease_token = c.column2
-             RETURNING deliveries.id",
-        );
-        let applied: HashSet<String> = update
-            .build_query_scalar::<String>()
-            .fetch_all(&mut *conn)
-            .await?
-            .into_iter()
-            .collect();
-        let counted: Vec<&Completion> = chunk
-            .iter()
-            .filter(|c| applied.contains(c.id.as_str()))
-            .collect();
-        if !counted.is_empty() {
-            let mut attempts = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
-                                       outcome, message, logs, logs_truncated, http_calls) ",
-            );
-            attempts.push_values(&counted, |mut row, c| {
-                let r = &c.record;
-                row.push_bind(c.id.as_str())
-                    .push_bind(r.attempt as i64)
-                    .push_bind(r.plugin_version as i64)
-                    .push_bind(r.started_at_ms)
-                    .push_bind(r.duration_ms as i64)
-                    .push_bind(r.outcome.kind())
-                    .push_bind(outcome_message(&r.outcome))
-                    .push_bind(to_json(&r.logs))
-                    .push_bind(r.logs_truncated)
-                    .push_bind(to_json(&r.http_calls));
-            });
-            attempts.build().execute(&mut *conn).await?;
-        }
-        for c in &counted {
-            if let Next::Succeeded { namespace, writes } = &c.next
-                && !writes.is_empty()
-            {
-                apply_kv(conn, namespace, writes, now).await?;
-            }
-        }
-        results.extend(chunk.iter().map(|c| applied.contains(c.id.as_str())));
-    }
-    Ok(results)
-}
-
-fn outcome_message(outcome: &crate::runtime::Outcome) -> Option<String> {
-    use crate::runtime::Outcome;
-    match outcome {
-        Outcome::Ok => None,
-        Outcome::Retry(m) | Outcome::Reject(m) | Outcome::Trap(m) => Some(m.clone()),
-        Outcome::Timeout | Outcome::OutOfMemory => Some(outcome.to_string()),
-    }
-}
-
-async fn release(
-    conn: &mut SqliteConnection,
-    id: &DeliveryId,
-    lease: &LeaseToken,
-    now: i64,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE deliveries SET
-           status = CASE WHEN attempts - 1 > run_start THEN 'retrying' ELSE 'pending' END,
-           attempts = attempts - 1, due_at = ?1, lease_token = NULL
-         WHERE id = ?2 AND lease_token = ?3",
-    )
-    .bind(now)
-    .bind(id.as_str())
-    .bind(lease.0.as_str())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// Claims up to `max` due deliveries, round-robin over the tenants that have
@@ -939,16 +714,7 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError> {
-        let now = now_ms();
-        let mut results = WriteResults::default();
-        let mut tx = self.writer.begin().await?;
-        results.completed = complete(&mut tx, &batch.completions, now).await?;
-        results.ingested = ingest(&mut tx, &batch.ingests).await?;
-        for (id, lease) in &batch.releases {
-            release(&mut tx, id, lease, now).await?;
-        }
-        tx.commit().await?;
-        Ok(results)
+        write::write(self.writer.acquire().await?, batch, now_ms()).await
     }
 
     async fn claim(&self, req: ClaimRequest) -> Result<Claim, StoreError> {
@@ -1099,9 +865,12 @@ impl Store for SqliteStore {
     }
 
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        apply_kv(&mut tx, ns, writes, now_ms()).await?;
-        tx.commit().await?;
+        let now = now_ms();
+        let mut script = write::Script::new();
+        for w in writes {
+            write::kv(&mut script, ns, w, None, now);
+        }
+        script.run(self.writer.acquire().await?).await?;
         Ok(())
     }
 }
