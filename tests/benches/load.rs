@@ -27,6 +27,10 @@ use hookhost::store::{PostgresStore, Store};
 use hookhost_tests::host::{PgSchema, TestHost, spec};
 use hookhost_tests::{block_on_within, plugins};
 
+/// The allocator of the `hookhost` binary, so the server here is the one shipped.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SECRET: &str = "bench-secret";
 const WINDOW: &str = "10s";
 const CONNECTIONS: &str = "64";

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::{
     Attempt, Claim, ClaimRequest, Claimed, DeleteVersion, Delivery, DeliveryFilter, DeliveryStatus,
@@ -21,6 +21,9 @@ use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite};
 
 mod write;
+mod writer;
+
+use writer::Writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -31,7 +34,7 @@ const LOCK_FILE: &str = "hookhost.lock";
 /// A SQLite database file with its writer and readers.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    writer: Arc<Writer>,
     reader: SqlitePool,
     /// Held while serving, so a second server on the same directory refuses to start.
     _lock: Option<Arc<File>>,
@@ -56,17 +59,14 @@ impl SqliteStore {
             // Statement journals (every multi-row insert inside a transaction
             // keeps one) stay in memory instead of a temporary file.
             .pragma("temp_store", "memory");
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await?;
-        MIGRATOR.run(&writer).await?;
+        let writer = Writer::open(options.clone()).await?;
+        MIGRATOR.run(&mut *writer.lock().await?).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Self {
-            writer,
+            writer: Arc::new(writer),
             reader,
             _lock: None,
         })
@@ -86,7 +86,7 @@ impl SqliteStore {
         store._lock = Some(Arc::new(lock));
         let orphaned = sqlx::query("UPDATE deliveries SET due_at = ?1 WHERE status = 'running'")
             .bind(now_ms())
-            .execute(&store.writer)
+            .execute(&mut *store.writer.lock().await?)
             .await?
             .rows_affected();
         if orphaned > 0 {
@@ -340,7 +340,7 @@ impl Store for SqliteStore {
         .bind(id.as_str())
         .bind(api_key_hash)
         .bind(now_ms())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -373,7 +373,8 @@ impl Store for SqliteStore {
     }
 
     async fn delete_tenant(&self, id: &TenantId) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin().await?;
         for statement in [
             "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = ?1)",
             "DELETE FROM payloads WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = ?1)",
@@ -401,7 +402,7 @@ impl Store for SqliteStore {
         let done = sqlx::query("UPDATE tenants SET api_key_hash = ?1 WHERE id = ?2")
             .bind(api_key_hash)
             .bind(id.as_str())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -431,7 +432,7 @@ impl Store for SqliteStore {
         )
         .bind(key)
         .bind(value)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await?;
         Ok(())
     }
@@ -475,7 +476,8 @@ impl Store for SqliteStore {
         plugin: &PluginName,
         version: u32,
     ) -> Result<DeleteVersion, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin().await?;
         let bound: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM endpoints WHERE tenant = ?1 AND plugin = ?2 AND plugin_version = ?3 ORDER BY id",
         )
@@ -537,7 +539,7 @@ impl Store for SqliteStore {
         let gone = sqlx::query("DELETE FROM endpoints WHERE tenant = ?1 AND id = ?2")
             .bind(tenant.as_str())
             .bind(id.as_str())
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await?)
             .await?
             .rows_affected();
         Ok(gone == 1)
@@ -585,7 +587,7 @@ impl Store for SqliteStore {
         .bind(now_ms)
         .bind(tenant.as_str())
         .bind(endpoint.as_str())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await?)
         .await?;
         Ok(done.rows_affected())
     }
@@ -603,7 +605,8 @@ impl Store for SqliteStore {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NoSuchTenant,
             _ => e.into(),
         };
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin().await?;
         let version: i64 = sqlx::query_scalar(
             "INSERT INTO plugin_counters (tenant, plugin, last_version) VALUES (?1, ?2, 1)
              ON CONFLICT (tenant, plugin) DO UPDATE SET last_version = last_version + 1
@@ -663,7 +666,8 @@ impl Store for SqliteStore {
         spec: &EndpointSpec,
     ) -> Result<bool, StoreError> {
         let now = now_ms();
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin().await?;
         let existed: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM endpoints WHERE tenant = ?1 AND id = ?2")
                 .bind(tenant.as_str())
@@ -714,18 +718,20 @@ impl Store for SqliteStore {
     }
 
     async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError> {
-        write::write(self.writer.acquire().await?, batch, now_ms()).await
+        write::write(&mut self.writer.lock().await?, batch, now_ms()).await
     }
 
     async fn claim(&self, req: ClaimRequest) -> Result<Claim, StoreError> {
-        let mut conn = self.writer.acquire().await?;
+        let mut writer = self.writer.lock().await?;
         // NORMAL for this one transaction: written to the WAL, not fsynced
-        // (see `Store::claim`); every other write keeps FULL.
+        // (see `Store::claim`); every other write keeps FULL, so until it is
+        // back the writer is closed rather than used again.
+        writer.unsettle();
         sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *conn)
+            .execute(&mut *writer)
             .await?;
-        let claim = async {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let claimed = async {
+            let mut tx = writer.begin().await?;
             let claimed = claim_due(&mut tx, req).await?;
             let next_due_at_ms = sqlx::query_scalar(super::NEXT_DUE)
                 .fetch_one(&mut *tx)
@@ -737,15 +743,11 @@ impl Store for SqliteStore {
             })
         }
         .await;
-        if sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *conn)
-            .await
-            .is_err()
-        {
-            // Never hand a connection that may not fsync back to the pool.
-            drop(conn.detach());
-        }
-        claim
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *writer)
+            .await?;
+        writer.settle();
+        claimed
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
@@ -762,7 +764,8 @@ impl Store for SqliteStore {
         plugin_version: Option<u32>,
         now_ms: i64,
     ) -> Result<Replay, StoreError> {
-        let mut tx = self.writer.begin().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = writer.begin().await?;
         let row: Option<(String, bool)> = sqlx::query_as(
             "SELECT status, body_pruned FROM deliveries WHERE tenant = ?1 AND id = ?2",
         )
@@ -797,7 +800,8 @@ impl Store for SqliteStore {
         let mut pruned = 0;
         loop {
             // In slices, so the writer is never held for long.
-            let mut tx = self.writer.begin().await?;
+            let mut writer = self.writer.lock().await?;
+            let mut tx = writer.begin().await?;
             let done = sqlx::query(
                 "UPDATE deliveries SET body_pruned = 1 WHERE id IN (
                    SELECT id FROM deliveries
@@ -870,7 +874,7 @@ impl Store for SqliteStore {
         for w in writes {
             write::kv(&mut script, ns, w, None, now);
         }
-        script.run(self.writer.acquire().await?).await?;
+        script.run(&mut self.writer.lock().await?).await?;
         Ok(())
     }
 }

@@ -17,10 +17,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::pool::PoolConnection;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::to_json;
+use super::writer::WriterGuard;
 use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite, Outcome};
 use crate::store::{
@@ -48,43 +48,25 @@ impl<'a> Script<'a> {
         self.sql.push(";\n").push(sql)
     }
 
-    /// Runs the script on the writer connection. Whatever goes wrong, or if
-    /// the caller stops waiting, the connection is closed rather than pooled
-    /// again, so no half-run transaction stays open on it (closing rolls it
-    /// back).
+    /// Runs the script on the writer. Should it fail, or the caller stop
+    /// waiting, the writer is closed rather than used again, so no half-run
+    /// transaction stays open on it (closing rolls it back).
     pub(super) async fn run(
         mut self,
-        conn: PoolConnection<Sqlite>,
-    ) -> Result<(Vec<sqlx::sqlite::SqliteRow>, PoolConnection<Sqlite>), StoreError> {
+        writer: &mut WriterGuard<'_>,
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
         self.sql.push(";\nCOMMIT");
-        let mut guard = CloseUnlessDone(Some(conn));
-        let conn = guard.0.as_mut().expect("held until done");
-        let rows = self.sql.build().fetch_all(&mut **conn).await?;
-        Ok((rows, guard.done()))
-    }
-}
-
-/// Closes a connection dropped before its script finished.
-struct CloseUnlessDone(Option<PoolConnection<Sqlite>>);
-
-impl CloseUnlessDone {
-    fn done(mut self) -> PoolConnection<Sqlite> {
-        self.0.take().expect("held until done")
-    }
-}
-
-impl Drop for CloseUnlessDone {
-    fn drop(&mut self) {
-        if let Some(conn) = self.0.take() {
-            drop(conn.detach());
-        }
+        writer.unsettle();
+        let rows = self.sql.build().fetch_all(&mut **writer).await?;
+        writer.settle();
+        Ok(rows)
     }
 }
 
 /// Applies a batch in one transaction and one round trip, plus one more
 /// after the commit when some webhooks were duplicates.
 pub(super) async fn write(
-    conn: PoolConnection<Sqlite>,
+    writer: &mut WriterGuard<'_>,
     batch: &WriteBatch,
     now: i64,
 ) -> Result<WriteResults, StoreError> {
@@ -98,7 +80,7 @@ pub(super) async fn write(
     for chunk in batch.ingests.chunks(CHUNK) {
         ingest(&mut script, chunk);
     }
-    let (rows, mut conn) = script.run(conn).await?;
+    let rows = script.run(writer).await?;
 
     let mut applied = HashSet::new();
     let mut inserted = Vec::new();
@@ -117,7 +99,7 @@ pub(super) async fn write(
         .zip(&inserted)
         .any(|(chunk, n)| *n < chunk.len());
     let duplicates = if short {
-        duplicates_of(&mut conn, &batch.ingests).await?
+        duplicates_of(writer, &batch.ingests).await?
     } else {
         HashMap::new()
     };
@@ -357,7 +339,7 @@ mod tests {
 
     async fn settings(store: &SqliteStore) -> Vec<(String, String)> {
         sqlx::query_as("SELECT key, value FROM settings ORDER BY key")
-            .fetch_all(&store.writer)
+            .fetch_all(&mut *store.writer.lock().await.unwrap())
             .await
             .unwrap()
     }
@@ -378,8 +360,8 @@ mod tests {
         insert_setting(&mut script, "a", "1");
         script.next("SELECT 'inserted', changes()");
         insert_setting(&mut script, "b", "2");
-        let (rows, _) = script
-            .run(store.writer.acquire().await.unwrap())
+        let rows = script
+            .run(&mut store.writer.lock().await.unwrap())
             .await
             .unwrap();
 
@@ -397,14 +379,14 @@ mod tests {
         let mut script = Script::new();
         insert_setting(&mut script, "a", "1");
         insert_setting(&mut script, "a", "again");
-        let failed = script.run(store.writer.acquire().await.unwrap()).await;
+        let failed = script.run(&mut store.writer.lock().await.unwrap()).await;
 
         assert!(failed.is_err(), "a duplicate key fails the script");
         assert_eq!(settings(&store).await, []);
         let mut script = Script::new();
         insert_setting(&mut script, "b", "2");
         script
-            .run(store.writer.acquire().await.unwrap())
+            .run(&mut store.writer.lock().await.unwrap())
             .await
             .unwrap();
         assert_eq!(settings(&store).await, [("b".into(), "2".into())]);

@@ -1,0 +1,89 @@
+//! The one writer connection, held rather than pooled.
+//!
+//! sqlx's pool pings every connection given back to it, from a task it
+//! spawns: a round trip to the connection's thread, 0.3–0.5 ms on busy
+//! cores (measured), that the queue's single writer would pay on every
+//! batch before the next could start. SQLite has one writer anyway, so the
+//! store keeps its writer connection behind a lock instead, and opens it
+//! again only after it had to be closed.
+
+use std::ops::{Deref, DerefMut};
+
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{ConnectOptions, SqliteConnection};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::store::StoreError;
+
+/// The writer connection and how to open it again.
+#[derive(Debug)]
+pub(super) struct Writer {
+    options: SqliteConnectOptions,
+    conn: Mutex<Option<SqliteConnection>>,
+}
+
+impl Writer {
+    /// Opens the connection.
+    pub(super) async fn open(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+        let conn = options.connect().await?;
+        Ok(Self {
+            options,
+            conn: Mutex::new(Some(conn)),
+        })
+    }
+
+    /// Waits for the writer; opens it again if it was closed.
+    pub(super) async fn lock(&self) -> Result<WriterGuard<'_>, StoreError> {
+        let mut conn = self.conn.lock().await;
+        if conn.is_none() {
+            *conn = Some(self.options.connect().await?);
+        }
+        Ok(WriterGuard {
+            conn,
+            fragile: false,
+        })
+    }
+}
+
+/// The locked writer. While it is *fragile* (a raw `BEGIN` without its
+/// `COMMIT` yet, a pragma changed for one transaction), dropping it closes
+/// the connection, which rolls back whatever was half done; so an error or
+/// a caller that stops waiting never leaves that state to the next user.
+pub(super) struct WriterGuard<'a> {
+    conn: MutexGuard<'a, Option<SqliteConnection>>,
+    fragile: bool,
+}
+
+impl WriterGuard<'_> {
+    /// From now until [`settle`](Self::settle), dropping closes the connection.
+    pub(super) fn unsettle(&mut self) {
+        self.fragile = true;
+    }
+
+    /// The connection is back in its normal state.
+    pub(super) fn settle(&mut self) {
+        self.fragile = false;
+    }
+}
+
+impl Deref for WriterGuard<'_> {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        self.conn.as_ref().expect("opened by lock")
+    }
+}
+
+impl DerefMut for WriterGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn.as_mut().expect("opened by lock")
+    }
+}
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        if self.fragile {
+            self.conn.take();
+        }
+    }
+}
