@@ -2,9 +2,8 @@
 //!
 //! 1. ceiling: a bare axum handler that verifies the same GitHub HMAC over a
 //!    1 KiB body and answers 202, nothing else;
-//! 2. ingest: the same webhooks into hookhost, answered 202 once committed
-//!    to SQLite (synchronous=FULL), with the workers running a trivial
-//!    plugin at the same time;
+//! 2. ingest: the same webhooks into hookhost with no workers, answered 202
+//!    once committed to SQLite (synchronous=FULL): the HTTP-to-durable path;
 //! 3. latency at half of hookhost's peak rate, open loop (each request's
 //!    latency counts from when it was due, so a stall is not hidden);
 //! 4. end to end: webhooks through the trivial plugin to `succeeded`, per
@@ -13,7 +12,9 @@
 //!    with one host, end to end with one and with two hosts.
 //!
 //! Run: `cargo bench -p hookhost-tests --bench load` (needs `wrk`:
-//! `apt-get install wrk`). Results go to stdout; BENCHMARKS.md keeps them.
+//! `apt-get install wrk`). wrk keeps 64 connections open unless
+//! `HOOKHOST_BENCH_CONNECTIONS` says otherwise, for every phase alike.
+//! Results go to stdout; BENCHMARKS.md keeps them.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SECRET: &str = "bench-secret";
 const WINDOW: &str = "10s";
 const CONNECTIONS: &str = "64";
+const CONNECTIONS_VAR: &str = "HOOKHOST_BENCH_CONNECTIONS";
 
 fn main() {
     block_on_within(Duration::from_secs(1800), async {
@@ -55,6 +57,10 @@ fn main() {
         let script = tempfile::NamedTempFile::new().expect("script");
         std::fs::write(script.path(), lua_script(&body, &signature)).expect("write script");
 
+        println!(
+            "wrk: 2 threads, {} connections, {WINDOW} per phase",
+            connections()
+        );
         let ceiling = start_ceiling().await;
         let ceiling_run = wrk(
             &format!("http://{ceiling}/hooks/bench/github"),
@@ -233,9 +239,13 @@ wrk.headers["X-Hub-Signature-256"] = "{signature}"
     )
 }
 
+fn connections() -> String {
+    std::env::var(CONNECTIONS_VAR).unwrap_or_else(|_| CONNECTIONS.to_owned())
+}
+
 fn wrk(url: &str, script: &std::path::Path) -> Run {
     let out = Command::new("wrk")
-        .args(["-t2", "-c", CONNECTIONS, "-d", WINDOW, "--latency", "-s"])
+        .args(["-t2", "-c", &connections(), "-d", WINDOW, "--latency", "-s"])
         .arg(script)
         .arg(url)
         .output()
