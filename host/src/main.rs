@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use hookhost::cli::Cli;
 
-/// Under load glibc's malloc and free, with objects allocated on one thread
-/// and freed on another, were among the largest costs of the request path;
-/// mimalloc's are a fraction of them (BENCHMARKS.md).
+/// Under load glibc's malloc and free, with buffers allocated on one thread
+/// and freed on another, were among the largest costs of the request path in
+/// `perf`; mimalloc is built for that pattern (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
