@@ -9,6 +9,7 @@
 mod cache;
 mod model;
 mod postgres;
+mod rows;
 mod sqlite;
 
 pub use cache::EndpointCache;

@@ -9,9 +9,10 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{ConnectOptions, PgConnection, PgPool, Row};
 
+use super::rows::{self, corrupt, json, read_error, to_json};
 use super::{
     Attempt, Claim, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
     DeliveryStatus, Endpoint, EndpointSpec, Ingested, LeaseToken, NewDelivery, Next, PluginVersion,
@@ -74,22 +75,6 @@ fn with_session_limits(options: PgConnectOptions) -> PgConnectOptions {
         return options;
     }
     options.options(missing)
-}
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(corrupt)
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("plain data serialises")
-}
-
-fn read_error(e: sqlx::Error) -> KvReadError {
-    KvReadError(e.to_string())
 }
 
 fn outcome_message(outcome: &Outcome) -> Option<String> {
@@ -462,7 +447,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     .await?;
     let claimed = rows
         .iter()
-        .map(|row| claimed_from_row(row, lease.clone(), req.now_ms))
+        .map(|row| rows::claimed(row, lease.clone(), req.now_ms))
         .collect::<Result<Vec<_>, _>>()?;
     let mut served: Vec<&str> = Vec::new();
     for c in &claimed {
@@ -477,61 +462,6 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
             .await?;
     }
     Ok(claimed)
-}
-
-fn claimed_from_row(row: &PgRow, lease: LeaseToken, now: i64) -> Result<Claimed, StoreError> {
-    let attempts: i64 = row.try_get("attempts")?;
-    let run_start: i64 = row.try_get("run_start")?;
-    Ok(Claimed {
-        id: DeliveryId::from_string(row.try_get("id")?),
-        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
-        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
-        provider: row.try_get("provider")?,
-        event_type: row.try_get("event_type")?,
-        headers: json(row.try_get::<&str, _>("headers")?)?,
-        body: row
-            .try_get::<Option<Vec<u8>>, _>("body")?
-            .unwrap_or_default(),
-        received_at_ms: row.try_get("received_at")?,
-        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
-        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
-        attempt: attempts as u32,
-        run_attempt: (attempts - run_start) as u32,
-        lease,
-        started_at_ms: now,
-    })
-}
-
-fn delivery_from_row(row: &PgRow) -> Result<Delivery, StoreError> {
-    let status: String = row.try_get("status")?;
-    Ok(Delivery {
-        id: DeliveryId::from_string(row.try_get("id")?),
-        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
-        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
-        event_id: row.try_get("event_id")?,
-        provider: row.try_get("provider")?,
-        event_type: row.try_get("event_type")?,
-        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt(status))?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
-        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
-        received_at_ms: row.try_get("received_at")?,
-        due_at_ms: row.try_get("due_at")?,
-        finished_at_ms: row.try_get("finished_at")?,
-        last_error: row.try_get("last_error")?,
-        headers: json(row.try_get::<&str, _>("headers")?)?,
-        body: row.try_get("body")?,
-    })
-}
-
-fn endpoint_from_row(tenant: &TenantId, row: &PgRow) -> Result<Endpoint, StoreError> {
-    Ok(Endpoint {
-        tenant: tenant.clone(),
-        id: EndpointId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
-        spec: json(row.try_get::<&str, _>("spec")?)?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
-    })
 }
 
 #[async_trait::async_trait]
@@ -822,7 +752,7 @@ impl Store for PostgresStore {
         .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| endpoint_from_row(tenant, &row)).transpose()
+        row.map(|row| rows::endpoint(tenant, &row)).transpose()
     }
 
     async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
@@ -832,9 +762,7 @@ impl Store for PostgresStore {
         .bind(tenant.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| endpoint_from_row(tenant, row))
-            .collect()
+        rows.iter().map(|row| rows::endpoint(tenant, row)).collect()
     }
 
     async fn delete_endpoint(
@@ -929,7 +857,7 @@ impl Store for PostgresStore {
         .bind(filter.limit as i64)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(delivery_from_row).collect()
+        rows.iter().map(rows::delivery).collect()
     }
 
     async fn replay_dead(
@@ -1034,7 +962,7 @@ impl Store for PostgresStore {
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(delivery_from_row).transpose()
+        row.as_ref().map(rows::delivery).transpose()
     }
 
     async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError> {

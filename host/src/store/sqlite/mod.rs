@@ -7,11 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
+use super::rows::{self, corrupt, json, read_error, to_json};
 use super::{
     Attempt, Claim, ClaimRequest, Claimed, DeleteVersion, Delivery, DeliveryFilter, DeliveryStatus,
     Endpoint, EndpointSpec, LeaseToken, PluginVersion, Replay, Store, StoreError, Tenant,
@@ -97,22 +96,6 @@ impl SqliteStore {
         }
         Ok(store)
     }
-}
-
-fn read_error(e: sqlx::Error) -> KvReadError {
-    KvReadError(e.to_string())
-}
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(corrupt)
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("plain data serialises")
 }
 
 #[async_trait::async_trait]
@@ -235,7 +218,7 @@ async fn claim_due(
     let rows = read.build().fetch_all(&mut *conn).await?;
     let claimed = rows
         .iter()
-        .map(|row| claimed_from_row(row, lease.clone(), req.now_ms))
+        .map(|row| rows::claimed(row, lease.clone(), req.now_ms))
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut served: Vec<&str> = Vec::new();
@@ -279,51 +262,6 @@ async fn record_lost_attempt(
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-fn claimed_from_row(row: &SqliteRow, lease: LeaseToken, now: i64) -> Result<Claimed, StoreError> {
-    let attempts: i64 = row.try_get("attempts")?;
-    let run_start: i64 = row.try_get("run_start")?;
-    Ok(Claimed {
-        id: DeliveryId::from_string(row.try_get("id")?),
-        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
-        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
-        provider: row.try_get("provider")?,
-        event_type: row.try_get("event_type")?,
-        headers: json(row.try_get::<&str, _>("headers")?)?,
-        body: row
-            .try_get::<Option<Vec<u8>>, _>("body")?
-            .unwrap_or_default(),
-        received_at_ms: row.try_get("received_at")?,
-        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
-        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
-        attempt: attempts as u32,
-        run_attempt: (attempts - run_start) as u32,
-        lease,
-        started_at_ms: now,
-    })
-}
-
-fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
-    let status: String = row.try_get("status")?;
-    Ok(Delivery {
-        id: DeliveryId::from_string(row.try_get("id")?),
-        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
-        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
-        event_id: row.try_get("event_id")?,
-        provider: row.try_get("provider")?,
-        event_type: row.try_get("event_type")?,
-        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt(status))?,
-        attempts: row.try_get::<i64, _>("attempts")? as u32,
-        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
-        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
-        received_at_ms: row.try_get("received_at")?,
-        due_at_ms: row.try_get("due_at")?,
-        finished_at_ms: row.try_get("finished_at")?,
-        last_error: row.try_get("last_error")?,
-        headers: json(row.try_get::<&str, _>("headers")?)?,
-        body: row.try_get("body")?,
-    })
 }
 
 #[async_trait::async_trait]
@@ -518,17 +456,7 @@ impl Store for SqliteStore {
         .bind(tenant.as_str())
         .fetch_all(&self.reader)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Endpoint {
-                    tenant: tenant.clone(),
-                    id: EndpointId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
-                    spec: json(row.try_get::<&str, _>("spec")?)?,
-                    created_at_ms: row.try_get("created_at")?,
-                    updated_at_ms: row.try_get("updated_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(|row| rows::endpoint(tenant, row)).collect()
     }
 
     async fn delete_endpoint(
@@ -570,7 +498,7 @@ impl Store for SqliteStore {
         .bind(filter.limit as i64)
         .fetch_all(&self.reader)
         .await?;
-        rows.iter().map(delivery_from_row).collect()
+        rows.iter().map(rows::delivery).collect()
     }
 
     async fn replay_dead(
@@ -699,22 +627,13 @@ impl Store for SqliteStore {
         id: &EndpointId,
     ) -> Result<Option<Endpoint>, StoreError> {
         let row = sqlx::query(
-            "SELECT spec, created_at, updated_at FROM endpoints WHERE tenant = ?1 AND id = ?2",
+            "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = ?1 AND id = ?2",
         )
         .bind(tenant.as_str())
         .bind(id.as_str())
         .fetch_optional(&self.reader)
         .await?;
-        row.map(|row| {
-            Ok(Endpoint {
-                tenant: tenant.clone(),
-                id: id.clone(),
-                spec: json(row.try_get::<&str, _>("spec")?)?,
-                created_at_ms: row.try_get("created_at")?,
-                updated_at_ms: row.try_get("updated_at")?,
-            })
-        })
-        .transpose()
+        row.map(|row| rows::endpoint(tenant, &row)).transpose()
     }
 
     async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError> {
@@ -843,7 +762,7 @@ impl Store for SqliteStore {
             .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await?;
-        row.as_ref().map(delivery_from_row).transpose()
+        row.as_ref().map(rows::delivery).transpose()
     }
 
     async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError> {

@@ -1,0 +1,110 @@
+//! Rows both backends read alike. The SQL stays per backend; the columns it
+//! selects, and what they mean, are the same, so they are decoded once,
+//! generic over sqlx's `Row`.
+
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use super::{Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken, StoreError};
+use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
+use crate::runtime::KvReadError;
+
+/// A value the database holds that the host cannot make sense of.
+pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// Decodes a JSON column.
+pub(super) fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(corrupt)
+}
+
+/// Encodes a JSON column.
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+/// A failed KV read, as plugins see it.
+pub(super) fn read_error(e: sqlx::Error) -> KvReadError {
+    KvReadError(e.to_string())
+}
+
+/// A claimed delivery joined with its payload, as selected by `claim_due`.
+pub(super) fn claimed<'r, R>(row: &'r R, lease: LeaseToken, now: i64) -> Result<Claimed, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let attempts: i64 = row.try_get("attempts")?;
+    let run_start: i64 = row.try_get("run_start")?;
+    Ok(Claimed {
+        id: DeliveryId::from_string(row.try_get("id")?),
+        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
+        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
+        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
+        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+        provider: row.try_get("provider")?,
+        event_type: row.try_get("event_type")?,
+        headers: json(&row.try_get::<String, _>("headers")?)?,
+        body: row
+            .try_get::<Option<Vec<u8>>, _>("body")?
+            .unwrap_or_default(),
+        received_at_ms: row.try_get("received_at")?,
+        attempt: attempts as u32,
+        run_attempt: (attempts - run_start) as u32,
+        lease,
+        started_at_ms: now,
+    })
+}
+
+/// A delivery joined with its payload, as the admin API shows it.
+pub(super) fn delivery<'r, R>(row: &'r R) -> Result<Delivery, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let status: String = row.try_get("status")?;
+    Ok(Delivery {
+        id: DeliveryId::from_string(row.try_get("id")?),
+        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
+        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
+        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
+        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt(status))?,
+        attempts: row.try_get::<i64, _>("attempts")? as u32,
+        event_id: row.try_get("event_id")?,
+        provider: row.try_get("provider")?,
+        event_type: row.try_get("event_type")?,
+        received_at_ms: row.try_get("received_at")?,
+        due_at_ms: row.try_get("due_at")?,
+        finished_at_ms: row.try_get("finished_at")?,
+        last_error: row.try_get("last_error")?,
+        headers: json(&row.try_get::<String, _>("headers")?)?,
+        body: row.try_get("body")?,
+    })
+}
+
+/// An endpoint of `tenant` (columns `id`, `spec`, `created_at`, `updated_at`).
+pub(super) fn endpoint<'r, R>(tenant: &TenantId, row: &'r R) -> Result<Endpoint, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(Endpoint {
+        tenant: tenant.clone(),
+        id: EndpointId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
+        spec: json(&row.try_get::<String, _>("spec")?)?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
+}
