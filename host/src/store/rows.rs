@@ -34,6 +34,7 @@ where
     R: Row,
     &'static str: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
@@ -48,7 +49,7 @@ where
         plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
         provider: row.try_get("provider")?,
         event_type: row.try_get("event_type")?,
-        headers: json(&row.try_get::<String, _>("headers")?)?,
+        headers: json(row.try_get::<&str, _>("headers")?)?,
         body: row
             .try_get::<Option<Vec<u8>>, _>("body")?
             .unwrap_or_default(),
@@ -66,6 +67,7 @@ where
     R: Row,
     &'static str: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
@@ -87,7 +89,7 @@ where
         due_at_ms: row.try_get("due_at")?,
         finished_at_ms: row.try_get("finished_at")?,
         last_error: row.try_get("last_error")?,
-        headers: json(&row.try_get::<String, _>("headers")?)?,
+        headers: json(row.try_get::<&str, _>("headers")?)?,
         body: row.try_get("body")?,
     })
 }
@@ -98,12 +100,13 @@ where
     R: Row,
     &'static str: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
 {
     Ok(Endpoint {
         tenant: tenant.clone(),
         id: EndpointId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
-        spec: json(&row.try_get::<String, _>("spec")?)?,
+        spec: json(row.try_get::<&str, _>("spec")?)?,
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
     })
