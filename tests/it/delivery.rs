@@ -130,10 +130,18 @@ fn an_attempt_whose_lease_expired_records_nothing_over_the_attempt_that_took_it_
         let id = host.accept("acme", "orders", "msg_1", "{}").await;
 
         let now = hookhost::store::now_ms();
-        let claim = |now_ms| host.store.claim(ClaimRequest { now_ms, max: 10 });
-        let first = claim(now).await.unwrap().claimed.remove(0);
+        let claim = |now_ms| {
+            let store = host.store.clone();
+            async move {
+                let (mut claim, durable) =
+                    store.claim(ClaimRequest { now_ms, max: 10 }).await.unwrap();
+                durable.wait().await.unwrap();
+                claim.claimed.remove(0)
+            }
+        };
+        let first = claim(now).await;
         let lease_ms = spec("echo", v, None).lease_ms() as i64;
-        let second = claim(now + lease_ms + 1).await.unwrap().claimed.remove(0);
+        let second = claim(now + lease_ms + 1).await;
         assert_eq!((first.attempt, second.attempt), (1, 2));
 
         let ns = KvNamespace {
@@ -168,7 +176,9 @@ fn an_attempt_whose_lease_expired_records_nothing_over_the_attempt_that_took_it_
                     completions: vec![c],
                     ..WriteBatch::default()
                 };
-                store.write(&batch).await.unwrap().completed
+                let (results, durable) = store.write(&batch).await.unwrap();
+                durable.wait().await.unwrap();
+                results.completed
             }
         };
         let stale = write(finish(&first, "first")).await;

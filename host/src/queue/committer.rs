@@ -3,16 +3,20 @@
 //! completions shares one fsync, and each caller hears back only once its
 //! write is durable. A waiting claim goes first, in a transaction of its own
 //! that does not wait for the disk (see `Store::claim`), so the workers it
-//! feeds start while the batch behind it is being made durable.
+//! feeds start while the batch behind it is being made durable. Answers wait
+//! for their batch's [`Durable`](crate::store::Durable) in tasks of their
+//! own, so the next batch need not wait for the last one's fsync.
 
 use std::sync::Arc;
 
 use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::task::JoinSet;
 
 use super::{QueueError, depth::QueueDepth};
 use crate::ids::DeliveryId;
 use crate::store::{
-    Claim, ClaimRequest, Completion, Ingested, LeaseToken, NewDelivery, Next, Store, WriteBatch,
+    Claim, ClaimRequest, Completion, Ingested, LeaseToken, NewDelivery, Next, Store, StoreError,
+    WriteBatch, WriteResults,
 };
 
 /// Upper bound on the writes packed into one transaction, so one commit
@@ -84,25 +88,27 @@ async fn run(
     mut rx: mpsc::Receiver<Op>,
 ) {
     let mut ops = Vec::with_capacity(MAX_BATCH);
+    // Answers waiting for their commit to reach the disk, while the loop
+    // goes on with the next batch.
+    let mut answering = JoinSet::new();
     while rx.recv_many(&mut ops, MAX_BATCH).await > 0 {
+        while answering.try_join_next().is_some() {}
         let mut batch = WriteBatch::default();
-        let mut ingest_replies = Vec::new();
-        let mut complete_replies = Vec::new();
-        let mut release_replies = Vec::new();
+        let mut replies = Replies::default();
         let mut claim = None;
         for op in ops.drain(..) {
             match op {
                 Op::Ingest(d, r) => {
                     batch.ingests.push(d);
-                    ingest_replies.push(r);
+                    replies.ingests.push(r);
                 }
                 Op::Complete(c, r) => {
                     batch.completions.push(c);
-                    complete_replies.push(r);
+                    replies.completions.push(r);
                 }
                 Op::Release(id, lease, r) => {
                     batch.releases.push((id, lease));
-                    release_replies.push(r);
+                    replies.releases.push(r);
                 }
                 // A host has one dispatcher, so one claim is ever waiting;
                 // should a second come, it finds nothing and polls again.
@@ -113,18 +119,21 @@ async fn run(
 
         if let Some((req, reply)) = claim {
             // The dispatcher logs a failure and tries again.
-            let claimed = store
-                .claim(req)
-                .await
-                .map_err(|e| QueueError::Store(Arc::new(e)));
-            let _ = reply.send(claimed);
+            match store.claim(req).await {
+                Ok((claimed, durable)) => {
+                    answering.spawn(async move {
+                        let _ = reply.send(durable.wait().await.map(|()| claimed).map_err(failed));
+                    });
+                }
+                Err(e) => drop(reply.send(Err(failed(e)))),
+            }
         }
         if batch.is_empty() {
             continue;
         }
 
         match store.write(&batch).await {
-            Ok(results) => {
+            Ok((results, durable)) => {
                 let accepted = results
                     .ingested
                     .iter()
@@ -137,32 +146,59 @@ async fn run(
                     .filter(|(c, counted)| **counted && !matches!(c.next, Next::Retry { .. }))
                     .count();
                 depth.adjust(accepted as i64 - finished as i64);
+                // Whatever the dispatcher claims now is handed out only once
+                // this batch is durable (see `Store::claim`).
                 if accepted > 0 || !batch.releases.is_empty() {
                     work_ready.notify_one();
                 }
-                for (reply, result) in ingest_replies.into_iter().zip(results.ingested) {
-                    let _ = reply.send(Ok(result));
-                }
-                for (reply, result) in complete_replies.into_iter().zip(results.completed) {
-                    let _ = reply.send(Ok(result));
-                }
-                for reply in release_replies {
-                    let _ = reply.send(Ok(()));
-                }
+                answering.spawn(async move {
+                    match durable.wait().await {
+                        Ok(()) => replies.send(results),
+                        Err(e) => replies.fail(&failed(e)),
+                    }
+                });
             }
-            Err(e) => {
-                tracing::error!(error = %e, "queue write failed");
-                let e = QueueError::Store(Arc::new(e));
-                ingest_replies
-                    .into_iter()
-                    .for_each(|r| drop(r.send(Err(e.clone()))));
-                complete_replies
-                    .into_iter()
-                    .for_each(|r| drop(r.send(Err(e.clone()))));
-                release_replies
-                    .into_iter()
-                    .for_each(|r| drop(r.send(Err(e.clone()))));
-            }
+            Err(e) => replies.fail(&failed(e)),
+        }
+    }
+    while answering.join_next().await.is_some() {}
+}
+
+fn failed(e: StoreError) -> QueueError {
+    tracing::error!(error = %e, "queue write failed");
+    QueueError::Store(Arc::new(e))
+}
+
+/// Whoever waits on a batch, in the batch's order.
+#[derive(Default)]
+struct Replies {
+    ingests: Vec<Reply<Ingested>>,
+    completions: Vec<Reply<bool>>,
+    releases: Vec<Reply<()>>,
+}
+
+impl Replies {
+    fn send(self, results: WriteResults) {
+        for (reply, result) in self.ingests.into_iter().zip(results.ingested) {
+            let _ = reply.send(Ok(result));
+        }
+        for (reply, result) in self.completions.into_iter().zip(results.completed) {
+            let _ = reply.send(Ok(result));
+        }
+        for reply in self.releases {
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    fn fail(self, e: &QueueError) {
+        for reply in self.ingests {
+            let _ = reply.send(Err(e.clone()));
+        }
+        for reply in self.completions {
+            let _ = reply.send(Err(e.clone()));
+        }
+        for reply in self.releases {
+            let _ = reply.send(Err(e.clone()));
         }
     }
 }

@@ -4,7 +4,9 @@
 //! directory is the embedded default. Queue writes (ingest, complete, release)
 //! arrive as a [`WriteBatch`] so that a backend commits many of them in one
 //! transaction; claims are transactions of their own, committed without
-//! waiting for the disk. The batching itself lives in `queue::committer`.
+//! waiting for the disk. Both hand back a [`Durable`], so a backend may let
+//! its next transaction run while the disk catches up. The batching itself
+//! lives in `queue::committer`.
 
 mod cache;
 mod model;
@@ -16,6 +18,10 @@ pub use cache::EndpointCache;
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+use std::future::Future;
+
+use futures::future::BoxFuture;
 
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReader, KvWrite};
@@ -32,6 +38,11 @@ pub enum StoreError {
     /// The data directory could not be created or locked.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
+    /// A commit could not be made durable: what reached the disk is
+    /// unknown, so nothing more is acknowledged until a restart recovers
+    /// from the log (as PostgreSQL stops on a failed fsync).
+    #[error("could not make commits durable ({0}); restart hookhost to recover from its log")]
+    NotDurable(String),
     /// Another process serves this data directory.
     #[error(
         "another hookhost process is using the data directory {0}; stop it, or use another --data-dir"
@@ -43,6 +54,35 @@ pub enum StoreError {
     /// The tenant does not exist.
     #[error("no such tenant")]
     NoSuchTenant,
+}
+
+/// A commit's way to the disk. A backend whose COMMIT itself waits for the
+/// disk hands back one that has arrived; SQLite's queue writer hands back
+/// one that waits for the log's next fsync, which a thread of its own does
+/// while the writer runs the next batch (see ARCHITECTURE.md, "Durability").
+#[must_use = "a write may be acknowledged only once it is durable"]
+pub struct Durable(Option<BoxFuture<'static, Result<(), StoreError>>>);
+
+impl Durable {
+    /// Already on disk.
+    pub fn arrived() -> Self {
+        Self(None)
+    }
+
+    /// On disk once `until` resolves.
+    pub(crate) fn after(
+        until: impl Future<Output = Result<(), StoreError>> + Send + 'static,
+    ) -> Self {
+        Self(Some(Box::pin(until)))
+    }
+
+    /// Waits until the commit is on disk.
+    pub async fn wait(self) -> Result<(), StoreError> {
+        match self.0 {
+            Some(until) => until.await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// What a replay request came to.
@@ -179,16 +219,19 @@ pub trait Store: KvReader + Send + Sync + 'static {
     async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId)
     -> Result<bool, StoreError>;
 
-    /// Applies a batch of queue writes in one durable transaction.
-    async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError>;
+    /// Applies a batch of queue writes in one transaction. Nobody may be
+    /// told of the results before the [`Durable`] resolves.
+    async fn write(&self, batch: &WriteBatch) -> Result<(WriteResults, Durable), StoreError>;
 
     /// Claims due deliveries in a transaction of its own that is committed
     /// without waiting for the disk. Losing a claim to a power loss only
     /// means the delivery runs again under the same attempt number (and so
     /// the same Idempotency-Key); the completion that follows is durable and
     /// makes the claim before it durable too, since the log is written in
-    /// order. The dispatcher's workers thus wait for no fsync to start.
-    async fn claim(&self, req: ClaimRequest) -> Result<Claim, StoreError>;
+    /// order. The dispatcher's workers thus wait for no fsync of their own;
+    /// the [`Durable`] resolves once every write the claim could have seen
+    /// is on disk, so no delivery runs before its 202 could be sent.
+    async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError>;
 
     /// Lists a tenant's deliveries, newest first, one page at a time.
     async fn list_deliveries(

@@ -15,8 +15,8 @@ use sqlx::{ConnectOptions, PgConnection, PgPool, Row};
 use super::rows::{self, corrupt, json, read_error, to_json};
 use super::{
     Attempt, Claim, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
-    DeliveryStatus, Endpoint, EndpointSpec, Ingested, LeaseToken, NewDelivery, Next, PluginVersion,
-    Replay, Store, StoreError, Tenant, WriteBatch, WriteResults, now_ms,
+    DeliveryStatus, Durable, Endpoint, EndpointSpec, Ingested, LeaseToken, NewDelivery, Next,
+    PluginVersion, Replay, Store, StoreError, Tenant, WriteBatch, WriteResults, now_ms,
 };
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite, Outcome};
@@ -779,7 +779,7 @@ impl Store for PostgresStore {
         Ok(gone == 1)
     }
 
-    async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError> {
+    async fn write(&self, batch: &WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
         let now = now_ms();
         let mut results = WriteResults::default();
         let mut tx = self.pool.begin().await?;
@@ -810,11 +810,12 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        // COMMIT returns once the WAL is flushed (synchronous_commit = on).
         tx.commit().await?;
-        Ok(results)
+        Ok((results, Durable::arrived()))
     }
 
-    async fn claim(&self, req: ClaimRequest) -> Result<Claim, StoreError> {
+    async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError> {
         let mut tx = self.pool.begin().await?;
         // Committed without waiting for the WAL flush (see `Store::claim`);
         // this also keeps the tenants' rows locked for less time.
@@ -826,10 +827,12 @@ impl Store for PostgresStore {
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Claim {
+        // Every write it could see was committed, and so flushed, already.
+        let claim = Claim {
             claimed,
             next_due_at_ms,
-        })
+        };
+        Ok((claim, Durable::arrived()))
     }
 
     async fn list_deliveries(

@@ -13,12 +13,13 @@ use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use super::rows::{self, corrupt, json, read_error, to_json};
 use super::{
     Attempt, Claim, ClaimRequest, Claimed, DeleteVersion, Delivery, DeliveryFilter, DeliveryStatus,
-    Endpoint, EndpointSpec, LeaseToken, PluginVersion, Replay, Store, StoreError, Tenant,
+    Durable, Endpoint, EndpointSpec, LeaseToken, PluginVersion, Replay, Store, StoreError, Tenant,
     WriteBatch, WriteResults, now_ms,
 };
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite};
 
+mod wal_sync;
 mod write;
 mod writer;
 
@@ -47,7 +48,8 @@ impl SqliteStore {
         }
         // synchronous=FULL: in WAL mode NORMAL survives a crash of the process
         // but can lose the last commits on power loss; an accepted webhook must
-        // survive both (see ARCHITECTURE.md, "Durability").
+        // survive both (see ARCHITECTURE.md, "Durability"). The queue's batches
+        // commit with NORMAL and leave the fsync to `WalSync`.
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -58,7 +60,9 @@ impl SqliteStore {
             // Statement journals (every multi-row insert inside a transaction
             // keeps one) stay in memory instead of a temporary file.
             .pragma("temp_store", "memory");
-        let writer = Writer::open(options.clone()).await?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        let writer = Writer::open(options.clone(), wal.into()).await?;
         MIGRATOR.run(&mut *writer.lock().await?).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
@@ -636,11 +640,11 @@ impl Store for SqliteStore {
         row.map(|row| rows::endpoint(tenant, &row)).transpose()
     }
 
-    async fn write(&self, batch: &WriteBatch) -> Result<WriteResults, StoreError> {
+    async fn write(&self, batch: &WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
         write::write(&mut self.writer.lock().await?, batch, now_ms()).await
     }
 
-    async fn claim(&self, req: ClaimRequest) -> Result<Claim, StoreError> {
+    async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError> {
         let mut writer = self.writer.lock().await?;
         // NORMAL for this one transaction: written to the WAL, not fsynced
         // (see `Store::claim`); every other write keeps FULL, so until it is
@@ -666,7 +670,7 @@ impl Store for SqliteStore {
             .execute(&mut *writer)
             .await?;
         writer.settle();
-        claimed
+        Ok((claimed?, writer.caught_up()))
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
@@ -793,7 +797,7 @@ impl Store for SqliteStore {
         for w in writes {
             write::kv(&mut script, ns, w, None, now);
         }
-        script.run(&mut self.writer.lock().await?).await?;
-        Ok(())
+        let (_, durable) = script.run(&mut self.writer.lock().await?).await?;
+        durable.wait().await
     }
 }

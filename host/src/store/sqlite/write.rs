@@ -1,5 +1,7 @@
 //! A batch of queue writes as one script: `BEGIN`, every statement of the
-//! batch, `COMMIT`, handed to SQLite's thread at once.
+//! batch, `COMMIT`, handed to SQLite's thread at once. The script commits
+//! with `synchronous=NORMAL` and leaves the fsync to `WalSync`, so the
+//! writer is free for the next batch while this one reaches the disk.
 //!
 //! sqlx runs each SQLite connection on a thread of its own, and a statement
 //! is a round trip to that thread and back. On a loaded host a round trip
@@ -24,8 +26,8 @@ use super::writer::WriterGuard;
 use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite, Outcome};
 use crate::store::{
-    Completion, DeliveryStatus, Ingested, LeaseToken, NewDelivery, Next, StoreError, WriteBatch,
-    WriteResults,
+    Completion, DeliveryStatus, Durable, Ingested, LeaseToken, NewDelivery, Next, StoreError,
+    WriteBatch, WriteResults,
 };
 
 /// Rows per multi-row statement: well under SQLite's 32,766 bound parameters.
@@ -39,7 +41,7 @@ pub(super) struct Script<'a> {
 impl<'a> Script<'a> {
     pub(super) fn new() -> Self {
         Self {
-            sql: QueryBuilder::new("BEGIN"),
+            sql: QueryBuilder::new("PRAGMA synchronous = NORMAL;\nBEGIN"),
         }
     }
 
@@ -48,18 +50,20 @@ impl<'a> Script<'a> {
         self.sql.push(";\n").push(sql)
     }
 
-    /// Runs the script on the writer. Should it fail, or the caller stop
-    /// waiting, the writer is closed rather than used again, so no half-run
-    /// transaction stays open on it (closing rolls it back).
+    /// Runs the script on the writer; what it wrote is durable once the
+    /// [`Durable`] resolves. Should it fail, or the caller stop waiting, the
+    /// writer is closed rather than used again, so neither a half-run
+    /// transaction nor `synchronous=NORMAL` stays on it (closing rolls the
+    /// transaction back).
     pub(super) async fn run(
         mut self,
         writer: &mut WriterGuard<'_>,
-    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
-        self.sql.push(";\nCOMMIT");
+    ) -> Result<(Vec<sqlx::sqlite::SqliteRow>, Durable), StoreError> {
+        self.sql.push(";\nCOMMIT;\nPRAGMA synchronous = FULL");
         writer.unsettle();
         let rows = self.sql.build().fetch_all(&mut **writer).await?;
         writer.settle();
-        Ok(rows)
+        Ok((rows, writer.committed()))
     }
 }
 
@@ -69,7 +73,7 @@ pub(super) async fn write(
     writer: &mut WriterGuard<'_>,
     batch: &WriteBatch,
     now: i64,
-) -> Result<WriteResults, StoreError> {
+) -> Result<(WriteResults, Durable), StoreError> {
     let mut script = Script::new();
     for chunk in batch.completions.chunks(CHUNK) {
         complete(&mut script, chunk, now);
@@ -80,7 +84,7 @@ pub(super) async fn write(
     for chunk in batch.ingests.chunks(CHUNK) {
         ingest(&mut script, chunk);
     }
-    let rows = script.run(writer).await?;
+    let (rows, durable) = script.run(writer).await?;
 
     let mut applied = HashSet::new();
     let mut inserted = Vec::new();
@@ -103,7 +107,7 @@ pub(super) async fn write(
     } else {
         HashMap::new()
     };
-    Ok(WriteResults {
+    let results = WriteResults {
         completed: batch
             .completions
             .iter()
@@ -117,7 +121,8 @@ pub(super) async fn write(
                 None => Ingested::Accepted(d.id.clone()),
             })
             .collect(),
-    })
+    };
+    Ok((results, durable))
 }
 
 /// Inserts deliveries and their payloads; a row that hits the event-id index
@@ -360,10 +365,11 @@ mod tests {
         insert_setting(&mut script, "a", "1");
         script.next("SELECT 'inserted', changes()");
         insert_setting(&mut script, "b", "2");
-        let rows = script
+        let (rows, durable) = script
             .run(&mut store.writer.lock().await.unwrap())
             .await
             .unwrap();
+        durable.wait().await.unwrap();
 
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].get::<i64, _>(1), 1);
@@ -385,10 +391,11 @@ mod tests {
         assert_eq!(settings(&store).await, []);
         let mut script = Script::new();
         insert_setting(&mut script, "b", "2");
-        script
+        let (_, durable) = script
             .run(&mut store.writer.lock().await.unwrap())
             .await
             .unwrap();
+        durable.wait().await.unwrap();
         assert_eq!(settings(&store).await, [("b".into(), "2".into())]);
     }
 }

@@ -8,27 +8,34 @@
 //! again only after it had to be closed.
 
 use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
 
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::store::StoreError;
+use super::wal_sync::WalSync;
+use crate::store::{Durable, StoreError};
 
 /// The writer connection and how to open it again.
 #[derive(Debug)]
 pub(super) struct Writer {
     options: SqliteConnectOptions,
     conn: Mutex<Option<SqliteConnection>>,
+    wal: WalSync,
 }
 
 impl Writer {
-    /// Opens the connection.
-    pub(super) async fn open(options: SqliteConnectOptions) -> Result<Self, StoreError> {
+    /// Opens the connection to the database whose write-ahead log is `wal`.
+    pub(super) async fn open(
+        options: SqliteConnectOptions,
+        wal: PathBuf,
+    ) -> Result<Self, StoreError> {
         let conn = options.connect().await?;
         Ok(Self {
             options,
             conn: Mutex::new(Some(conn)),
+            wal: WalSync::start(wal)?,
         })
     }
 
@@ -40,6 +47,7 @@ impl Writer {
         }
         Ok(WriterGuard {
             conn,
+            wal: &self.wal,
             fragile: false,
         })
     }
@@ -51,10 +59,22 @@ impl Writer {
 /// a caller that stops waiting never leaves that state to the next user.
 pub(super) struct WriterGuard<'a> {
     conn: MutexGuard<'a, Option<SqliteConnection>>,
+    wal: &'a WalSync,
     fragile: bool,
 }
 
 impl WriterGuard<'_> {
+    /// A commit with `synchronous=NORMAL` has just returned: durable after
+    /// the log's next fsync.
+    pub(super) fn committed(&self) -> Durable {
+        self.wal.committed()
+    }
+
+    /// Durable once every commit that is waiting for an fsync is.
+    pub(super) fn caught_up(&self) -> Durable {
+        self.wal.caught_up()
+    }
+
     /// From now until [`settle`](Self::settle), dropping closes the connection.
     pub(super) fn unsettle(&mut self) {
         self.fragile = true;
