@@ -165,7 +165,11 @@ async fn run(
 }
 
 fn failed(e: StoreError) -> QueueError {
-    tracing::error!(error = %e, "queue write failed");
+    // Once the log could not be fsynced, every write fails the same way;
+    // that was logged where it happened.
+    if !matches!(e, StoreError::NotDurable(_)) {
+        tracing::error!(error = %e, "queue write failed");
+    }
     QueueError::Store(Arc::new(e))
 }
 
@@ -200,5 +204,106 @@ impl Replies {
         for reply in self.releases {
             let _ = reply.send(Err(e.clone()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ids::{PluginName, TenantId};
+    use crate::store::SqliteStore;
+    use crate::store::testing::{delivery, tenant_with_plugin};
+
+    struct Fixture {
+        committer: Committer,
+        tenant: TenantId,
+        plugin: PluginName,
+        _dir: tempfile::TempDir,
+    }
+
+    /// A committer on a store whose fsyncs wait for the gate.
+    async fn gated() -> (Fixture, crate::store::FsyncGate) {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, gate) = SqliteStore::open_gated(&dir.path().join("t.db")).await;
+        let (tenant, plugin) = tenant_with_plugin(&store).await;
+        let (committer, _) = Committer::start(Arc::new(store), Arc::default(), Arc::default());
+        let fixture = Fixture {
+            committer,
+            tenant,
+            plugin,
+            _dir: dir,
+        };
+        (fixture, gate)
+    }
+
+    impl Fixture {
+        fn ingest(&self) -> tokio::task::JoinHandle<Result<Ingested, QueueError>> {
+            let (committer, delivery) =
+                (self.committer.clone(), delivery(&self.tenant, &self.plugin));
+            tokio::spawn(async move { committer.ingest(delivery).await })
+        }
+    }
+
+    /// Time enough for an answer that did not wait for the disk to arrive.
+    async fn settle() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    #[tokio::test]
+    async fn an_ingest_is_answered_only_once_its_batch_is_fsynced() {
+        let (f, mut gate) = gated().await;
+        let ingest = f.ingest();
+        gate.started().await;
+        settle().await;
+        assert!(!ingest.is_finished(), "answered before the fsync ended");
+
+        gate.finish(Ok(()));
+        let ingested = ingest.await.unwrap().unwrap();
+        assert!(matches!(ingested, Ingested::Accepted(_)), "{ingested:?}");
+    }
+
+    #[tokio::test]
+    async fn a_claim_waits_for_the_fsync_of_the_batches_before_it() {
+        let (f, mut gate) = gated().await;
+        let ingest = f.ingest();
+        gate.started().await;
+        let committer = f.committer.clone();
+        let claim = tokio::spawn(async move {
+            let req = ClaimRequest {
+                now_ms: crate::store::now_ms(),
+                max: 10,
+            };
+            committer.claim(req).await
+        });
+        settle().await;
+        assert!(!claim.is_finished(), "handed out work not yet on disk");
+
+        gate.finish(Ok(()));
+        let Ingested::Accepted(id) = ingest.await.unwrap().unwrap() else {
+            panic!("a fresh delivery");
+        };
+        let claim = claim.await.unwrap().unwrap();
+        assert_eq!(claim.claimed.len(), 1);
+        assert_eq!(claim.claimed[0].id, id);
+    }
+
+    #[tokio::test]
+    async fn a_failed_fsync_fails_every_write_of_its_batch_and_every_later_one() {
+        let (f, mut gate) = gated().await;
+        let first = f.ingest();
+        gate.started().await;
+        let second = f.ingest();
+        settle().await;
+        gate.finish(Err(io::Error::other("EIO")));
+
+        for ingest in [first, second] {
+            let err = ingest.await.unwrap().unwrap_err();
+            assert!(err.to_string().contains("EIO"), "{err}");
+        }
+        let err = f.ingest().await.unwrap().unwrap_err();
+        assert!(err.to_string().contains("EIO"), "{err}");
     }
 }

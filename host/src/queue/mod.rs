@@ -163,8 +163,10 @@ impl Queue {
 
     /// Stops claiming, lets running attempts finish within the grace period
     /// and hands back the rest. Call it once ingress has stopped: every write
-    /// is awaited by its caller, so when the workers are done nothing is left
-    /// for the committer, which is stopped last.
+    /// is awaited by its caller, so when the workers are done every answer
+    /// has been given, and the committer, stopped last, has nothing left
+    /// but answers nobody waits for (their callers went away): aborting it
+    /// loses nothing that was acknowledged.
     pub async fn shutdown(&self) {
         self.stop.cancel();
         let mut tasks = std::mem::take(&mut *self.tasks.lock().expect("poisoned"));

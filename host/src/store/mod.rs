@@ -13,10 +13,14 @@ mod model;
 mod postgres;
 mod rows;
 mod sqlite;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use cache::EndpointCache;
 pub use model::*;
 pub use postgres::PostgresStore;
+#[cfg(test)]
+pub(crate) use sqlite::FsyncGate;
 pub use sqlite::SqliteStore;
 
 use std::future::Future;

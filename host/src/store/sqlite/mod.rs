@@ -23,6 +23,9 @@ mod wal_sync;
 mod write;
 mod writer;
 
+#[cfg(test)]
+pub(crate) use wal_sync::FsyncGate;
+use wal_sync::WalSync;
 use writer::Writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -43,6 +46,23 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, WalSync::start).await
+    }
+
+    /// Opens a database whose log's fsyncs wait for the test.
+    #[cfg(test)]
+    pub(crate) async fn open_gated(path: &Path) -> (Self, wal_sync::FsyncGate) {
+        let (gate, fsync) = wal_sync::FsyncGate::new();
+        let store = Self::open_with(path, |_| WalSync::with(fsync))
+            .await
+            .unwrap();
+        (store, gate)
+    }
+
+    async fn open_with(
+        path: &Path,
+        sync: impl FnOnce(std::path::PathBuf) -> std::io::Result<WalSync>,
+    ) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -60,9 +80,7 @@ impl SqliteStore {
             // Statement journals (every multi-row insert inside a transaction
             // keeps one) stay in memory instead of a temporary file.
             .pragma("temp_store", "memory");
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        let writer = Writer::open(options.clone(), wal.into()).await?;
+        let writer = Writer::open(options.clone(), sync).await?;
         MIGRATOR.run(&mut *writer.lock().await?).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)

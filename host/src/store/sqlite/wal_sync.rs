@@ -14,8 +14,10 @@
 
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -59,20 +61,32 @@ struct Synced {
     failed: Option<String>,
 }
 
+/// Why a round of the thread did not make its commits durable.
+#[derive(Debug)]
+pub(super) enum SyncError {
+    /// The log could not be reached (say, no file descriptor was left to
+    /// open it again): nothing is known yet, so the round is tried again.
+    Retry(io::Error),
+    /// The fsync failed: the commits may be lost, and so may any later one
+    /// (the kernel may have dropped the pages it could not write).
+    Failed(io::Error),
+}
+
+/// How long a log that cannot be reached is waited for between tries.
+const RETRY_AFTER: Duration = Duration::from_millis(100);
+
 impl WalSync {
-    /// Starts the thread that fsyncs the log at `wal`.
+    /// Starts the thread that fsyncs the log at `wal`, which must exist: a
+    /// wrong path would otherwise make every fsync a silent no-op.
     pub(super) fn start(wal: PathBuf) -> io::Result<Self> {
-        Self::with(move || match File::open(&wal) {
-            Ok(log) => log.sync_data(),
-            // No log: the last connection checkpointed it into the database,
-            // and synced that, before removing it.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        })
+        let mut log = Log::open(wal)?;
+        Self::with(move || log.sync())
     }
 
     /// Starts the thread with `fsync` as what makes the commits durable.
-    fn with(mut fsync: impl FnMut() -> io::Result<()> + Send + 'static) -> io::Result<Self> {
+    pub(super) fn with(
+        mut fsync: impl FnMut() -> Result<(), SyncError> + Send + 'static,
+    ) -> io::Result<Self> {
         let shared = Arc::new(Shared::default());
         let (report, synced) = watch::channel(Synced::default());
         let thread = Arc::clone(&shared);
@@ -100,6 +114,11 @@ impl WalSync {
         self.until(commits)
     }
 
+    /// Why commits can no longer be made durable, once an fsync failed.
+    pub(super) fn failure(&self) -> Option<String> {
+        self.synced.borrow().failed.clone()
+    }
+
     fn until(&self, commits: u64) -> Durable {
         let mut synced = self.synced.clone();
         Durable::after(async move {
@@ -122,7 +141,11 @@ impl Drop for WalSync {
     }
 }
 
-fn run(shared: &Shared, fsync: &mut dyn FnMut() -> io::Result<()>, report: &watch::Sender<Synced>) {
+fn run(
+    shared: &Shared,
+    fsync: &mut dyn FnMut() -> Result<(), SyncError>,
+    report: &watch::Sender<Synced>,
+) {
     let mut done = 0;
     loop {
         let commits = {
@@ -138,105 +161,252 @@ fn run(shared: &Shared, fsync: &mut dyn FnMut() -> io::Result<()>, report: &watc
             }
             requested.commits
         };
-        let result = fsync();
+        let mut warned = false;
+        let result = loop {
+            match fsync() {
+                Err(SyncError::Retry(e)) => {
+                    if !std::mem::replace(&mut warned, true) {
+                        tracing::warn!(error = %e, "cannot reach the write-ahead log to fsync it; commits wait until it can");
+                    }
+                    let requested = shared.requested();
+                    if requested.closed {
+                        break Err(e);
+                    }
+                    drop(shared.wake.wait_timeout(requested, RETRY_AFTER));
+                }
+                Err(SyncError::Failed(e)) => break Err(e),
+                Ok(()) => break Ok(()),
+            }
+        };
         done = commits;
         report.send_modify(|synced| {
             synced.commits = commits;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "fsync of the write-ahead log failed; no more commits are acknowledged");
-                synced
-                    .failed
-                    .get_or_insert_with(|| format!("fsync of the write-ahead log: {e}"));
+            if let Err(e) = result
+                && synced.failed.is_none()
+            {
+                tracing::error!(error = %e, "fsync of the write-ahead log failed; no more writes are acknowledged");
+                synced.failed = Some(format!("fsync of the write-ahead log: {e}"));
             }
         });
     }
 }
 
+/// The log, held open for the thread's life: the kernel reports a failed
+/// writeback to a descriptor only once, and only if it was open when the
+/// failure happened, so a descriptor opened per fsync could miss one that
+/// SQLite's own fsync (at a checkpoint) had already taken.
+struct Log {
+    path: PathBuf,
+    file: File,
+}
+
+impl Log {
+    fn open(path: PathBuf) -> io::Result<Self> {
+        let file = File::open(&path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("the write-ahead log {}: {e}", path.display()),
+            )
+        })?;
+        Ok(Self { path, file })
+    }
+
+    fn sync(&mut self) -> Result<(), SyncError> {
+        self.follow().map_err(SyncError::Retry)?;
+        self.file.sync_data().map_err(SyncError::Failed)
+    }
+
+    /// Moves to the file at the log's path if it is no longer the one held.
+    /// SQLite deletes the log when its last connection closes, having
+    /// checkpointed it into the database and synced that, and creates a new
+    /// one when a connection opens again. While there is none, the held one
+    /// (already checkpointed) is as good as any.
+    fn follow(&mut self) -> io::Result<()> {
+        let held = self.file.metadata()?;
+        let current = match std::fs::metadata(&self.path) {
+            Ok(current) => current,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if (current.dev(), current.ino()) != (held.dev(), held.ino()) {
+            match File::open(&self.path) {
+                Ok(file) => self.file = file,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An fsync that waits for the test to let it finish, for tests of what
+/// waits on the disk.
+#[cfg(test)]
+pub(crate) struct FsyncGate {
+    started: tokio::sync::mpsc::UnboundedReceiver<()>,
+    finish: std::sync::mpsc::Sender<io::Result<()>>,
+}
+
+#[cfg(test)]
+impl FsyncGate {
+    /// The gate, and the fsync for [`WalSync::with`] that it holds.
+    pub(super) fn new() -> (Self, impl FnMut() -> Result<(), SyncError> + Send + 'static) {
+        let (started, fsyncs) = tokio::sync::mpsc::unbounded_channel();
+        let (finish, finished) = std::sync::mpsc::channel();
+        let fsync = move || {
+            // Once the test is over, nobody listens or answers any more.
+            let _ = started.send(());
+            finished.recv().unwrap_or(Ok(())).map_err(SyncError::Failed)
+        };
+        let gate = Self {
+            started: fsyncs,
+            finish,
+        };
+        (gate, fsync)
+    }
+
+    /// Waits for the next fsync to start.
+    pub(crate) async fn started(&mut self) {
+        tokio::time::timeout(Duration::from_secs(5), self.started.recv())
+            .await
+            .expect("an fsync started")
+            .expect("the fsync thread runs");
+    }
+
+    /// Lets the running fsync end with `result`.
+    pub(crate) fn finish(&self, result: io::Result<()>) {
+        self.finish.send(result).expect("the fsync thread runs");
+    }
+
+    /// How many fsyncs started that nobody waited for; once the thread has
+    /// stopped, how many more it ran.
+    pub(crate) fn unseen(&mut self) -> usize {
+        std::iter::from_fn(|| self.started.try_recv().ok()).count()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc;
-    use std::time::Duration;
-
     use futures::FutureExt;
 
     use super::*;
 
-    /// A log whose every fsync waits for the test to let it finish.
-    fn gated() -> (WalSync, mpsc::Receiver<()>, mpsc::Sender<io::Result<()>>) {
-        let (started, fsyncs) = mpsc::channel();
-        let (finish, finished) = mpsc::channel();
-        let sync = WalSync::with(move || {
-            // Once the test is over, nobody listens or answers any more.
-            let _ = started.send(());
-            finished.recv().unwrap_or(Ok(()))
-        })
-        .unwrap();
-        (sync, fsyncs, finish)
-    }
-
-    fn started(fsyncs: &mpsc::Receiver<()>) {
-        fsyncs
-            .recv_timeout(Duration::from_secs(5))
-            .expect("an fsync started");
+    fn gated() -> (WalSync, FsyncGate) {
+        let (gate, fsync) = FsyncGate::new();
+        (WalSync::with(fsync).unwrap(), gate)
     }
 
     #[tokio::test]
     async fn a_commit_is_durable_only_after_an_fsync_that_started_after_it() {
-        let (sync, fsyncs, finish) = gated();
+        let (sync, mut gate) = gated();
         let first = sync.committed().wait();
-        started(&fsyncs);
+        gate.started().await;
         // Committed while the first fsync runs: that one does not cover it.
         let mut second = Box::pin(sync.committed().wait());
         let mut first = Box::pin(first);
 
-        finish.send(Ok(())).unwrap();
+        gate.finish(Ok(()));
         first.as_mut().await.unwrap();
         assert!(second.as_mut().now_or_never().is_none());
-        started(&fsyncs);
-        finish.send(Ok(())).unwrap();
+        gate.started().await;
+        gate.finish(Ok(()));
         second.await.unwrap();
     }
 
     #[tokio::test]
     async fn one_fsync_covers_every_commit_waiting_for_it() {
-        let (sync, fsyncs, finish) = gated();
+        let (sync, mut gate) = gated();
         let first = sync.committed().wait();
-        started(&fsyncs);
+        gate.started().await;
         let (second, third) = (sync.committed().wait(), sync.committed().wait());
-        finish.send(Ok(())).unwrap();
+        gate.finish(Ok(()));
         first.await.unwrap();
-        started(&fsyncs);
-        finish.send(Ok(())).unwrap();
+        gate.started().await;
+        gate.finish(Ok(()));
         second.await.unwrap();
         third.await.unwrap();
-        assert!(fsyncs.try_recv().is_err(), "two fsyncs for three commits");
+
+        drop(sync);
+        // The thread is gone once the gate's sender is: no third fsync ran.
+        while !gate.started.is_closed() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(gate.unseen(), 0, "two fsyncs for three commits");
     }
 
     #[tokio::test]
     async fn catching_up_waits_for_pending_commits_and_no_longer() {
-        let (sync, fsyncs, finish) = gated();
+        let (sync, mut gate) = gated();
         sync.caught_up().wait().await.unwrap();
-        let mut behind = Box::pin(sync.committed().wait());
+        let behind = sync.committed().wait();
         let mut caught_up = Box::pin(sync.caught_up().wait());
-        started(&fsyncs);
+        gate.started().await;
+        // Committed after catching up was asked for: not waited for.
+        let mut later = Box::pin(sync.committed().wait());
         assert!(caught_up.as_mut().now_or_never().is_none());
-        finish.send(Ok(())).unwrap();
+
+        gate.finish(Ok(()));
         caught_up.await.unwrap();
-        behind.as_mut().await.unwrap();
+        behind.await.unwrap();
+        gate.started().await;
+        assert!(later.as_mut().now_or_never().is_none());
+        gate.finish(Ok(()));
+        later.await.unwrap();
     }
 
     #[tokio::test]
     async fn a_failed_fsync_fails_its_commits_and_every_later_one() {
-        let (sync, fsyncs, finish) = gated();
+        let (sync, mut gate) = gated();
         let lost = sync.committed().wait();
-        started(&fsyncs);
-        finish.send(Err(io::Error::other("disk gone"))).unwrap();
+        gate.started().await;
+        gate.finish(Err(io::Error::other("disk gone")));
         let err = lost.await.unwrap_err();
         assert!(err.to_string().contains("disk gone"), "{err}");
+        assert!(sync.failure().unwrap().contains("disk gone"));
 
         let later = sync.committed().wait();
-        started(&fsyncs);
-        finish.send(Ok(())).unwrap();
+        gate.started().await;
+        gate.finish(Ok(()));
         assert!(matches!(later.await, Err(StoreError::NotDurable(_))));
+    }
+
+    #[tokio::test]
+    async fn a_log_out_of_reach_is_tried_again_without_failing_its_commits() {
+        let mut tries = 0;
+        let sync = WalSync::with(move || {
+            tries += 1;
+            match tries {
+                1 | 2 => Err(SyncError::Retry(io::Error::other("too many open files"))),
+                _ => Ok(()),
+            }
+        })
+        .unwrap();
+        sync.committed().wait().await.unwrap();
+        assert_eq!(sync.failure(), None);
+    }
+
+    #[test]
+    fn a_log_that_does_not_exist_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = WalSync::start(dir.path().join("missing.db-wal")).unwrap_err();
+        assert!(err.to_string().contains("missing.db-wal"), "{err}");
+    }
+
+    #[test]
+    fn the_log_followed_is_the_one_now_at_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db-wal");
+        std::fs::write(&path, b"old").unwrap();
+        let mut log = Log::open(path.clone()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        log.sync().unwrap();
+
+        std::fs::write(&path, b"new").unwrap();
+        log.sync().unwrap();
+        let (held, current) = (
+            log.file.metadata().unwrap(),
+            std::fs::metadata(&path).unwrap(),
+        );
+        assert_eq!(held.ino(), current.ino());
     }
 }

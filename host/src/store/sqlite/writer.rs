@@ -7,6 +7,7 @@
 //! store keeps its writer connection behind a lock instead, and opens it
 //! again only after it had to be closed.
 
+use std::io;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 
@@ -26,30 +27,57 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Opens the connection to the database whose write-ahead log is `wal`.
+    /// Opens the connection, and starts fsyncing the database's write-ahead
+    /// log with `sync`.
     pub(super) async fn open(
         options: SqliteConnectOptions,
-        wal: PathBuf,
+        sync: impl FnOnce(PathBuf) -> io::Result<WalSync>,
     ) -> Result<Self, StoreError> {
-        let conn = options.connect().await?;
+        let mut conn = options.connect().await?;
+        // The file SQLite opened, symlinks resolved: its log is beside it.
+        let database: String =
+            sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&mut conn)
+                .await?;
+        let wal = sync(format!("{database}-wal").into())?;
         Ok(Self {
             options,
             conn: Mutex::new(Some(conn)),
-            wal: WalSync::start(wal)?,
+            wal,
         })
     }
 
-    /// Waits for the writer; opens it again if it was closed.
+    /// Waits for the writer; opens it again if it was closed. Once an fsync
+    /// of the log failed, refuses: nothing written could be acknowledged.
     pub(super) async fn lock(&self) -> Result<WriterGuard<'_>, StoreError> {
+        if let Some(failure) = self.wal.failure() {
+            return Err(StoreError::NotDurable(failure));
+        }
         let mut conn = self.conn.lock().await;
         if conn.is_none() {
-            *conn = Some(self.options.connect().await?);
+            *conn = Some(self.reopen().await?);
         }
         Ok(WriterGuard {
             conn,
             wal: &self.wal,
             fragile: false,
         })
+    }
+
+    /// Opens the writer again after it was closed. A connection closed
+    /// mid-script may still have committed its batch, with
+    /// `synchronous=NORMAL` and without anyone asking for the fsync: once
+    /// the new connection holds the write lock, the old one has committed
+    /// or rolled back, and the fsync asked for then covers it, so claims
+    /// (which wait for every fsync asked for) never hand out its work first.
+    async fn reopen(&self) -> Result<SqliteConnection, StoreError> {
+        let mut conn = self.options.connect().await?;
+        for sql in ["BEGIN IMMEDIATE", "ROLLBACK"] {
+            sqlx::query(sql).execute(&mut conn).await?;
+        }
+        // Nobody waits on this commit; `caught_up` does.
+        drop(self.wal.committed());
+        Ok(conn)
     }
 }
 
@@ -105,5 +133,144 @@ impl Drop for WriterGuard<'_> {
         if self.fragile {
             self.conn.take();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use futures::FutureExt;
+
+    use crate::ids::TenantId;
+    use crate::store::testing::{delivery, tenant_with_plugin};
+    use crate::store::{
+        ClaimRequest, Durable, FsyncGate, SqliteStore, Store, StoreError, WriteBatch, now_ms,
+    };
+
+    async fn synchronous(store: &SqliteStore) -> i64 {
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *store.writer.lock().await.unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn gated() -> (tempfile::TempDir, SqliteStore, FsyncGate) {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, gate) = SqliteStore::open_gated(&dir.path().join("t.db")).await;
+        (dir, store, gate)
+    }
+
+    /// Stores a tenant, its plugin and one webhook for it.
+    async fn ingest_one(store: &SqliteStore) -> Durable {
+        let (tenant, plugin) = tenant_with_plugin(store).await;
+        let batch = WriteBatch {
+            ingests: vec![delivery(&tenant, &plugin)],
+            ..Default::default()
+        };
+        store.write(&batch).await.unwrap().1
+    }
+
+    fn claim_all() -> ClaimRequest {
+        ClaimRequest {
+            now_ms: now_ms(),
+            max: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_log_fsynced_is_the_one_beside_the_file_sqlite_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.db");
+        drop(SqliteStore::open(&real).await.unwrap());
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+
+        // SQLite follows the link: its log is real.db-wal, and no
+        // link.db-wal ever exists to be fsynced instead.
+        let store = SqliteStore::open(&link).await.unwrap();
+        ingest_one(&store).await.wait().await.unwrap();
+        assert!(dir.path().join("real.db-wal").exists());
+        assert!(!dir.path().join("link.db-wal").exists());
+    }
+
+    #[tokio::test]
+    async fn the_writer_is_back_to_synchronous_full_after_a_batch_and_a_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        assert_eq!(synchronous(&store).await, 2, "FULL from the start");
+
+        ingest_one(&store).await.wait().await.unwrap();
+        assert_eq!(synchronous(&store).await, 2, "FULL after a batch");
+
+        let (claim, durable) = store.claim(claim_all()).await.unwrap();
+        durable.wait().await.unwrap();
+        assert_eq!(claim.claimed.len(), 1);
+        assert_eq!(synchronous(&store).await, 2, "FULL after a claim");
+    }
+
+    #[tokio::test]
+    async fn a_claim_hands_out_a_batch_only_once_the_batch_is_fsynced() {
+        let (_dir, store, mut gate) = gated().await;
+        let written = ingest_one(&store).await;
+        gate.started().await;
+
+        let (claim, claimed) = store.claim(claim_all()).await.unwrap();
+        assert_eq!(claim.claimed.len(), 1, "the commit is visible at once");
+        let mut claimed = Box::pin(claimed.wait());
+        assert!(claimed.as_mut().now_or_never().is_none());
+        gate.finish(Ok(()));
+        written.wait().await.unwrap();
+        claimed.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_batch_cut_off_after_its_commit_is_fsynced_before_a_claim_hands_it_out() {
+        let (_dir, store, mut gate) = gated().await;
+        tenant_with_plugin(&store).await;
+        {
+            // A script whose caller went away after its COMMIT: nobody
+            // asked for its fsync, and the writer is closed.
+            let mut writer = store.writer.lock().await.unwrap();
+            writer.unsettle();
+            sqlx::raw_sql(
+                "PRAGMA synchronous = NORMAL; BEGIN; UPDATE tenants SET claim_seq = 1; COMMIT",
+            )
+            .execute(&mut *writer)
+            .await
+            .unwrap();
+        }
+
+        let (_, claimed) = store.claim(claim_all()).await.unwrap();
+        gate.started().await;
+        let mut claimed = Box::pin(claimed.wait());
+        assert!(claimed.as_mut().now_or_never().is_none());
+        gate.finish(Ok(()));
+        claimed.await.unwrap();
+        assert_eq!(synchronous(&store).await, 2, "the new connection is FULL");
+    }
+
+    #[tokio::test]
+    async fn once_an_fsync_failed_the_writer_refuses_every_write() {
+        let (_dir, store, mut gate) = gated().await;
+        let durable = ingest_one(&store).await;
+        gate.started().await;
+        gate.finish(Err(io::Error::other("EIO")));
+        assert!(matches!(
+            durable.wait().await,
+            Err(StoreError::NotDurable(_))
+        ));
+
+        let refused = store.write(&WriteBatch::default()).await.err();
+        assert!(
+            matches!(refused, Some(StoreError::NotDurable(_))),
+            "{refused:?}"
+        );
+        let other = TenantId::new("other").unwrap();
+        let refused = store.create_tenant(&other, None).await.err();
+        assert!(
+            matches!(refused, Some(StoreError::NotDurable(_))),
+            "{refused:?}"
+        );
     }
 }
