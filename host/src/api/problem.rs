@@ -73,8 +73,9 @@ impl IntoResponse for Problem {
 const RETRY_AFTER_S: u64 = 5;
 
 impl From<&QueueError> for Problem {
-    fn from(e: &QueueError) -> Self {
-        tracing::error!(error = %e, "queue unavailable");
+    /// Not logged here: the committer logs a store's failures, once for a
+    /// failure every later write repeats, rather than once per request.
+    fn from(_: &QueueError) -> Self {
         let mut p = Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "Service unavailable",

@@ -49,7 +49,8 @@ impl Shared {
 struct Requested {
     /// Commits that asked for an fsync so far.
     commits: u64,
-    /// The store is gone: finish what was asked and stop.
+    /// The store is gone: sync what was asked and stop (at once if the log
+    /// cannot be reached).
     closed: bool,
 }
 
@@ -168,11 +169,15 @@ fn run(
                     if !std::mem::replace(&mut warned, true) {
                         tracing::warn!(error = %e, "cannot reach the write-ahead log to fsync it; commits wait until it can");
                     }
-                    let requested = shared.requested();
+                    let (requested, _) = shared
+                        .wake
+                        .wait_timeout_while(shared.requested(), RETRY_AFTER, |r| !r.closed)
+                        .unwrap_or_else(PoisonError::into_inner);
                     if requested.closed {
-                        break Err(e);
+                        // Its waiters hear that the thread stopped.
+                        tracing::error!(error = %e, "the store closed while the write-ahead log was out of reach; the last commits were not acknowledged");
+                        return;
                     }
-                    drop(shared.wake.wait_timeout(requested, RETRY_AFTER));
                 }
                 Err(SyncError::Failed(e)) => break Err(e),
                 Ok(()) => break Ok(()),
@@ -192,9 +197,9 @@ fn run(
 }
 
 /// The log, held open for the thread's life: the kernel reports a failed
-/// writeback to a descriptor only once, and only if it was open when the
-/// failure happened, so a descriptor opened per fsync could miss one that
-/// SQLite's own fsync (at a checkpoint) had already taken.
+/// writeback once to each open file, and to a file opened later only if no
+/// one has seen it yet, so a descriptor opened per fsync could miss an error
+/// that SQLite's own fsync (at a checkpoint) had already taken.
 struct Log {
     path: PathBuf,
     file: File,
@@ -277,12 +282,6 @@ impl FsyncGate {
     pub(crate) fn finish(&self, result: io::Result<()>) {
         self.finish.send(result).expect("the fsync thread runs");
     }
-
-    /// How many fsyncs started that nobody waited for; once the thread has
-    /// stopped, how many more it ran.
-    pub(crate) fn unseen(&mut self) -> usize {
-        std::iter::from_fn(|| self.started.try_recv().ok()).count()
-    }
 }
 
 #[cfg(test)]
@@ -326,12 +325,17 @@ mod tests {
         second.await.unwrap();
         third.await.unwrap();
 
-        drop(sync);
-        // The thread is gone once the gate's sender is: no third fsync ran.
-        while !gate.started.is_closed() {
+        // With nothing to wait for, a third fsync would end at once; the
+        // thread stops, and every fsync it started is on the channel.
+        let FsyncGate {
+            mut started,
+            finish,
+        } = gate;
+        drop((sync, finish));
+        while !started.is_closed() {
             tokio::task::yield_now().await;
         }
-        assert_eq!(gate.unseen(), 0, "two fsyncs for three commits");
+        assert!(started.try_recv().is_err(), "two fsyncs for three commits");
     }
 
     #[tokio::test]

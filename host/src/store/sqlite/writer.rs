@@ -50,10 +50,10 @@ impl Writer {
     /// Waits for the writer; opens it again if it was closed. Once an fsync
     /// of the log failed, refuses: nothing written could be acknowledged.
     pub(super) async fn lock(&self) -> Result<WriterGuard<'_>, StoreError> {
+        let mut conn = self.conn.lock().await;
         if let Some(failure) = self.wal.failure() {
             return Err(StoreError::NotDurable(failure));
         }
-        let mut conn = self.conn.lock().await;
         if conn.is_none() {
             *conn = Some(self.reopen().await?);
         }
