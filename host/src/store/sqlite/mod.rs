@@ -51,8 +51,8 @@ impl SqliteStore {
 
     /// Opens a database whose log's fsyncs wait for the test.
     #[cfg(test)]
-    pub(crate) async fn open_gated(path: &Path) -> (Self, wal_sync::FsyncGate) {
-        let (gate, fsync) = wal_sync::FsyncGate::new();
+    pub(crate) async fn open_gated(path: &Path) -> (Self, FsyncGate) {
+        let (gate, fsync) = FsyncGate::new();
         let store = Self::open_with(path, |_| WalSync::with(fsync))
             .await
             .unwrap();

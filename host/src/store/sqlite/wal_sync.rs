@@ -282,6 +282,20 @@ impl FsyncGate {
     pub(crate) fn finish(&self, result: io::Result<()>) {
         self.finish.send(result).expect("the fsync thread runs");
     }
+
+    /// Checks that `durable` waits for the running fsync, then lets that
+    /// end and waits for `durable`.
+    pub(crate) async fn holds(&self, durable: Durable) {
+        use futures::FutureExt;
+
+        let mut waiting = Box::pin(durable.wait());
+        assert!(
+            waiting.as_mut().now_or_never().is_none(),
+            "durable before its fsync ended"
+        );
+        self.finish(Ok(()));
+        waiting.await.unwrap();
+    }
 }
 
 #[cfg(test)]

@@ -140,8 +140,6 @@ impl Drop for WriterGuard<'_> {
 mod tests {
     use std::io;
 
-    use futures::FutureExt;
-
     use crate::ids::TenantId;
     use crate::store::testing::{delivery, tenant_with_plugin};
     use crate::store::{
@@ -217,11 +215,8 @@ mod tests {
 
         let (claim, claimed) = store.claim(claim_all()).await.unwrap();
         assert_eq!(claim.claimed.len(), 1, "the commit is visible at once");
-        let mut claimed = Box::pin(claimed.wait());
-        assert!(claimed.as_mut().now_or_never().is_none());
-        gate.finish(Ok(()));
+        gate.holds(claimed).await;
         written.wait().await.unwrap();
-        claimed.await.unwrap();
     }
 
     #[tokio::test]
@@ -243,10 +238,7 @@ mod tests {
 
         let (_, claimed) = store.claim(claim_all()).await.unwrap();
         gate.started().await;
-        let mut claimed = Box::pin(claimed.wait());
-        assert!(claimed.as_mut().now_or_never().is_none());
-        gate.finish(Ok(()));
-        claimed.await.unwrap();
+        gate.holds(claimed).await;
         assert_eq!(synchronous(&store).await, 2, "the new connection is FULL");
     }
 
