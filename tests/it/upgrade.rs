@@ -1,5 +1,6 @@
 //! A database made by an earlier hookhost, opened by this one: the migrations
-//! carry its deliveries over (headers and bodies moved to `payloads`), on
+//! carry its deliveries and their attempts over (headers and bodies moved to
+//! `payloads`, and on SQLite the tables rebuilt around an integer key), on
 //! both backends.
 
 use std::path::Path;
@@ -14,8 +15,9 @@ use sqlx::migrate::{Migrate, Migrator};
 const SQLITE_PAYLOADS: i64 = 20261123000006;
 const POSTGRES_PAYLOADS: i64 = 20261123000002;
 
-/// Two succeeded deliveries in the old shape: one with its body, one pruned.
-const OLD_ROWS: [&str; 3] = [
+/// Two succeeded deliveries in the old shape, one with its body and its
+/// attempt, one pruned.
+const OLD_ROWS: [&str; 4] = [
     "INSERT INTO tenants (id, created_at) VALUES ('acme', 1)",
     "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, headers, body, received_at,
                              plugin, plugin_version, lease_ms, status, attempts, finished_at)
@@ -25,6 +27,9 @@ const OLD_ROWS: [&str; 3] = [
                              plugin, plugin_version, lease_ms, status, attempts, finished_at)
      VALUES ('dlv_pruned', 'acme', 'orders', 'e2', 'github', '[]', NULL, 1, 'echo', 1, 15000,
              'succeeded', 1, 2)",
+    "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms, outcome,
+                           logs, logs_truncated, http_calls)
+     VALUES ('dlv_kept', 1, 1, 1, 5, 'ok', '[]', false, '[]')",
 ];
 
 #[test]
@@ -92,6 +97,9 @@ async fn assert_carried_over(store: &dyn Store) {
     assert_eq!(d.status, DeliveryStatus::Succeeded);
     assert_eq!(d.headers, vec![("x-github-event".into(), "push".into())]);
     assert_eq!(d.body.as_deref(), Some(&b"{\"n\":1}"[..]));
+    let attempts = store.attempts(&kept).await.unwrap();
+    assert_eq!(attempts.len(), 1, "the attempt survives the migrations");
+    assert_eq!(attempts[0].duration_ms, 5);
     let pruned = DeliveryId::from_string("dlv_pruned".into());
     let p = store.delivery(&acme, &pruned).await.unwrap().unwrap();
     assert_eq!(p.body, None);

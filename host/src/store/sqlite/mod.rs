@@ -230,7 +230,7 @@ async fn claim_due(
     let mut read = QueryBuilder::<Sqlite>::new(
         "SELECT d.id AS id, tenant, endpoint, provider, event_type, headers, body, received_at, plugin,
                 plugin_version, attempts, run_start
-         FROM deliveries d JOIN payloads p ON p.delivery_id = d.id WHERE d.id IN (",
+         FROM deliveries d JOIN payloads p ON p.seq = d.seq WHERE d.id IN (",
     );
     let mut ids = read.separated(", ");
     for (id, ..) in &chosen {
@@ -337,7 +337,7 @@ impl Store for SqliteStore {
         let mut tx = writer.begin().await?;
         for statement in [
             "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = ?1)",
-            "DELETE FROM payloads WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = ?1)",
+            "DELETE FROM payloads WHERE seq IN (SELECT seq FROM deliveries WHERE tenant = ?1)",
             "DELETE FROM deliveries WHERE tenant = ?1",
             "DELETE FROM kv WHERE tenant = ?1",
             "DELETE FROM endpoints WHERE tenant = ?1",
@@ -504,7 +504,7 @@ impl Store for SqliteStore {
             "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts, plugin,
                     plugin_version, received_at, due_at, finished_at, last_error, headers,
                     NULL AS body
-             FROM deliveries JOIN payloads ON delivery_id = id
+             FROM deliveries JOIN payloads USING (seq)
              WHERE tenant = ?1
                AND (?2 IS NULL OR status = ?2)
                AND (?3 IS NULL OR endpoint = ?3)
@@ -748,18 +748,17 @@ impl Store for SqliteStore {
                    SELECT id FROM deliveries
                    WHERE status = 'succeeded' AND body_pruned = 0 AND finished_at < ?1
                    LIMIT 1000)
-                 RETURNING id",
+                 RETURNING seq",
             )
             .bind(succeeded_before_ms)
             .fetch_all(&mut *tx)
             .await?;
             if !done.is_empty() {
-                let mut update = QueryBuilder::<Sqlite>::new(
-                    "UPDATE payloads SET body = NULL WHERE delivery_id IN (",
-                );
+                let mut update =
+                    QueryBuilder::<Sqlite>::new("UPDATE payloads SET body = NULL WHERE seq IN (");
                 let mut ids = update.separated(", ");
                 for row in &done {
-                    ids.push_bind(row.try_get::<String, _>("id")?);
+                    ids.push_bind(row.try_get::<i64, _>("seq")?);
                 }
                 update.push(")");
                 update.build().execute(&mut *tx).await?;
@@ -778,12 +777,12 @@ impl Store for SqliteStore {
         id: &DeliveryId,
     ) -> Result<Option<Delivery>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM deliveries JOIN payloads ON delivery_id = id WHERE tenant = ?1 AND id = ?2",
+            "SELECT * FROM deliveries JOIN payloads USING (seq) WHERE tenant = ?1 AND id = ?2",
         )
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&self.reader)
-            .await?;
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.reader)
+        .await?;
         row.as_ref().map(rows::delivery).transpose()
     }
 

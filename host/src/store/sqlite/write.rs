@@ -13,6 +13,14 @@
 //! completion's lease checks the lease itself, and only when a batch held
 //! duplicate events is a second query needed, after the commit, to name them.
 //!
+//! Every insert and update of a script says `OR FAIL`. A multi-row
+//! statement that can abort inside a transaction makes SQLite copy each
+//! page it touches into a statement journal first, so that the abort can
+//! undo that statement alone; a script never needs that, because any
+//! failure throws the whole transaction away (the writer is closed, see
+//! [`Script::run`]). With `OR FAIL` there is nothing to undo, and no copy:
+//! 12 % fewer instructions in SQLite for an ingest batch (callgrind).
+//!
 //! This relies on sqlx 0.8's SQLite driver running every statement of a
 //! query string, with its bound parameters, in order: behaviour upstream
 //! means to drop (launchbadge/sqlx#3108). The tests below pin it.
@@ -131,7 +139,7 @@ pub(super) async fn write(
 fn ingest<'a>(script: &mut Script<'a>, chunk: &'a [NewDelivery]) {
     script
         .next(
-            "INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type,
+            "INSERT OR FAIL INTO deliveries (id, tenant, endpoint, event_id, provider, event_type,
                                      received_at, plugin, plugin_version, lease_ms, status, due_at) ",
         )
         .push_values(chunk, |mut row, d| {
@@ -151,13 +159,15 @@ fn ingest<'a>(script: &mut Script<'a>, chunk: &'a [NewDelivery]) {
         .push(" ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING");
     script.next("SELECT 'inserted', changes()");
     script
-        .next("INSERT INTO payloads (delivery_id, headers, body) SELECT column1, column2, column3 FROM (")
+        .next("INSERT OR FAIL INTO payloads (seq, headers, body) SELECT d.seq, p.column2, p.column3 FROM (")
         .push_values(chunk, |mut row, d| {
             row.push_bind(d.id.as_str())
                 .push_bind(to_json(&d.headers))
                 .push_bind(d.body.as_ref());
         })
-        .push(") AS p WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = p.column1)");
+        // CROSS JOIN makes the VALUES the outer loop, read as they come;
+        // a plain JOIN copied them into a temporary table first.
+        .push(") AS p CROSS JOIN deliveries d ON d.id = p.column1");
 }
 
 /// For each webhook of the batch that was a duplicate, the delivery it
@@ -200,7 +210,7 @@ async fn duplicates_of(
 fn complete<'a>(script: &mut Script<'a>, chunk: &'a [Completion], now: i64) {
     script
         .next(
-            "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
+            "INSERT OR FAIL INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
                                    outcome, message, logs, logs_truncated, http_calls)
              SELECT column1, column3, column4, column5, column6, column7, column8, column9,
                     column10, column11
@@ -233,7 +243,7 @@ fn complete<'a>(script: &mut Script<'a>, chunk: &'a [Completion], now: i64) {
     }
     script
         .next(
-            "UPDATE deliveries SET status = c.column3, due_at = c.column4, finished_at = c.column5,
+            "UPDATE OR FAIL deliveries SET status = c.column3, due_at = c.column4, finished_at = c.column5,
                                    last_error = c.column6, lease_token = NULL
              FROM (",
         )
@@ -287,7 +297,8 @@ pub(super) fn kv<'a>(
         KvWrite::Set { key, value } => (key, value.clone()),
         KvWrite::Increment { key, delta } => (key, delta.to_string().into_bytes()),
     };
-    let sql = script.next("INSERT INTO kv (tenant, plugin, key, value, updated_at) SELECT ");
+    let sql =
+        script.next("INSERT OR FAIL INTO kv (tenant, plugin, key, value, updated_at) SELECT ");
     sql.separated(", ")
         .push_bind(ns.tenant.as_str())
         .push_bind(ns.plugin.as_str())
@@ -320,7 +331,7 @@ fn guard<'a>(sql: &mut QueryBuilder<'a, Sqlite>, lease: Option<(&'a DeliveryId, 
 fn release<'a>(script: &mut Script<'a>, id: &'a DeliveryId, lease: &'a LeaseToken, now: i64) {
     script
         .next(
-            "UPDATE deliveries SET
+            "UPDATE OR FAIL deliveries SET
                status = CASE WHEN attempts - 1 > run_start THEN 'retrying' ELSE 'pending' END,
                attempts = attempts - 1, lease_token = NULL, due_at = ",
         )
