@@ -77,8 +77,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // Statement journals (every multi-row insert inside a transaction
-            // keeps one) stay in memory instead of a temporary file.
+            // Statement journals (kept by a multi-row write that may abort
+            // inside a transaction; the queue's scripts avoid them, see
+            // write.rs) stay in memory instead of a temporary file.
             .pragma("temp_store", "memory");
         let writer = Writer::open(options.clone(), sync).await?;
         MIGRATOR.run(&mut *writer.lock().await?).await?;
@@ -744,8 +745,8 @@ impl Store for SqliteStore {
             let mut writer = self.writer.lock().await?;
             let mut tx = writer.begin().await?;
             let done = sqlx::query(
-                "UPDATE deliveries SET body_pruned = 1 WHERE id IN (
-                   SELECT id FROM deliveries
+                "UPDATE deliveries SET body_pruned = 1 WHERE seq IN (
+                   SELECT seq FROM deliveries
                    WHERE status = 'succeeded' AND body_pruned = 0 AND finished_at < ?1
                    LIMIT 1000)
                  RETURNING seq",
@@ -756,9 +757,9 @@ impl Store for SqliteStore {
             if !done.is_empty() {
                 let mut update =
                     QueryBuilder::<Sqlite>::new("UPDATE payloads SET body = NULL WHERE seq IN (");
-                let mut ids = update.separated(", ");
+                let mut seqs = update.separated(", ");
                 for row in &done {
-                    ids.push_bind(row.try_get::<i64, _>("seq")?);
+                    seqs.push_bind(row.try_get::<i64, _>("seq")?);
                 }
                 update.push(")");
                 update.build().execute(&mut *tx).await?;
