@@ -132,23 +132,28 @@ async fn run(
             continue;
         }
 
-        match store.write(&batch).await {
+        let finishing: Vec<bool> = batch
+            .completions
+            .iter()
+            .map(|c| !matches!(c.next, Next::Retry { .. }))
+            .collect();
+        let released = !batch.releases.is_empty();
+        match store.write(batch).await {
             Ok((results, durable)) => {
                 let accepted = results
                     .ingested
                     .iter()
                     .filter(|i| matches!(i, Ingested::Accepted(_)))
                     .count();
-                let finished = batch
-                    .completions
+                let finished = finishing
                     .iter()
                     .zip(&results.completed)
-                    .filter(|(c, counted)| **counted && !matches!(c.next, Next::Retry { .. }))
+                    .filter(|(finishing, counted)| **finishing && **counted)
                     .count();
                 depth.adjust(accepted as i64 - finished as i64);
                 // Whatever the dispatcher claims now is handed out only once
                 // this batch is durable (see `Store::claim`).
-                if accepted > 0 || !batch.releases.is_empty() {
+                if accepted > 0 || released {
                     work_ready.notify_one();
                 }
                 answering.spawn(async move {

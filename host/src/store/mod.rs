@@ -36,6 +36,9 @@ pub enum StoreError {
     /// The database refused or failed a statement, or went away.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The same, from the SQLite queue writer's own connection.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -225,7 +228,7 @@ pub trait Store: KvReader + Send + Sync + 'static {
 
     /// Applies a batch of queue writes in one transaction. Nobody may be
     /// told of the results before the [`Durable`] resolves.
-    async fn write(&self, batch: &WriteBatch) -> Result<(WriteResults, Durable), StoreError>;
+    async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError>;
 
     /// Claims due deliveries in a transaction of its own that is committed
     /// without waiting for the disk. Losing a claim to a power loss only

@@ -779,7 +779,7 @@ impl Store for PostgresStore {
         Ok(gone == 1)
     }
 
-    async fn write(&self, batch: &WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
+    async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
         let now = now_ms();
         let mut results = WriteResults::default();
         let mut tx = self.pool.begin().await?;

@@ -1,6 +1,8 @@
-//! SQLite in WAL mode: one writer connection (SQLite has one writer anyway,
-//! and a single connection means no SQLITE_BUSY between our own writers) and
-//! a small pool of readers.
+//! SQLite in WAL mode: the queue's writer thread for batches of webhooks
+//! and completions (write.rs), one sqlx writer connection for claims and
+//! admin writes (writer.rs), and a small pool of readers. SQLite has one
+//! writer at a time: the two writers take turns on its write lock, waiting
+//! for each other within the busy timeout.
 
 use std::fs::File;
 use std::path::Path;
@@ -26,6 +28,7 @@ mod writer;
 #[cfg(test)]
 pub(crate) use wal_sync::FsyncGate;
 use wal_sync::WalSync;
+use write::QueueWriter;
 use writer::Writer;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -38,6 +41,7 @@ const LOCK_FILE: &str = "hookhost.lock";
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: Arc<Writer>,
+    queue: QueueWriter,
     reader: SqlitePool,
     /// Held while serving, so a second server on the same directory refuses to start.
     _lock: Option<Arc<File>>,
@@ -83,12 +87,14 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         let writer = Writer::open(options.clone(), sync).await?;
         MIGRATOR.run(&mut *writer.lock().await?).await?;
+        let queue = QueueWriter::start(path, writer.wal())?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
         Ok(Self {
             writer: Arc::new(writer),
+            queue,
             reader,
             _lock: None,
         })
@@ -659,8 +665,8 @@ impl Store for SqliteStore {
         row.map(|row| rows::endpoint(tenant, &row)).transpose()
     }
 
-    async fn write(&self, batch: &WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
-        write::write(&mut self.writer.lock().await?, batch, now_ms()).await
+    async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
+        self.queue.write(batch).await
     }
 
     async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError> {
@@ -810,12 +816,10 @@ impl Store for SqliteStore {
     }
 
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError> {
-        let now = now_ms();
-        let mut script = write::Script::new();
-        for w in writes {
-            write::kv(&mut script, ns, w, None, now);
-        }
-        let (_, durable) = script.run(&mut self.writer.lock().await?).await?;
-        durable.wait().await
+        self.queue
+            .kv(ns.clone(), writes.to_vec())
+            .await?
+            .wait()
+            .await
     }
 }

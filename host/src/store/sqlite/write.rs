@@ -1,269 +1,268 @@
-//! A batch of queue writes as one script: `BEGIN`, every statement of the
-//! batch, `COMMIT`, handed to SQLite's thread at once. The script commits
-//! with `synchronous=NORMAL` and leaves the fsync to `WalSync`, so the
-//! writer is free for the next batch while this one reaches the disk.
+//! The queue's writes: a thread of their own with a connection of their
+//! own, taking whole batches (webhooks, finished attempts, released
+//! leases) and committing each in one transaction.
 //!
-//! sqlx runs each SQLite connection on a thread of its own, and a statement
-//! is a round trip to that thread and back. On a loaded host a round trip
-//! waits for two threads to be scheduled: 0.3–0.5 ms on two busy cores
-//! (measured), about what the SQL of a whole batch of 32 webhooks costs. The
-//! single writer runs batches back to back, so a round trip per statement
-//! bounded ingest; a script makes it one per batch. No statement needs an
-//! answer before the next is sent: every statement that depends on a
-//! completion's lease checks the lease itself, and only when a batch held
-//! duplicate events is a second query needed, after the commit, to name them.
+//! Why not sqlx: its SQLite driver runs a connection on a thread of its own
+//! too, but a batch then crosses to that thread and back as arguments boxed
+//! and copied for the crossing, rows sent back one by one, and a tokio task
+//! woken at each end; measured on the request path, that overhead was a
+//! third of the writer thread's time. Here the batch crosses once, each
+//! statement is prepared once for the connection's life, and a completion
+//! can check its lease before anything else of it is written.
 //!
-//! Every insert and update of a script says `OR FAIL`. A multi-row
-//! statement that can abort inside a transaction makes SQLite copy each
-//! page it touches into a statement journal first, so that the abort can
-//! undo that statement alone; a script never needs that, because any
-//! failure throws the whole transaction away (the writer is closed, see
-//! [`Script::run`]). With `OR FAIL` there is nothing to undo, and no copy:
-//! 12 % fewer instructions in SQLite for an ingest batch (callgrind).
+//! Every insert and update says `OR FAIL`: a statement that may abort
+//! inside a transaction (a foreign key, a unique index) otherwise makes
+//! SQLite keep a statement journal so that it can undo that statement
+//! alone; here any failure rolls the whole transaction back, so there is
+//! nothing to keep.
 //!
-//! This relies on sqlx 0.8's SQLite driver running every statement of a
-//! query string, with its bound parameters, in order: behaviour upstream
-//! means to drop (launchbadge/sqlx#3108). The tests below pin it.
+//! Batches commit with `synchronous=NORMAL` and leave the fsync to
+//! `WalSync`, so the thread is free for the next batch while this one
+//! reaches the disk. Everything else (admin writes, claims) stays on the
+//! sqlx writer, which keeps `synchronous=FULL`; the two connections share
+//! SQLite's write lock and the one `WalSync`.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::path::Path;
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use tokio::sync::oneshot;
 
 use super::to_json;
-use super::writer::WriterGuard;
+use super::wal_sync::WalSync;
 use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite, Outcome};
 use crate::store::{
-    Completion, DeliveryStatus, Durable, Ingested, LeaseToken, NewDelivery, Next, StoreError,
-    WriteBatch, WriteResults,
+    Completion, DeliveryStatus, Durable, Ingested, NewDelivery, Next, StoreError, WriteBatch,
+    WriteResults, now_ms,
 };
 
-/// Rows per multi-row statement: well under SQLite's 32,766 bound parameters.
-const CHUNK: usize = 500;
+/// Statements each connection keeps prepared: every statement below, with room.
+const PREPARED: usize = 32;
 
-/// A transaction's statements, built one after another.
-pub(super) struct Script<'a> {
-    sql: QueryBuilder<'a, Sqlite>,
+enum Job {
+    Batch(
+        WriteBatch,
+        oneshot::Sender<Result<(WriteResults, Durable), StoreError>>,
+    ),
+    Kv(
+        KvNamespace,
+        Vec<KvWrite>,
+        oneshot::Sender<Result<Durable, StoreError>>,
+    ),
 }
 
-impl<'a> Script<'a> {
-    pub(super) fn new() -> Self {
-        Self {
-            sql: QueryBuilder::new("PRAGMA synchronous = NORMAL;\nBEGIN"),
+/// A handle to the queue's writer thread. The thread ends, closing its
+/// connection, once every handle is dropped.
+#[derive(Debug, Clone)]
+pub(super) struct QueueWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl QueueWriter {
+    /// Opens a connection to the (migrated) database at `path` and starts
+    /// the thread; its commits are made durable by `wal`.
+    pub(super) fn start(path: &Path, wal: Arc<WalSync>) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(PREPARED);
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA temp_store = memory;",
+        )?;
+        let (jobs, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("hookhost-queue-writer".into())
+            .spawn(move || run(conn, &wal, rx))?;
+        Ok(Self { jobs })
+    }
+
+    /// Writes a batch in one transaction; durable once the [`Durable`] resolves.
+    pub(super) async fn write(
+        &self,
+        batch: WriteBatch,
+    ) -> Result<(WriteResults, Durable), StoreError> {
+        self.call(|reply| Job::Batch(batch, reply)).await
+    }
+
+    /// Applies KV writes outside any delivery (the admin API's), in one transaction.
+    pub(super) async fn kv(
+        &self,
+        ns: KvNamespace,
+        writes: Vec<KvWrite>,
+    ) -> Result<Durable, StoreError> {
+        self.call(|reply| Job::Kv(ns, writes, reply)).await
+    }
+
+    async fn call<T>(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
+    ) -> Result<T, StoreError> {
+        let stopped = || StoreError::NotDurable("the queue's writer thread stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(job(reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn run(mut conn: Connection, wal: &WalSync, jobs: mpsc::Receiver<Job>) {
+    for job in jobs {
+        match job {
+            Job::Batch(batch, reply) => {
+                let _ = reply.send(commit(&mut conn, wal, |tx| write(tx, &batch, now_ms())));
+            }
+            Job::Kv(ns, writes, reply) => {
+                let result = commit(&mut conn, wal, |tx| {
+                    writes.iter().try_for_each(|w| kv(tx, &ns, w, now_ms()))
+                });
+                let _ = reply.send(result.map(|((), durable)| durable));
+            }
         }
     }
-
-    /// Starts the next statement.
-    fn next(&mut self, sql: &str) -> &mut QueryBuilder<'a, Sqlite> {
-        self.sql.push(";\n").push(sql)
-    }
-
-    /// Runs the script on the writer; what it wrote is durable once the
-    /// [`Durable`] resolves. Should it fail, or the caller stop waiting, the
-    /// writer is closed rather than used again, so neither a half-run
-    /// transaction nor `synchronous=NORMAL` stays on it (closing rolls the
-    /// transaction back).
-    pub(super) async fn run(
-        mut self,
-        writer: &mut WriterGuard<'_>,
-    ) -> Result<(Vec<sqlx::sqlite::SqliteRow>, Durable), StoreError> {
-        self.sql.push(";\nCOMMIT;\nPRAGMA synchronous = FULL");
-        writer.unsettle();
-        let rows = self.sql.build().fetch_all(&mut **writer).await?;
-        writer.settle();
-        Ok((rows, writer.committed()))
-    }
 }
 
-/// Applies a batch in one transaction and one round trip, plus one more
-/// after the commit when some webhooks were duplicates.
-pub(super) async fn write(
-    writer: &mut WriterGuard<'_>,
-    batch: &WriteBatch,
-    now: i64,
-) -> Result<(WriteResults, Durable), StoreError> {
-    let mut script = Script::new();
-    for chunk in batch.completions.chunks(CHUNK) {
-        complete(&mut script, chunk, now);
+/// Runs `body` in a transaction that takes the write lock at once, and
+/// commits it; a failure anywhere rolls all of it back. Once an fsync of
+/// the log failed, refuses: nothing written could be acknowledged.
+fn commit<T>(
+    conn: &mut Connection,
+    wal: &WalSync,
+    body: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<(T, Durable), StoreError> {
+    if let Some(failure) = wal.failure() {
+        return Err(StoreError::NotDurable(failure));
     }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let done = body(&tx)?;
+    tx.commit()?;
+    Ok((done, wal.committed()))
+}
+
+/// Finished attempts first, then released leases, then new webhooks.
+fn write(tx: &Transaction<'_>, batch: &WriteBatch, now: i64) -> Result<WriteResults, StoreError> {
+    let completed = batch
+        .completions
+        .iter()
+        .map(|c| complete(tx, c, now))
+        .collect::<Result<_, _>>()?;
     for (id, lease) in &batch.releases {
-        release(&mut script, id, lease, now);
+        tx.prepare_cached(
+            "UPDATE OR FAIL deliveries SET
+               status = CASE WHEN attempts - 1 > run_start THEN 'retrying' ELSE 'pending' END,
+               attempts = attempts - 1, lease_token = NULL, due_at = ?1
+             WHERE id = ?2 AND lease_token = ?3",
+        )?
+        .execute(params![now, id.as_str(), lease.0.as_str()])?;
     }
-    for chunk in batch.ingests.chunks(CHUNK) {
-        ingest(&mut script, chunk);
-    }
-    let (rows, durable) = script.run(writer).await?;
-
-    let mut applied = HashSet::new();
-    let mut inserted = Vec::new();
-    for row in &rows {
-        match row.try_get::<&str, _>(0)? {
-            "applied" => {
-                applied.insert(row.try_get::<String, _>(1)?);
-            }
-            "inserted" => inserted.push(row.try_get::<i64, _>(1)? as usize),
-            other => return Err(StoreError::Corrupt(format!("unexpected row {other}"))),
-        }
-    }
-    let short = batch
+    let ingested = batch
         .ingests
-        .chunks(CHUNK)
-        .zip(&inserted)
-        .any(|(chunk, n)| *n < chunk.len());
-    let duplicates = if short {
-        duplicates_of(writer, &batch.ingests).await?
-    } else {
-        HashMap::new()
-    };
-    let results = WriteResults {
-        completed: batch
-            .completions
-            .iter()
-            .map(|c| applied.contains(c.id.as_str()))
-            .collect(),
-        ingested: batch
-            .ingests
-            .iter()
-            .map(|d| match duplicates.get(d.id.as_str()) {
-                Some(existing) => Ingested::Duplicate(DeliveryId::from_string(existing.clone())),
-                None => Ingested::Accepted(d.id.clone()),
-            })
-            .collect(),
-    };
-    Ok((results, durable))
+        .iter()
+        .map(|d| ingest(tx, d))
+        .collect::<Result<_, _>>()?;
+    Ok(WriteResults {
+        completed,
+        ingested,
+    })
 }
 
-/// Inserts deliveries and their payloads; a row that hits the event-id index
-/// is a duplicate of a delivery already there (or earlier in the batch) and
-/// goes in neither table. Reports how many went in.
-fn ingest<'a>(script: &mut Script<'a>, chunk: &'a [NewDelivery]) {
-    script
-        .next(
+/// Stores a webhook and its payload, unless its event id was seen before:
+/// then it names the delivery it repeats.
+fn ingest(tx: &Transaction<'_>, d: &NewDelivery) -> Result<Ingested, StoreError> {
+    let inserted = tx
+        .prepare_cached(
             "INSERT OR FAIL INTO deliveries (id, tenant, endpoint, event_id, provider, event_type,
-                                     received_at, plugin, plugin_version, lease_ms, status, due_at) ",
-        )
-        .push_values(chunk, |mut row, d| {
-            row.push_bind(d.id.as_str())
-                .push_bind(d.tenant.as_str())
-                .push_bind(d.endpoint.as_str())
-                .push_bind(d.event_id.as_deref())
-                .push_bind(d.provider.as_str())
-                .push_bind(d.event_type.as_deref())
-                .push_bind(d.received_at_ms)
-                .push_bind(d.plugin.as_str())
-                .push_bind(d.plugin_version as i64)
-                .push_bind(d.lease_ms as i64)
-                .push_bind(DeliveryStatus::Pending.as_str())
-                .push_bind(d.received_at_ms);
-        })
-        .push(" ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING");
-    script.next("SELECT 'inserted', changes()");
-    script
-        .next("INSERT OR FAIL INTO payloads (seq, headers, body) SELECT d.seq, p.column2, p.column3 FROM (")
-        .push_values(chunk, |mut row, d| {
-            row.push_bind(d.id.as_str())
-                .push_bind(to_json(&d.headers))
-                .push_bind(d.body.as_ref());
-        })
-        // CROSS JOIN makes the VALUES the outer loop, read as they come;
-        // a plain JOIN copied them into a temporary table first.
-        .push(") AS p CROSS JOIN deliveries d ON d.id = p.column1");
-}
-
-/// For each webhook of the batch that was a duplicate, the delivery it
-/// repeats; read after the commit, on the writer, so it sees the batch.
-async fn duplicates_of(
-    conn: &mut SqliteConnection,
-    ingests: &[NewDelivery],
-) -> Result<HashMap<String, String>, StoreError> {
-    let mut found = HashMap::new();
-    for chunk in ingests.chunks(CHUNK) {
-        let with_event: Vec<_> = chunk.iter().filter(|d| d.event_id.is_some()).collect();
-        if with_event.is_empty() {
-            continue;
-        }
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT e.column1, d.id FROM (");
-        query.push_values(&with_event, |mut row, d| {
-            row.push_bind(d.id.as_str())
-                .push_bind(d.tenant.as_str())
-                .push_bind(d.endpoint.as_str())
-                .push_bind(d.event_id.as_deref());
-        });
-        query.push(
-            ") AS e JOIN deliveries d ON d.tenant = e.column2 AND d.endpoint = e.column3
-                                     AND d.event_id = e.column4
-             WHERE d.id <> e.column1",
-        );
-        found.extend(
-            query
-                .build_query_as::<(String, String)>()
-                .fetch_all(&mut *conn)
-                .await?,
-        );
+                                     received_at, plugin, plugin_version, lease_ms, status, due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?7)
+             ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING",
+        )?
+        .execute(params![
+            d.id.as_str(),
+            d.tenant.as_str(),
+            d.endpoint.as_str(),
+            d.event_id,
+            d.provider.as_str(),
+            d.event_type,
+            d.received_at_ms,
+            d.plugin.as_str(),
+            d.plugin_version,
+            d.lease_ms as i64,
+            DeliveryStatus::Pending.as_str(),
+        ])?;
+    if inserted == 0 {
+        let existing: String = tx
+            .prepare_cached(
+                "SELECT id FROM deliveries WHERE tenant = ?1 AND endpoint = ?2 AND event_id = ?3",
+            )?
+            .query_row(
+                params![d.tenant.as_str(), d.endpoint.as_str(), d.event_id],
+                |row| row.get(0),
+            )?;
+        return Ok(Ingested::Duplicate(DeliveryId::from_string(existing)));
     }
-    Ok(found)
+    tx.prepare_cached("INSERT OR FAIL INTO payloads (seq, headers, body) VALUES (?1, ?2, ?3)")?
+        .execute(params![
+            tx.last_insert_rowid(),
+            to_json(&d.headers),
+            d.body.as_ref()
+        ])?;
+    Ok(Ingested::Accepted(d.id.clone()))
 }
 
-/// Records finished attempts whose lease still holds: their attempts and the
-/// KV writes of the successful ones first (each checking the lease), then
-/// the deliveries themselves, which reports those that counted.
-fn complete<'a>(script: &mut Script<'a>, chunk: &'a [Completion], now: i64) {
-    script
-        .next(
-            "INSERT OR FAIL INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
-                                   outcome, message, logs, logs_truncated, http_calls)
-             SELECT column1, column3, column4, column5, column6, column7, column8, column9,
-                    column10, column11
-             FROM (",
-        )
-        .push_values(chunk, |mut row, c| {
-            let r = &c.record;
-            row.push_bind(c.id.as_str())
-                .push_bind(c.lease.0.as_str())
-                .push_bind(r.attempt as i64)
-                .push_bind(r.plugin_version as i64)
-                .push_bind(r.started_at_ms)
-                .push_bind(r.duration_ms as i64)
-                .push_bind(r.outcome.kind())
-                .push_bind(outcome_message(&r.outcome))
-                .push_bind(to_json(&r.logs))
-                .push_bind(r.logs_truncated)
-                .push_bind(to_json(&r.http_calls));
-        })
-        .push(
-            ") AS a WHERE EXISTS (SELECT 1 FROM deliveries d
-                                  WHERE d.id = a.column1 AND d.lease_token = a.column2)",
-        );
-    for c in chunk {
-        if let Next::Succeeded { namespace, writes } = &c.next {
+/// Records a finished attempt if its lease still holds: the attempt, the
+/// KV writes of a success, and the delivery's next state. Reports whether
+/// it counted.
+fn complete(tx: &Transaction<'_>, c: &Completion, now: i64) -> Result<bool, StoreError> {
+    let seq: Option<i64> = tx
+        .prepare_cached("SELECT seq FROM deliveries WHERE id = ?1 AND lease_token = ?2")?
+        .query_row(params![c.id.as_str(), c.lease.0.as_str()], |row| row.get(0))
+        .optional()?;
+    let Some(seq) = seq else {
+        return Ok(false);
+    };
+    let r = &c.record;
+    tx.prepare_cached(
+        "INSERT OR FAIL INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
+                               outcome, message, logs, logs_truncated, http_calls)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        c.id.as_str(),
+        r.attempt,
+        r.plugin_version,
+        r.started_at_ms,
+        r.duration_ms as i64,
+        r.outcome.kind(),
+        outcome_message(&r.outcome),
+        to_json(&r.logs),
+        r.logs_truncated,
+        to_json(&r.http_calls),
+    ])?;
+    let (status, due_at, finished_at) = match &c.next {
+        Next::Succeeded { namespace, writes } => {
             for write in writes {
-                kv(script, namespace, write, Some((&c.id, &c.lease)), now);
+                kv(tx, namespace, write, now)?;
             }
+            (DeliveryStatus::Succeeded, None, Some(now))
         }
-    }
-    script
-        .next(
-            "UPDATE OR FAIL deliveries SET status = c.column3, due_at = c.column4, finished_at = c.column5,
-                                   last_error = c.column6, lease_token = NULL
-             FROM (",
-        )
-        .push_values(chunk, |mut row, c| {
-            let (status, due_at, finished_at) = match &c.next {
-                Next::Succeeded { .. } => (DeliveryStatus::Succeeded, None, Some(now)),
-                Next::Retry { due_at_ms } => (DeliveryStatus::Retrying, Some(*due_at_ms), None),
-                Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
-            };
-            row.push_bind(c.id.as_str())
-                .push_bind(c.lease.0.as_str())
-                .push_bind(status.as_str())
-                .push_bind(due_at)
-                .push_bind(finished_at)
-                .push_bind(outcome_message(&c.record.outcome));
-        })
-        .push(
-            ") AS c WHERE deliveries.id = c.column1 AND deliveries.lease_token = c.column2
-             RETURNING 'applied', deliveries.id",
-        );
+        Next::Retry { due_at_ms } => (DeliveryStatus::Retrying, Some(*due_at_ms), None),
+        Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
+    };
+    tx.prepare_cached(
+        "UPDATE OR FAIL deliveries SET status = ?1, due_at = ?2, finished_at = ?3, last_error = ?4,
+                               lease_token = NULL
+         WHERE seq = ?5",
+    )?
+    .execute(params![
+        status.as_str(),
+        due_at,
+        finished_at,
+        outcome_message(&r.outcome),
+        seq
+    ])?;
+    Ok(true)
 }
 
 fn outcome_message(outcome: &Outcome) -> Option<String> {
@@ -274,78 +273,45 @@ fn outcome_message(outcome: &Outcome) -> Option<String> {
     }
 }
 
-/// One KV write; with a lease, only while the delivery still holds it.
-pub(super) fn kv<'a>(
-    script: &mut Script<'a>,
-    ns: &'a KvNamespace,
-    write: &'a KvWrite,
-    lease: Option<(&'a DeliveryId, &'a LeaseToken)>,
-    now: i64,
-) {
-    // Values are stored as decimal text for counters; a delta arrives the same way.
-    let (key, value) = match write {
+/// One KV write. Values are stored as decimal text for counters; a delta
+/// arrives the same way.
+fn kv(tx: &Transaction<'_>, ns: &KvNamespace, write: &KvWrite, now: i64) -> Result<(), StoreError> {
+    let (sql, key, value) = match write {
         KvWrite::Delete { key } => {
-            let sql = script.next("DELETE FROM kv WHERE tenant = ");
-            sql.push_bind(ns.tenant.as_str())
-                .push(" AND plugin = ")
-                .push_bind(ns.plugin.as_str())
-                .push(" AND key = ")
-                .push_bind(key.as_str());
-            guard(sql, lease);
-            return;
+            tx.prepare_cached("DELETE FROM kv WHERE tenant = ?1 AND plugin = ?2 AND key = ?3")?
+                .execute(params![ns.tenant.as_str(), ns.plugin.as_str(), key])?;
+            return Ok(());
         }
-        KvWrite::Set { key, value } => (key, value.clone()),
-        KvWrite::Increment { key, delta } => (key, delta.to_string().into_bytes()),
+        KvWrite::Set { key, value } => (
+            "INSERT OR FAIL INTO kv (tenant, plugin, key, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, plugin, key) DO UPDATE SET updated_at = excluded.updated_at,
+                                                             value = excluded.value",
+            key,
+            Cow::Borrowed(value.as_slice()),
+        ),
+        KvWrite::Increment { key, delta } => (
+            "INSERT OR FAIL INTO kv (tenant, plugin, key, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant, plugin, key) DO UPDATE SET updated_at = excluded.updated_at,
+               value = CAST(CAST(CAST(CAST(kv.value AS TEXT) AS INTEGER)
+                                 + CAST(CAST(excluded.value AS TEXT) AS INTEGER) AS TEXT) AS BLOB)",
+            key,
+            Cow::Owned(delta.to_string().into_bytes()),
+        ),
     };
-    let sql =
-        script.next("INSERT OR FAIL INTO kv (tenant, plugin, key, value, updated_at) SELECT ");
-    sql.separated(", ")
-        .push_bind(ns.tenant.as_str())
-        .push_bind(ns.plugin.as_str())
-        .push_bind(key.as_str())
-        .push_bind(value)
-        .push_bind(now);
-    // WHERE is required here: without it SQLite would read ON CONFLICT as a join's ON.
-    sql.push(" WHERE true");
-    guard(sql, lease);
-    sql.push(" ON CONFLICT (tenant, plugin, key) DO UPDATE SET updated_at = excluded.updated_at, value = ");
-    sql.push(match write {
-        KvWrite::Increment { .. } => {
-            "CAST(CAST(CAST(CAST(kv.value AS TEXT) AS INTEGER)
-                       + CAST(CAST(excluded.value AS TEXT) AS INTEGER) AS TEXT) AS BLOB)"
-        }
-        _ => "excluded.value",
-    });
-}
-
-fn guard<'a>(sql: &mut QueryBuilder<'a, Sqlite>, lease: Option<(&'a DeliveryId, &'a LeaseToken)>) {
-    if let Some((id, lease)) = lease {
-        sql.push(" AND EXISTS (SELECT 1 FROM deliveries WHERE id = ")
-            .push_bind(id.as_str())
-            .push(" AND lease_token = ")
-            .push_bind(lease.0.as_str())
-            .push(")");
-    }
-}
-
-fn release<'a>(script: &mut Script<'a>, id: &'a DeliveryId, lease: &'a LeaseToken, now: i64) {
-    script
-        .next(
-            "UPDATE OR FAIL deliveries SET
-               status = CASE WHEN attempts - 1 > run_start THEN 'retrying' ELSE 'pending' END,
-               attempts = attempts - 1, lease_token = NULL, due_at = ",
-        )
-        .push_bind(now)
-        .push(" WHERE id = ")
-        .push_bind(id.as_str())
-        .push(" AND lease_token = ")
-        .push_bind(lease.0.as_str());
+    tx.prepare_cached(sql)?.execute(params![
+        ns.tenant.as_str(),
+        ns.plugin.as_str(),
+        key,
+        value,
+        now
+    ])?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::store::SqliteStore;
+    use crate::store::testing::{delivery, tenant_with_plugin};
+    use crate::store::{Ingested, SqliteStore, Store, WriteBatch};
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -353,60 +319,63 @@ mod tests {
         (dir, store)
     }
 
-    async fn settings(store: &SqliteStore) -> Vec<(String, String)> {
-        sqlx::query_as("SELECT key, value FROM settings ORDER BY key")
-            .fetch_all(&mut *store.writer.lock().await.unwrap())
-            .await
-            .unwrap()
-    }
+    #[tokio::test]
+    async fn a_repeated_event_names_the_delivery_it_repeats_in_its_batch_and_after() {
+        let (_dir, store) = store().await;
+        let (tenant, plugin) = tenant_with_plugin(&store).await;
+        let event = |n: u8| {
+            let mut d = delivery(&tenant, &plugin);
+            d.event_id = Some(format!("evt_{n}"));
+            d
+        };
+        let (first, second, again) = (event(1), event(2), event(1));
+        let first_id = first.id.clone();
+        let batch = WriteBatch {
+            ingests: vec![first, second, again],
+            ..WriteBatch::default()
+        };
+        let (results, durable) = store.write(batch).await.unwrap();
+        durable.wait().await.unwrap();
+        assert!(matches!(&results.ingested[..], [
+            Ingested::Accepted(a), Ingested::Accepted(_), Ingested::Duplicate(d)
+        ] if *a == first_id && *d == first_id));
 
-    fn insert_setting<'a>(script: &mut Script<'a>, key: &'a str, value: &'a str) {
-        script
-            .next("INSERT INTO settings (key, value) VALUES (")
-            .push_bind(key)
-            .push(", ")
-            .push_bind(value)
-            .push(")");
+        let batch = WriteBatch {
+            ingests: vec![event(1)],
+            ..WriteBatch::default()
+        };
+        let (results, _) = store.write(batch).await.unwrap();
+        assert!(matches!(&results.ingested[..], [Ingested::Duplicate(d)] if *d == first_id));
     }
 
     #[tokio::test]
-    async fn every_statement_of_a_script_gets_its_own_parameters() {
+    async fn a_batch_failing_midway_leaves_nothing_and_the_next_batch_goes_through() {
         let (_dir, store) = store().await;
-        let mut script = Script::new();
-        insert_setting(&mut script, "a", "1");
-        script.next("SELECT 'inserted', changes()");
-        insert_setting(&mut script, "b", "2");
-        let (rows, durable) = script
-            .run(&mut store.writer.lock().await.unwrap())
+        let (tenant, plugin) = tenant_with_plugin(&store).await;
+        let first = delivery(&tenant, &plugin);
+        let mut same_id = delivery(&tenant, &plugin);
+        same_id.id = first.id.clone();
+        let id = first.id.clone();
+        let failed = store
+            .write(WriteBatch {
+                ingests: vec![first, same_id],
+                ..WriteBatch::default()
+            })
+            .await;
+
+        assert!(failed.is_err(), "a delivery id is unique");
+        assert!(store.delivery(&tenant, &id).await.unwrap().is_none());
+        let (results, durable) = store
+            .write(WriteBatch {
+                ingests: vec![delivery(&tenant, &plugin)],
+                ..WriteBatch::default()
+            })
             .await
             .unwrap();
         durable.wait().await.unwrap();
-
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].get::<i64, _>(1), 1);
-        assert_eq!(
-            settings(&store).await,
-            [("a".into(), "1".into()), ("b".into(), "2".into())]
-        );
-    }
-
-    #[tokio::test]
-    async fn a_script_failing_midway_leaves_nothing_and_the_writer_keeps_working() {
-        let (_dir, store) = store().await;
-        let mut script = Script::new();
-        insert_setting(&mut script, "a", "1");
-        insert_setting(&mut script, "a", "again");
-        let failed = script.run(&mut store.writer.lock().await.unwrap()).await;
-
-        assert!(failed.is_err(), "a duplicate key fails the script");
-        assert_eq!(settings(&store).await, []);
-        let mut script = Script::new();
-        insert_setting(&mut script, "b", "2");
-        let (_, durable) = script
-            .run(&mut store.writer.lock().await.unwrap())
-            .await
-            .unwrap();
-        durable.wait().await.unwrap();
-        assert_eq!(settings(&store).await, [("b".into(), "2".into())]);
+        let [Ingested::Accepted(id)] = &results.ingested[..] else {
+            panic!("{:?}", results.ingested)
+        };
+        assert!(store.delivery(&tenant, id).await.unwrap().is_some());
     }
 }

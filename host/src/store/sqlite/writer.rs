@@ -1,15 +1,17 @@
-//! The one writer connection, held rather than pooled.
+//! The writer connection of everything but the queue's batches (those have
+//! a thread of their own, see write.rs): claims, admin writes, migrations;
+//! held rather than pooled.
 //!
 //! sqlx's pool pings every connection given back to it, from a task it
 //! spawns: a round trip to the connection's thread, 0.3–0.5 ms on busy
-//! cores (measured), that the queue's single writer would pay on every
-//! batch before the next could start. SQLite has one writer anyway, so the
-//! store keeps its writer connection behind a lock instead, and opens it
+//! cores (measured), that the dispatcher's claims would pay every time.
+//! The store keeps this connection behind a lock instead, and opens it
 //! again only after it had to be closed.
 
 use std::io;
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, SqliteConnection};
@@ -23,7 +25,7 @@ use crate::store::{Durable, StoreError};
 pub(super) struct Writer {
     options: SqliteConnectOptions,
     conn: Mutex<Option<SqliteConnection>>,
-    wal: WalSync,
+    wal: Arc<WalSync>,
 }
 
 impl Writer {
@@ -43,8 +45,13 @@ impl Writer {
         Ok(Self {
             options,
             conn: Mutex::new(Some(conn)),
-            wal,
+            wal: Arc::new(wal),
         })
+    }
+
+    /// The log's fsync thread, for the queue's writer to share.
+    pub(super) fn wal(&self) -> Arc<WalSync> {
+        Arc::clone(&self.wal)
     }
 
     /// Waits for the writer; opens it again if it was closed. Once an fsync
@@ -92,12 +99,6 @@ pub(super) struct WriterGuard<'a> {
 }
 
 impl WriterGuard<'_> {
-    /// A commit with `synchronous=NORMAL` has just returned: durable after
-    /// the log's next fsync.
-    pub(super) fn committed(&self) -> Durable {
-        self.wal.committed()
-    }
-
     /// Durable once every commit that is waiting for an fsync is.
     pub(super) fn caught_up(&self) -> Durable {
         self.wal.caught_up()
@@ -166,7 +167,7 @@ mod tests {
             ingests: vec![delivery(&tenant, &plugin)],
             ..Default::default()
         };
-        store.write(&batch).await.unwrap().1
+        store.write(batch).await.unwrap().1
     }
 
     fn claim_all() -> ClaimRequest {
@@ -253,7 +254,7 @@ mod tests {
             Err(StoreError::NotDurable(_))
         ));
 
-        let refused = store.write(&WriteBatch::default()).await.err();
+        let refused = store.write(WriteBatch::default()).await.err();
         assert!(
             matches!(refused, Some(StoreError::NotDurable(_))),
             "{refused:?}"
