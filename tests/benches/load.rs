@@ -3,7 +3,7 @@
 //! 1. ceiling: a bare axum handler that verifies the same GitHub HMAC over a
 //!    1 KiB body and answers 202, nothing else;
 //! 2. ingest: the same webhooks into hookhost with no workers, answered 202
-//!    once committed to SQLite (synchronous=FULL): the HTTP-to-durable path;
+//!    once committed to SQLite and its log fsynced: the HTTP-to-durable path;
 //! 3. latency at half of hookhost's peak rate, open loop (each request's
 //!    latency counts from when it was due, so a stall is not hidden);
 //! 4. end to end: webhooks through the trivial plugin to `succeeded`, per
