@@ -72,7 +72,7 @@ impl Writer {
     }
 
     /// Opens the writer again after it was closed. A connection closed
-    /// mid-script may still have committed its batch, with
+    /// mid-claim may still have committed the claim, with
     /// `synchronous=NORMAL` and without anyone asking for the fsync: once
     /// the new connection holds the write lock, the old one has committed
     /// or rolled back, and the fsync asked for then covers it, so claims
@@ -221,11 +221,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_batch_cut_off_after_its_commit_is_fsynced_before_a_claim_hands_it_out() {
+    async fn a_claim_cut_off_after_its_commit_is_fsynced_before_the_next_claim_hands_out_work() {
         let (_dir, store, mut gate) = gated().await;
         tenant_with_plugin(&store).await;
         {
-            // A script whose caller went away after its COMMIT: nobody
+            // A claim whose caller went away after its COMMIT: nobody
             // asked for its fsync, and the writer is closed.
             let mut writer = store.writer.lock().await.unwrap();
             writer.unsettle();
