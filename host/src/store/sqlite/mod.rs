@@ -81,8 +81,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // Statement journals (kept by a multi-row write that may abort
-            // inside a transaction; the queue's scripts avoid them, see
+            // Statement journals (kept by a write that may abort inside a
+            // transaction; the queue writer's `OR FAIL` avoids them, see
             // write.rs) stay in memory instead of a temporary file.
             .pragma("temp_store", "memory");
         let writer = Writer::open(options.clone(), sync).await?;

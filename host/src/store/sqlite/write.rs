@@ -88,7 +88,8 @@ impl QueueWriter {
         self.call(|reply| Job::Batch(batch, reply)).await
     }
 
-    /// Applies KV writes outside any delivery (the admin API's), in one transaction.
+    /// Applies KV writes outside any delivery (`hookhost plugin test`'s), in
+    /// one transaction.
     pub(super) async fn kv(
         &self,
         ns: KvNamespace,
@@ -115,8 +116,9 @@ fn run(mut conn: Connection, wal: &WalSync, jobs: mpsc::Receiver<Job>) {
                 let _ = reply.send(commit(&mut conn, wal, |tx| write(tx, &batch, now_ms())));
             }
             Job::Kv(ns, writes, reply) => {
+                let now = now_ms();
                 let result = commit(&mut conn, wal, |tx| {
-                    writes.iter().try_for_each(|w| kv(tx, &ns, w, now_ms()))
+                    writes.iter().try_for_each(|w| kv(tx, &ns, w, now))
                 });
                 let _ = reply.send(result.map(|((), durable)| durable));
             }
