@@ -12,14 +12,14 @@ use tokio_util::sync::CancellationToken;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{ConnectOptions, PgConnection, PgPool, Row};
 
-use super::rows::{self, corrupt, json, read_error, to_json};
+use super::rows::{self, corrupt, json, outcome_message, read_error, to_json};
 use super::{
     Attempt, Claim, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
     DeliveryStatus, Durable, Endpoint, EndpointSpec, Ingested, LeaseToken, NewDelivery, Next,
     PluginVersion, Replay, Store, StoreError, Tenant, WriteBatch, WriteResults, now_ms,
 };
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
-use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite, Outcome};
+use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -75,14 +75,6 @@ fn with_session_limits(options: PgConnectOptions) -> PgConnectOptions {
         return options;
     }
     options.options(missing)
-}
-
-fn outcome_message(outcome: &Outcome) -> Option<String> {
-    match outcome {
-        Outcome::Ok => None,
-        Outcome::Retry(m) | Outcome::Reject(m) | Outcome::Trap(m) => Some(m.clone()),
-        Outcome::Timeout | Outcome::OutOfMemory => Some(outcome.to_string()),
-    }
 }
 
 #[async_trait::async_trait]

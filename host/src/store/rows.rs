@@ -6,7 +6,7 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use super::{Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken, StoreError};
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
-use crate::runtime::KvReadError;
+use crate::runtime::{KvReadError, Outcome};
 
 /// A value the database holds that the host cannot make sense of.
 pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -21,6 +21,16 @@ pub(super) fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Stor
 /// Encodes a JSON column.
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
+}
+
+/// What an attempt records as its message: the plugin's own words, or
+/// what stopped it; none for a success.
+pub(super) fn outcome_message(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Ok => None,
+        Outcome::Retry(m) | Outcome::Reject(m) | Outcome::Trap(m) => Some(m.clone()),
+        Outcome::Timeout | Outcome::OutOfMemory => Some(outcome.to_string()),
+    }
 }
 
 /// A failed KV read, as plugins see it.

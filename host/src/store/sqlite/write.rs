@@ -30,10 +30,10 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use super::to_json;
 use super::wal_sync::WalSync;
+use super::{outcome_message, to_json};
 use crate::ids::DeliveryId;
-use crate::runtime::{KvNamespace, KvWrite, Outcome};
+use crate::runtime::{KvNamespace, KvWrite};
 use crate::store::{
     Completion, DeliveryStatus, Durable, Ingested, NewDelivery, Next, StoreError, WriteBatch,
     WriteResults, now_ms,
@@ -265,14 +265,6 @@ fn complete(tx: &Transaction<'_>, c: &Completion, now: i64) -> Result<bool, Stor
         seq
     ])?;
     Ok(true)
-}
-
-fn outcome_message(outcome: &Outcome) -> Option<String> {
-    match outcome {
-        Outcome::Ok => None,
-        Outcome::Retry(m) | Outcome::Reject(m) | Outcome::Trap(m) => Some(m.clone()),
-        Outcome::Timeout | Outcome::OutOfMemory => Some(outcome.to_string()),
-    }
 }
 
 /// One KV write. Values are stored as decimal text for counters; a delta
