@@ -7,15 +7,21 @@
 //! - [`queue`]: group commit, fair claiming with leases, workers, retries.
 //! - [`runtime`]: the wasmtime sandbox and the capabilities a handler imports.
 //! - [`store`]: the only place SQL is written.
-//! - [`api`]: errors as problem documents, probes (the admin API grows here).
+//! - [`problem`]: errors as RFC 9457 problem documents.
+//! - [`api`]: the admin API under `/v1`, probes, metrics, `/openapi.json`.
 //! - [`server`]: wires the stages together on a listener.
 //! - [`cli`]: the `hookhost` command line.
+//! - [`config`]: the server's one validated configuration.
+//! - [`domain`]: endpoint configuration shared by every stage.
 //! - [`ids`]: identifier newtypes shared by every stage.
 
 pub mod api;
 pub mod cli;
+pub mod config;
+pub mod domain;
 pub mod ids;
 pub mod ingress;
+pub mod problem;
 pub mod queue;
 pub mod runtime;
 pub mod server;

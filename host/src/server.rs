@@ -7,23 +7,11 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiState};
+use crate::config::{Config, Secret};
 use crate::ingress::IngressState;
-use crate::queue::{Queue, QueueConfig};
+use crate::queue::Queue;
 use crate::runtime::Runtime;
 use crate::store::{EndpointCache, Store, StoreError};
-
-/// Settings of a server beyond its store and runtime.
-#[derive(Debug, Clone, Default)]
-pub struct ServerConfig {
-    /// The queue.
-    pub queue: QueueConfig,
-    /// The operator token (HOOKHOST_ADMIN_TOKEN); generated on first start
-    /// when absent, and printed once.
-    pub admin_token: Option<String>,
-    /// Base URL of inbound URLs (`https://hooks.example.com`); taken from
-    /// each request's Host header when absent.
-    pub public_url: Option<String>,
-}
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -41,12 +29,15 @@ pub enum ServeError {
 pub async fn serve(
     store: Arc<dyn Store>,
     runtime: Arc<Runtime>,
-    config: ServerConfig,
+    config: Arc<Config>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (operator_hash, generated) =
-        api::init_operator_token(store.as_ref(), config.admin_token.as_deref()).await?;
+    let (operator_hash, generated) = api::init_operator_token(
+        store.as_ref(),
+        config.admin_token.as_ref().map(Secret::expose),
+    )
+    .await?;
     if let Some(token) = generated {
         println!(
             "operator token (shown once; set HOOKHOST_ADMIN_TOKEN to choose your own): {token}"
@@ -54,7 +45,7 @@ pub async fn serve(
     }
     let endpoints = Arc::new(EndpointCache::new(store.clone()));
     let queue = Arc::new(Queue::start(
-        config.queue,
+        config.clone(),
         store.clone(),
         runtime.clone(),
         endpoints.clone(),
@@ -67,7 +58,7 @@ pub async fn serve(
             endpoints: endpoints.clone(),
             queue: queue.clone(),
             operator_hash: operator_hash.into(),
-            public_url: config.public_url,
+            public_url: config.public_url.clone(),
             metrics: api::metrics_handle(),
         },
         IngressState {

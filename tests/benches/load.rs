@@ -24,8 +24,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
-use hookhost::ingress::verify::{Provider, VerifyConfig, sign, verify};
-use hookhost::queue::QueueConfig;
+use hookhost::config::Config;
+use hookhost::domain::Provider;
+use hookhost::ingress::verify::{VerifyConfig, sign, verify};
 use hookhost::store::{PostgresStore, Store};
 use hookhost_tests::host::{PgSchema, TestHost, spec};
 use hookhost_tests::{block_on_within, plugins};
@@ -109,7 +110,7 @@ fn main() {
         host.stop().await;
 
         // End to end: the same load with the default workers running the trivial plugin.
-        let host = bench_host(QueueConfig::default().workers).await;
+        let host = bench_host(Config::default().workers).await;
         let started = Instant::now();
         let loaded = wrk(&host.url("/hooks/bench/github"), script.path());
         println!("hookhost ingest while processing: {loaded}");
@@ -138,14 +139,14 @@ fn main() {
             100.0 * ingest_pg.rate / ingest_rate
         );
         host.stop().await;
-        let drainer = bench_host_on(pg.clone(), QueueConfig::default().workers).await;
+        let drainer = bench_host_on(pg.clone(), Config::default().workers).await;
         drain(&drainer).await;
         drainer.stop().await;
 
         for hosts in [1, 2] {
             let mut servers = Vec::new();
             for _ in 0..hosts {
-                servers.push(bench_host_on(pg.clone(), QueueConfig::default().workers).await);
+                servers.push(bench_host_on(pg.clone(), Config::default().workers).await);
             }
             let started = Instant::now();
             let runs: Vec<Run> = std::thread::scope(|scope| {
@@ -177,9 +178,9 @@ fn main() {
 
 /// A server with a GitHub endpoint running the trivial plugin.
 async fn bench_host(workers: usize) -> TestHost {
-    let host = TestHost::start_with(QueueConfig {
+    let host = TestHost::start_with(Config {
         workers,
-        ..QueueConfig::default()
+        ..Config::default()
     })
     .await;
     configure(&host).await;
@@ -190,9 +191,9 @@ async fn bench_host(workers: usize) -> TestHost {
 async fn bench_host_on(store: Arc<dyn Store>, workers: usize) -> TestHost {
     let host = TestHost::start_on(
         store,
-        QueueConfig {
+        Config {
             workers,
-            ..QueueConfig::default()
+            ..Config::default()
         },
     )
     .await;

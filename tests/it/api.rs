@@ -450,7 +450,7 @@ fn deliveries_are_listed_filtered_paged_inspected_and_replayed() {
             .send(
                 "acme",
                 "orders",
-                hookhost::ingress::verify::Provider::StandardWebhooks,
+                hookhost::domain::Provider::StandardWebhooks,
                 SECRET,
                 "bin",
                 &[0xff, 0x00, 0xfe],
@@ -681,7 +681,7 @@ fn probes_and_metrics_report_the_server_state() {
         host.send(
             "acme",
             "e",
-            hookhost::ingress::verify::Provider::StandardWebhooks,
+            hookhost::domain::Provider::StandardWebhooks,
             "whsec_d3Jvbmc=",
             "m2",
             b"{}",

@@ -3,6 +3,7 @@ use std::path::Path;
 use hookhost_tests::receiver::Receiver;
 use std::time::Duration;
 
+use hookhost_tests::host::ServeProcess;
 use hookhost_tests::{block_on_within, cli_test, hookhost, hookhost_bin, plugins};
 use serde_json::Value;
 
@@ -177,5 +178,67 @@ fn serve_refuses_an_ingest_only_host_without_a_shared_database() {
         .await;
         assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains("--database-url"), "{stderr}");
+    })
+}
+
+#[test]
+fn serve_takes_its_settings_from_a_config_file_and_flags_override_the_file() {
+    cli_test(async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hookhost.toml");
+        std::fs::write(
+            &config,
+            "# the flag --listen 127.0.0.1:0 overrides this port\n\
+             listen = \"127.0.0.1:9\"\n\
+             admin_token = \"hh_op_from_the_file\"\n",
+        )
+        .unwrap();
+        let data = dir.path().join("data");
+        let server =
+            ServeProcess::start(&data, &["--config", config.to_str().unwrap()]).await;
+        assert_ne!(server.addr.port(), 9, "the flag wins over the file");
+        let client = reqwest::Client::new();
+        let tenants = |token: &str| {
+            client
+                .get(server.url("/v1/tenants"))
+                .bearer_auth(token)
+                .send()
+        };
+        assert_eq!(tenants("hh_op_from_the_file").await.unwrap().status(), 200);
+        assert_eq!(tenants("hh_op_demo").await.unwrap().status(), 401);
+    })
+}
+
+#[test]
+fn config_check_prints_what_serve_would_run_with_secrets_masked() {
+    cli_test(async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hookhost.toml");
+        std::fs::write(
+            &config,
+            "workers = 9\nadmin_token = \"hh_op_0123456789secret\"\n",
+        )
+        .unwrap();
+        let (code, stdout, stderr) =
+            hookhost(repo(), &["config", "check", config.to_str().unwrap()]).await;
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("workers = 9  # from "), "{stdout}");
+        assert!(stdout.contains("admin_token = \"…cret\""), "{stdout}");
+        assert!(!stdout.contains("0123456789"), "secret printed: {stdout}");
+        assert!(stdout.contains("\nretention = \"7days\""), "{stdout}");
+    })
+}
+
+#[test]
+fn config_check_names_the_line_of_an_unknown_setting_and_the_setting_meant() {
+    cli_test(async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hookhost.toml");
+        std::fs::write(&config, "workers = 9\nretension = \"1d\"\n").unwrap();
+        let (code, stdout, stderr) =
+            hookhost(repo(), &["config", "check", config.to_str().unwrap()]).await;
+        assert_eq!(code, 2, "{stdout}");
+        assert!(stderr.contains("hookhost.toml line 2: unknown setting `retension`"), "{stderr}");
+        assert!(stderr.contains("did you mean `retention`?"), "{stderr}");
     })
 }

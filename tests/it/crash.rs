@@ -17,7 +17,7 @@ use hookhost_tests::{block_on_within, hookhost_bin, plugins, runtime};
 /// A data directory with tenant `acme`, and endpoint `orders` running `plugin`.
 async fn data_dir_with(
     plugin_path: &str,
-    edit: impl FnOnce(&mut hookhost::store::EndpointSpec),
+    edit: impl FnOnce(&mut hookhost::domain::EndpointSpec),
     receiver: Option<&Receiver>,
 ) -> (tempfile::TempDir, Arc<dyn Store>, TenantId) {
     let dir = tempfile::tempdir().unwrap();

@@ -4,11 +4,13 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
-use hookhost::ingress::verify::Provider;
-use hookhost::queue::{QueueConfig, RetryPolicy};
+use hookhost::config::Config;
+use hookhost::domain::Provider;
+use hookhost::domain::RetryPolicy;
 use hookhost::runtime::{KvNamespace, KvWrite, Outcome};
 use hookhost::store::{
-    AttemptRecord, ClaimRequest, Claimed, Completion, DeliveryStatus, Next, Replay, WriteBatch,
+    AttemptOutcome, AttemptRecord, ClaimRequest, Claimed, Completion, DeliveryStatus, Next, Replay,
+    WriteBatch,
 };
 use hookhost_tests::block_on;
 use hookhost_tests::host::{SECRET, TestHost, delivery_id, signed_headers, spec};
@@ -57,7 +59,7 @@ fn a_signed_webhook_runs_the_plugin_and_succeeds_with_its_attempt_recorded() {
 
         let attempts = host.attempts(&id).await;
         assert_eq!(attempts.len(), 1);
-        assert_eq!(attempts[0].outcome, "ok");
+        assert_eq!(attempts[0].outcome, AttemptOutcome::Ok);
         assert_eq!(attempts[0].plugin_version, v);
         assert_eq!(attempts[0].http_calls.len(), 1);
         assert_eq!(attempts[0].http_calls[0].status, Some(200));
@@ -88,9 +90,9 @@ fn a_plugin_that_fails_twice_then_succeeds_takes_three_attempts() {
         assert_eq!(
             outcomes,
             [
-                (1, "retry".into(), Some("attempt 1 failed".into())),
-                (2, "retry".into(), Some("attempt 2 failed".into())),
-                (3, "ok".into(), None),
+                (1, AttemptOutcome::Retry, Some("attempt 1 failed".into())),
+                (2, AttemptOutcome::Retry, Some("attempt 2 failed".into())),
+                (3, AttemptOutcome::Ok, None),
             ]
         );
         host.stop().await;
@@ -119,9 +121,9 @@ fn a_plugin_that_rejects_is_dead_after_one_attempt() {
 #[test]
 fn an_attempt_whose_lease_expired_records_nothing_over_the_attempt_that_took_it_over() {
     block_on(async {
-        let host = TestHost::start_with(QueueConfig {
+        let host = TestHost::start_with(Config {
             workers: 0,
-            ..QueueConfig::default()
+            ..Config::default()
         })
         .await;
         let acme = host.tenant("acme").await;
@@ -190,11 +192,11 @@ fn an_attempt_whose_lease_expired_records_nothing_over_the_attempt_that_took_it_
             (vec![false], vec![true], vec![false])
         );
         let attempts = host.attempts(&id).await;
-        let outcomes: Vec<_> = attempts
-            .iter()
-            .map(|a| (a.attempt, a.outcome.as_str()))
-            .collect();
-        assert_eq!(outcomes, [(1, "lost"), (2, "ok")]);
+        let outcomes: Vec<_> = attempts.iter().map(|a| (a.attempt, a.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            [(1, AttemptOutcome::Lost), (2, AttemptOutcome::Ok)]
+        );
         assert_eq!(
             host.store.get(&ns, "who").await.unwrap().as_deref(),
             Some(&b"second"[..])
@@ -345,7 +347,7 @@ fn replay_runs_a_delivery_again_as_a_new_attempt_optionally_on_another_version()
         assert_eq!(replay, Replay::Queued);
         let attempts = wait_for_attempts(&host, &id, 3).await;
         assert_eq!(attempts[2].plugin_version, v2);
-        assert_eq!(attempts[2].outcome, "ok");
+        assert_eq!(attempts[2].outcome, AttemptOutcome::Ok);
         assert_eq!(receiver.requests().len(), 2, "v2 (noop) made no call");
         host.stop().await;
     });
@@ -373,10 +375,10 @@ fn a_tenant_with_a_backlog_does_not_hold_back_another_tenants_single_event() {
         // Four workers; tenant A's 2,000 events each spin for 100 ms (to their
         // deadline), so A's backlog takes ~50 s. B's one event must finish
         // within one slow invocation plus a claim: we allow 1.5 s.
-        let host = TestHost::start_with(QueueConfig {
+        let host = TestHost::start_with(Config {
             workers: 4,
             shutdown_grace: Duration::from_millis(200),
-            ..QueueConfig::default()
+            ..Config::default()
         })
         .await;
         let receiver = Receiver::start().await;
@@ -432,9 +434,9 @@ fn a_tenant_with_a_backlog_does_not_hold_back_another_tenants_single_event() {
 #[test]
 fn bodies_of_succeeded_deliveries_are_pruned_after_retention_and_attempts_stay() {
     block_on(async {
-        let host = TestHost::start_with(QueueConfig {
+        let host = TestHost::start_with(Config {
             retention: Duration::from_secs(1),
-            ..QueueConfig::default()
+            ..Config::default()
         })
         .await;
         let acme = host.tenant("acme").await;
@@ -601,9 +603,9 @@ fn bad_signatures_answer_401_naming_the_failed_check_without_the_secret() {
 #[test]
 fn a_queue_over_its_depth_answers_503_with_retry_after() {
     block_on(async {
-        let host = TestHost::start_with(QueueConfig {
-            max_depth: 0,
-            ..QueueConfig::default()
+        let host = TestHost::start_with(Config {
+            max_queue_depth: 0,
+            ..Config::default()
         })
         .await;
         let acme = host.tenant("acme").await;

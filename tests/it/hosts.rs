@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use hookhost::config::Config;
+use hookhost::domain::Provider;
 use hookhost::ids::{PluginName, TenantId};
-use hookhost::ingress::verify::Provider;
-use hookhost::queue::QueueConfig;
 use hookhost::store::{DeliveryStatus, PostgresStore, Store};
 use hookhost_tests::cluster::Cluster;
 use hookhost_tests::host::{
@@ -88,17 +88,17 @@ fn an_idle_host_runs_a_webhook_another_host_accepted_without_waiting_for_its_pol
         let schema = PgSchema::create_anyway().await;
         let ingesting = TestHost::start_on(
             connect(&schema).await,
-            QueueConfig {
+            Config {
                 workers: 0,
-                ..QueueConfig::default()
+                ..Config::default()
             },
         )
         .await;
         let working = TestHost::start_on(
             connect(&schema).await,
-            QueueConfig {
+            Config {
                 idle_poll: Duration::from_secs(600),
-                ..QueueConfig::default()
+                ..Config::default()
             },
         )
         .await;
@@ -260,8 +260,8 @@ async fn echo_to(store: &dyn Store, receiver: &Receiver) -> TenantId {
 fn an_endpoint_change_made_through_one_host_reaches_another_within_a_second() {
     block_on(async {
         let schema = PgSchema::create_anyway().await;
-        let a = TestHost::start_on(connect(&schema).await, QueueConfig::default()).await;
-        let b = TestHost::start_on(connect(&schema).await, QueueConfig::default()).await;
+        let a = TestHost::start_on(connect(&schema).await, Config::default()).await;
+        let b = TestHost::start_on(connect(&schema).await, Config::default()).await;
         a.create_tenant("acme").await;
         let wasm = std::fs::read(plugins::NOOP).unwrap();
         let (status, _) = a.upload(OPERATOR_TOKEN, "acme", "noop", wasm.clone()).await;

@@ -6,13 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use hookhost::config::{Config, Secret};
+use hookhost::domain::{EndpointLimits, EndpointSpec, Provider, RetryPolicy};
 use hookhost::ids::{DeliveryId, EndpointId, PluginName, TenantId};
-use hookhost::ingress::verify::{Provider, sign};
-use hookhost::queue::{QueueConfig, RetryPolicy};
-use hookhost::server::{ServeError, ServerConfig};
-use hookhost::store::{
-    Attempt, Delivery, DeliveryStatus, EndpointLimits, EndpointSpec, SqliteStore, Store,
-};
+use hookhost::ingress::verify::sign;
+use hookhost::server::ServeError;
+use hookhost::store::{Attempt, Delivery, DeliveryStatus, SqliteStore, Store};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -40,11 +39,11 @@ pub struct TestHost {
 }
 
 impl TestHost {
-    /// A server with the default queue settings, but a short shutdown grace.
+    /// A server with the default settings, but a short shutdown grace.
     pub async fn start() -> Self {
-        Self::start_with(QueueConfig {
+        Self::start_with(Config {
             shutdown_grace: Duration::from_secs(2),
-            ..QueueConfig::default()
+            ..Config::default()
         })
         .await
     }
@@ -54,8 +53,8 @@ impl TestHost {
         format!("Bearer {OPERATOR_TOKEN}")
     }
 
-    /// A server with these queue settings.
-    pub async fn start_with(config: QueueConfig) -> Self {
+    /// A server with these settings (its operator token is always [`OPERATOR_TOKEN`]).
+    pub async fn start_with(config: Config) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, schema) = test_store(dir.path()).await;
         let mut host = Self::start_on(store, config).await;
@@ -65,7 +64,7 @@ impl TestHost {
     }
 
     /// A server on a store of the caller's (several hosts on one database).
-    pub async fn start_on(store: Arc<dyn Store>, config: QueueConfig) -> Self {
+    pub async fn start_on(store: Arc<dyn Store>, config: Config) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -75,11 +74,10 @@ impl TestHost {
         let task = tokio::spawn(hookhost::server::serve(
             store.clone(),
             runtime().clone(),
-            ServerConfig {
-                queue: config,
-                admin_token: Some(OPERATOR_TOKEN.into()),
-                public_url: None,
-            },
+            Arc::new(Config {
+                admin_token: Some(Secret::from(OPERATOR_TOKEN.to_owned())),
+                ..config
+            }),
             listener,
             async move {
                 let _ = stopped.await;

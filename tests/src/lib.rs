@@ -8,12 +8,12 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hookhost::domain::HostPattern;
 use hookhost::ids::{DeliveryId, PluginName, TenantId};
 use hookhost::runtime::{
-    Event, Grants, HostPattern, Invocation, KvNamespace, Limits, Outcome, Plugin, Runtime,
-    RuntimeConfig,
+    Event, Grants, Invocation, KvNamespace, Limits, Outcome, Plugin, Runtime, RuntimeConfig,
 };
-use hookhost::store::{SqliteStore, Store};
+use hookhost::store::{QueueStore, SqliteStore};
 
 pub mod cluster;
 pub mod host;

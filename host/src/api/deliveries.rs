@@ -7,13 +7,15 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::ApiState;
 use super::auth::Caller;
-use super::error::{ApiError, FieldError};
+use super::error::ApiError;
 use super::json::Body;
 use super::tenants::tenant_of;
 use super::views::{DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, encode};
-use super::{ApiState, Problem};
 use crate::ids::{DeliveryId, EndpointId};
+use crate::problem::FieldError;
+use crate::problem::Problem;
 use crate::store::{DeliveryFilter, DeliveryStatus, Replay, now_ms};
 
 const DEFAULT_LIMIT: u32 = 50;

@@ -1,25 +1,21 @@
 //! `/v1/tenants/{t}/endpoints`: bind a provider, secrets and a plugin version
 //! to an inbound URL; every field is validated with its own message.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
-use utoipa::ToSchema;
 
+use super::ApiState;
 use super::auth::Caller;
-use super::error::{ApiError, FieldError};
+use super::error::ApiError;
 use super::json::Body;
 use super::tenants::tenant_of;
 use super::views::{EndpointList, EndpointView, ReplayedDead};
-use super::{ApiState, Problem};
-use crate::ids::{EndpointId, PluginName, TenantId};
-use crate::ingress::verify::{HmacScheme, Provider, validate_secret};
-use crate::queue::RetryPolicy;
-use crate::runtime::HostPattern;
-use crate::store::{DEFAULT_TOLERANCE_S, EndpointLimits, EndpointSpec, now_ms};
+use crate::domain::{EndpointRequest, EndpointSpec, HostPattern, Provider};
+use crate::ids::{EndpointId, TenantId};
+use crate::ingress::verify::validate_secret;
+use crate::problem::{FieldError, Problem};
+use crate::store::now_ms;
 
 /// Longest accepted invocation deadline: five minutes.
 const MAX_TIMEOUT_MS: u64 = 300_000;
@@ -29,46 +25,6 @@ const MAX_HTTP_CALLS: u32 = 1_000;
 const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
 /// Longest accepted timestamp tolerance: one day.
 const MAX_TOLERANCE_S: u64 = 86_400;
-
-/// An endpoint's configuration as written.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EndpointRequest {
-    /// `standard-webhooks`, `stripe`, `github`, `shopify`, `slack`, `hmac` or `none`.
-    pub provider: Provider,
-    /// Active secrets (several during a rotation).
-    #[serde(default)]
-    pub secrets: Vec<String>,
-    /// The signature layout, for provider `hmac`.
-    #[serde(default)]
-    pub hmac: Option<HmacScheme>,
-    /// Timestamp tolerance in seconds (default 300).
-    #[serde(default)]
-    pub tolerance_s: Option<u64>,
-    /// A header with the sender's event id, overriding the provider's.
-    #[serde(default)]
-    pub dedup_header: Option<String>,
-    /// The plugin to run.
-    pub plugin: String,
-    /// Its version; omitted means the latest at the time of this request.
-    #[serde(default)]
-    pub plugin_version: Option<u32>,
-    /// Settings the plugin reads with `config::get`.
-    #[serde(default)]
-    pub config: BTreeMap<String, String>,
-    /// Hosts the plugin may call: `host`, `host:port`, `*.domain`, `*`.
-    #[serde(default)]
-    pub allowed_hosts: Vec<String>,
-    /// Lets the plugin reach loopback and private addresses.
-    #[serde(default)]
-    pub allow_private_network: bool,
-    /// Limits; omitted ones take their defaults.
-    #[serde(default)]
-    pub limits: EndpointLimits,
-    /// Retry policy; omitted fields take their defaults.
-    #[serde(default)]
-    pub retry: RetryPolicy,
-}
 
 /// Checks every field and resolves the plugin version.
 async fn validate(
@@ -103,8 +59,7 @@ async fn validate(
         ),
         (None, _) => {}
     }
-    let tolerance_s = r.tolerance_s.unwrap_or(DEFAULT_TOLERANCE_S);
-    if !(1..=MAX_TOLERANCE_S).contains(&tolerance_s) {
+    if !(1..=MAX_TOLERANCE_S).contains(&r.tolerance_s) {
         fail(
             "tolerance_s",
             format!("must be between 1 and {MAX_TOLERANCE_S} seconds"),
@@ -153,15 +108,9 @@ async fn validate(
     if let Err(message) = r.retry.validate() {
         fail("retry", message);
     }
-    let plugin = match PluginName::new(r.plugin) {
-        Ok(name) => Some(name),
-        Err(e) => {
-            fail("plugin", e.to_string());
-            None
-        }
-    };
     let mut plugin_version = 0;
-    if let Some(name) = &plugin {
+    {
+        let name = &r.plugin;
         let versions = state.store.plugin_versions(tenant, Some(name)).await?;
         match (r.plugin_version, versions.last()) {
             (_, None) => fail(
@@ -186,9 +135,9 @@ async fn validate(
         provider: r.provider,
         secrets: r.secrets,
         hmac: r.hmac,
-        tolerance_s,
+        tolerance_s: r.tolerance_s,
         dedup_header: r.dedup_header,
-        plugin: plugin.expect("validated"),
+        plugin: r.plugin,
         plugin_version,
         config: r.config,
         allowed_hosts,

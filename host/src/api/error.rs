@@ -1,26 +1,11 @@
-//! The admin API's error type: every handler returns it, and `problem.rs`
-//! turns it into a problem document, once.
+//! The admin API's error type: every handler returns it, and it turns into
+//! a problem document here, once.
 
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::problem::{FieldError, Problem};
 use crate::store::StoreError;
-
-/// One invalid field of a request, for 422 answers.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    /// Where in the request: `limits.timeout_ms`, `secrets[1]`, `status`.
-    pub field: String,
-    /// What is wrong and what is accepted.
-    pub message: String,
-}
-
-impl FieldError {
-    /// An error on one field.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
 
 /// Why an admin request failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,5 +37,38 @@ impl ApiError {
     /// A 422 with a single field error.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = match self {
+            ApiError::Unauthorized => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "send `Authorization: Bearer <token>` with the operator token or a tenant API key",
+            ),
+            ApiError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "Forbidden", detail),
+            ApiError::NotFound(detail) => Problem::new(StatusCode::NOT_FOUND, "Not found", detail),
+            ApiError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "Conflict", detail),
+            ApiError::InvalidPlugin(detail) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Not a valid handler component",
+                detail,
+            ),
+            ApiError::Invalid(errors) => {
+                let detail = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut p =
+                    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request", detail);
+                p.errors = errors;
+                p
+            }
+            ApiError::Store(e) => Problem::from(&e),
+        };
+        problem.into_response()
     }
 }

@@ -5,12 +5,13 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::tenants::tenant_of;
 use super::views::{KvKeys, KvValue, encode};
-use super::{ApiState, Problem};
 use crate::ids::PluginName;
+use crate::problem::Problem;
 use crate::runtime::KvNamespace;
 
 /// Which keys to list.

@@ -1,6 +1,5 @@
 //! The HTTP surface besides ingress: the admin API under `/v1` (bearer
-//! tokens, tenant isolation), the probes, metrics and the OpenAPI document,
-//! and errors as problem documents, mapped to HTTP here and nowhere else.
+//! tokens, tenant isolation), the probes, metrics and the OpenAPI document.
 //!
 //! Every route is registered through utoipa's `OpenApiRouter`, so the
 //! OpenAPI document lists exactly the routes the router serves.
@@ -13,7 +12,6 @@ mod health;
 mod json;
 mod kv;
 mod plugins;
-mod problem;
 mod tenants;
 mod views;
 
@@ -27,11 +25,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{Caller, generate_key, hash_key, init_operator_token};
-pub use error::{ApiError, FieldError};
+pub use error::ApiError;
 pub use health::metrics_handle;
-pub use problem::Problem;
 
 use crate::ingress::{self, IngressState};
+use crate::problem::{FieldError, Problem};
 use crate::queue::Queue;
 use crate::runtime::Runtime;
 use crate::store::{EndpointCache, Store};

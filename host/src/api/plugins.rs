@@ -6,12 +6,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
+use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::tenants::tenant_of;
 use super::views::{PluginList, PluginVersionView, PluginView, VersionList};
-use super::{ApiState, Problem};
 use crate::ids::PluginName;
+use crate::problem::Problem;
 use crate::runtime::RuntimeError;
 use crate::store::DeleteVersion;
 

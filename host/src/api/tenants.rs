@@ -6,12 +6,13 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::ApiState;
 use super::auth::{Caller, generate_key, hash_key, no_tenant};
 use super::error::ApiError;
 use super::json::Body;
 use super::views::{ApiKey, TenantCreated, TenantList, TenantView, rfc3339};
-use super::{ApiState, Problem};
 use crate::ids::TenantId;
+use crate::problem::Problem;
 use crate::store::now_ms;
 
 /// A tenant to create.

@@ -1,18 +1,16 @@
 //! What the admin API answers with: plain JSON views of the store's records,
 //! with RFC 3339 times and secrets cut to their last four characters.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::ingress::verify::{HmacScheme, Provider};
-use crate::queue::RetryPolicy;
+use crate::domain::{EndpointSpec, Provider, masked};
 use crate::runtime::{LogLine, OutboundCall};
 use crate::store::{
-    Attempt, Delivery, DeliveryStatus, Endpoint, EndpointLimits, PluginVersion, Tenant,
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, PluginVersion, Tenant,
 };
 
 /// Milliseconds since the epoch as RFC 3339.
@@ -119,7 +117,7 @@ pub struct VersionList {
     pub versions: Vec<PluginVersionView>,
 }
 
-/// An endpoint's configuration as the API shows it.
+/// An endpoint's configuration as the API shows it: its spec, secrets masked.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointView {
     /// The tenant.
@@ -128,69 +126,26 @@ pub struct EndpointView {
     pub id: String,
     /// Where the provider sends webhooks.
     pub inbound_url: String,
-    /// Verification scheme.
-    pub provider: Provider,
-    /// The secrets' last four characters.
-    pub secrets: Vec<String>,
-    /// The generic HMAC layout, for provider `hmac`.
-    pub hmac: Option<HmacScheme>,
-    /// Timestamp tolerance.
-    pub tolerance_s: u64,
-    /// A header overriding the provider's event id.
-    pub dedup_header: Option<String>,
-    /// The plugin.
-    pub plugin: String,
-    /// The bound version.
-    pub plugin_version: u32,
-    /// Settings the plugin reads.
-    pub config: BTreeMap<String, String>,
-    /// Hosts the plugin may call.
-    pub allowed_hosts: Vec<String>,
-    /// Whether private addresses are reachable.
-    pub allow_private_network: bool,
-    /// Limits.
-    pub limits: EndpointLimits,
-    /// Retry policy.
-    pub retry: RetryPolicy,
+    /// The configuration, each secret shown as `…` and its last four characters.
+    #[serde(flatten)]
+    pub spec: EndpointSpec,
     /// Creation time.
     pub created_at: String,
     /// Last change.
     pub updated_at: String,
 }
 
-/// A secret shown as `…` and its last four characters.
-pub fn masked(secret: &str) -> String {
-    let tail: String = secret
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    format!("…{tail}")
-}
-
 impl EndpointView {
     /// The view of `e`, reachable at `base` (`http://host:port`).
     pub fn new(e: &Endpoint, base: &str) -> Self {
-        let spec = &e.spec;
         Self {
             tenant: e.tenant.to_string(),
             id: e.id.to_string(),
             inbound_url: format!("{base}/hooks/{}/{}", e.tenant, e.id),
-            provider: spec.provider,
-            secrets: spec.secrets.iter().map(|s| masked(s)).collect(),
-            hmac: spec.hmac.clone(),
-            tolerance_s: spec.tolerance_s,
-            dedup_header: spec.dedup_header.clone(),
-            plugin: spec.plugin.to_string(),
-            plugin_version: spec.plugin_version,
-            config: spec.config.clone(),
-            allowed_hosts: spec.allowed_hosts.iter().map(|h| h.to_string()).collect(),
-            allow_private_network: spec.allow_private_network,
-            limits: spec.limits.clone(),
-            retry: spec.retry.clone(),
+            spec: EndpointSpec {
+                secrets: e.spec.secrets.iter().map(|s| masked(s)).collect(),
+                ..e.spec.clone()
+            },
             created_at: rfc3339(e.created_at_ms),
             updated_at: rfc3339(e.updated_at_ms),
         }
@@ -269,8 +224,8 @@ pub struct AttemptView {
     pub started_at: String,
     /// Duration.
     pub duration_ms: u64,
-    /// `ok`, `retry`, `reject`, `trap`, `timeout`, `out_of_memory` or `lost`.
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
     /// The handler's or the trap's message.
     pub message: Option<String>,
     /// What it logged.
@@ -304,7 +259,7 @@ pub struct DeliveryView {
     #[serde(flatten)]
     pub summary: DeliverySummary,
     /// The provider.
-    pub provider: String,
+    pub provider: Provider,
     /// Request headers as received (credentials dropped).
     pub headers: Vec<(String, String)>,
     /// The body: text when it is UTF-8, base64 otherwise; absent once pruned.

@@ -13,9 +13,9 @@ use axum::body::Bytes;
 use serde_json::json;
 
 use super::CliError;
-use crate::queue::QueueConfig;
+use super::config::{SettingFlags, resolve};
+use crate::config::{Config, Secret};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::server::ServerConfig;
 use crate::store::SqliteStore;
 
 /// The demo endpoint's Stripe signing secret.
@@ -41,9 +41,9 @@ pub(crate) struct DemoArgs {
         default_value = "plugins/target/wasm32-wasip2/release/stripe_to_slack.wasm"
     )]
     plugin: PathBuf,
-    /// The operator token.
-    #[arg(long, env = "HOOKHOST_ADMIN_TOKEN", default_value = DEMO_TOKEN, hide_env_values = true)]
-    admin_token: String,
+    /// The operator token [default: HOOKHOST_ADMIN_TOKEN, else hh_op_demo].
+    #[arg(long)]
+    admin_token: Option<String>,
 }
 
 impl DemoArgs {
@@ -79,21 +79,27 @@ impl DemoArgs {
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .map_err(CliError::io(format!("could not listen on {}", self.listen)))?;
-        let config = ServerConfig {
-            queue: QueueConfig::default(),
-            admin_token: Some(self.admin_token.clone()),
-            public_url: None,
+        let environment = resolve(None, &SettingFlags::default())?.config;
+        let token = self
+            .admin_token
+            .or_else(|| environment.admin_token.map(|t| t.expose().to_owned()))
+            .unwrap_or_else(|| DEMO_TOKEN.to_owned());
+        let config = Config {
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+            admin_token: Some(Secret::from(token.clone())),
+            ..Config::default()
         };
         let server = tokio::spawn(crate::server::serve(
             Arc::new(store),
             Arc::new(runtime),
-            config,
+            Arc::new(config),
             listener,
             super::serve::shutdown_signal(),
         ));
 
         let base = format!("http://{}", self.listen);
-        setup(&base, &self.admin_token, &wasm, self.sink).await?;
+        setup(&base, &token, &wasm, self.sink).await?;
         let bin = "cargo run -q -p hookhost --";
         println!(
             "
@@ -115,7 +121,6 @@ then look at the delivery, its attempt and the plugin's logs:
 ",
             data = self.data_dir.display(),
             sink = self.sink,
-            token = self.admin_token,
         );
         server
             .await

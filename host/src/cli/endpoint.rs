@@ -9,11 +9,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::CliError;
-use super::client::{ApiArgs, Client, TenantFlag, field, fields, list, table};
+use super::client::{ApiArgs, Client, TenantFlag, field, fields, list, pretty, table};
 use super::plugin::key_value;
+use crate::domain::HostPattern;
+use crate::domain::Provider;
 use crate::ids::{EndpointId, PluginName};
-use crate::ingress::verify::Provider;
-use crate::runtime::HostPattern;
 
 /// Manage endpoints.
 #[derive(Debug, Args)]
@@ -108,6 +108,11 @@ struct SpecFlags {
     /// Seconds to wait after each failed attempt, e.g. 5,300,1800.
     #[arg(long, value_delimiter = ',', value_name = "SECONDS,...")]
     retry_schedule: Vec<u64>,
+    /// Any setting of the spec by its path, e.g. `limits.timeout_ms=2000` or
+    /// `dedup_header=X-Event-Id`; the value is read as JSON when it parses,
+    /// as text otherwise. Applied last.
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = key_value)]
+    set: Vec<(String, String)>,
 }
 
 impl EndpointArgs {
@@ -225,6 +230,10 @@ fn request_body(base: Option<Value>, flags: &SpecFlags) -> Result<Value, CliErro
         ("schedule_s", schedule),
     ];
     merge(&mut body, "retry", given(retry));
+    for (path, raw) in &flags.set {
+        let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.clone()));
+        set_path(&mut body, path, value)?;
+    }
     for (key, flag) in [("provider", "--provider"), ("plugin", "--plugin")] {
         if body.get(key).is_none_or(Value::is_null) {
             return Err(CliError::Usage(format!(
@@ -233,6 +242,25 @@ fn request_body(base: Option<Value>, flags: &SpecFlags) -> Result<Value, CliErro
         }
     }
     Ok(Value::Object(body))
+}
+
+/// Sets `body[a][b]…` for the path `a.b…`, creating objects on the way.
+fn set_path(body: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), CliError> {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let last = parts
+        .pop()
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| CliError::Usage(format!("--set {path}=…: the path names no setting")))?;
+    let mut object = body;
+    for part in parts {
+        let entry = object.entry(part).or_insert_with(|| json!({}));
+        if !entry.is_object() {
+            *entry = json!({});
+        }
+        object = entry.as_object_mut().expect("made an object");
+    }
+    object.insert(last.to_owned(), value);
+    Ok(())
 }
 
 /// The settings of `pairs` that have a value.
@@ -294,25 +322,25 @@ fn items(view: &Value, key: &str) -> String {
     }
 }
 
+/// Every field of an endpoint view, in the order the server sends them:
+/// a setting added to the spec shows up here without a change.
 fn render_view(e: &Value) -> String {
-    fields(&[
-        ("tenant", field(e, "tenant")),
-        ("id", field(e, "id")),
-        ("inbound url", field(e, "inbound_url")),
-        ("provider", field(e, "provider")),
-        ("secrets", items(e, "secrets")),
-        ("hmac", field(e, "hmac")),
-        ("tolerance", format!("{} s", field(e, "tolerance_s"))),
-        ("dedup header", field(e, "dedup_header")),
-        ("plugin", plugin_binding(e, " version ")),
-        ("config", entries(e, "config")),
-        ("allowed hosts", items(e, "allowed_hosts")),
-        ("private network", field(e, "allow_private_network")),
-        ("limits", entries(e, "limits")),
-        ("retry", entries(e, "retry")),
-        ("created", field(e, "created_at")),
-        ("updated", field(e, "updated_at")),
-    ])
+    let Some(object) = e.as_object() else {
+        return pretty(e);
+    };
+    let rows: Vec<(String, String)> = object
+        .iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Value::Object(_) => entries(e, key),
+                Value::Array(_) => items(e, key),
+                _ => field(e, key),
+            };
+            (key.replace('_', " "), text)
+        })
+        .collect();
+    let pairs: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    fields(&pairs)
 }
 
 fn render_list(answer: &Value, tenant: &TenantFlag) -> String {
@@ -380,6 +408,7 @@ mod tests {
             body_limit_bytes: Some(65_536),
             max_attempts: Some(3),
             retry_schedule: vec![5, 300],
+            set: vec![],
         };
         let body = request_body(None, &flags).unwrap();
         assert_eq!(
@@ -401,6 +430,43 @@ mod tests {
                 "retry": {"max_attempts": 3, "schedule_s": [5, 300]}
             })
         );
+    }
+
+    #[test]
+    fn any_setting_can_be_set_by_its_path_as_json_or_text() {
+        let flags = SpecFlags {
+            set: vec![
+                ("limits.timeout_ms".into(), "2000".into()),
+                ("dedup_header".into(), "X-Event-Id".into()),
+                ("retry".into(), r#"{"max_attempts": 2}"#.into()),
+            ],
+            ..minimal()
+        };
+        let body = request_body(None, &flags).unwrap();
+        assert_eq!(body["limits"], json!({"timeout_ms": 2000}));
+        assert_eq!(body["dedup_header"], "X-Event-Id");
+        assert_eq!(body["retry"], json!({"max_attempts": 2}));
+    }
+
+    #[test]
+    fn an_endpoint_shows_every_field_the_server_sends_including_new_ones() {
+        let view = json!({
+            "id": "stripe",
+            "limits": {"timeout_ms": 5000},
+            "secrets": ["…abcd"],
+            "a_setting_added_later": 7
+        });
+        let text = render_view(&view);
+        for line in [
+            "id",
+            "limits",
+            "timeout_ms=5000",
+            "…abcd",
+            "a setting added later",
+            "7",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
     }
 
     #[test]

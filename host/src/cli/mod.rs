@@ -1,6 +1,7 @@
 //! The `hookhost` command line: argument parsing and one module per command group.
 
 mod client;
+mod config;
 mod delivery;
 mod demo;
 mod endpoint;
@@ -41,6 +42,9 @@ enum Command {
     Send(send::SendArgs),
     /// Run a local demo: the server, a Slack stand-in, a configured Stripe endpoint.
     Demo(demo::DemoArgs),
+    /// Check a configuration file and print what the server would run with.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// A command failed; the message says what to do about it.
@@ -60,6 +64,9 @@ pub enum CliError {
     /// The plugin could not be loaded.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    /// The configuration was refused; every reason is listed.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigErrors),
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -107,6 +114,7 @@ impl Cli {
             Command::Delivery(args) => args.run().await,
             Command::Send(args) => args.run().await,
             Command::Demo(args) => args.run().await,
+            Command::Config(command) => command.run().await,
         };
         match result {
             Err(CliError::Api(error)) => {

@@ -14,12 +14,12 @@ use serde_json::Value;
 
 use super::CliError;
 use super::client::{ApiArgs, Client, TenantFlag, field, human_size, list, table, truncate};
+use crate::domain::HostPattern;
 use crate::ids::{DeliveryId, PluginName, TenantId};
 use crate::runtime::{
-    Event, Grants, HostPattern, Invocation, KvNamespace, KvWrite, Limits, Outcome, Runtime,
-    RuntimeConfig,
+    Event, Grants, Invocation, KvNamespace, KvWrite, Limits, Outcome, Runtime, RuntimeConfig,
 };
-use crate::store::{SqliteStore, Store};
+use crate::store::{QueueStore, SqliteStore};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {

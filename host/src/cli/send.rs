@@ -11,7 +11,8 @@ use reqwest::header::CONTENT_TYPE;
 
 use super::CliError;
 use super::client::{http_client, pretty, unreachable};
-use crate::ingress::verify::{HmacScheme, Provider, sign};
+use crate::domain::{HmacScheme, Provider};
+use crate::ingress::verify::sign;
 
 /// Sign and post one event.
 #[derive(Debug, Args)]

@@ -13,8 +13,10 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::verify::{self, Provider, VerifyConfig, VerifyError};
+use super::verify::{self, VerifyConfig, VerifyError};
+use crate::domain::Provider;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::problem::{Problem, RETRY_AFTER_S};
 use crate::queue::{Queue, QueueError};
 use crate::store::{EndpointCache, Ingested, NewDelivery, now_ms};
 
@@ -81,8 +83,8 @@ pub struct Accepted {
     params(("tenant" = String, Path), ("endpoint" = String, Path)),
     request_body(content = Vec<u8>, description = "the provider's payload, as sent"),
     responses((status = 202, body = Accepted), (status = 200, body = Accepted, description = "a repeat of an event already accepted"),
-              (status = 401, body = crate::api::Problem), (status = 404, body = crate::api::Problem),
-              (status = 413, body = crate::api::Problem), (status = 503, body = crate::api::Problem)))]
+              (status = 401, body = crate::problem::Problem), (status = 404, body = crate::problem::Problem),
+              (status = 413, body = crate::problem::Problem), (status = 503, body = crate::problem::Problem)))]
 async fn receive(
     State(state): State<IngressState>,
     Path((tenant, endpoint)): Path<(String, String)>,
@@ -222,4 +224,49 @@ fn slack_challenge(body: &[u8]) -> Option<String> {
         return None;
     }
     Some(value.get("challenge")?.as_str()?.to_owned())
+}
+
+impl IntoResponse for IngressError {
+    fn into_response(self) -> Response {
+        let problem = match &self {
+            IngressError::NotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "no such tenant or endpoint; check the URL against the endpoint's inbound_url",
+            ),
+            IngressError::TooLarge { limit } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Payload too large",
+                format!(
+                    "the body exceeds this endpoint's limit of {limit} bytes (limits.body_limit_bytes)"
+                ),
+            ),
+            IngressError::BadBody(reason) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                format!("the request body could not be read: {reason}"),
+            ),
+            IngressError::Unverified(e) => {
+                tracing::info!(check = e.check(), reason = %e, "webhook refused");
+                let mut p = Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    "Signature verification failed",
+                    e.to_string(),
+                );
+                p.check = Some(e.check());
+                p
+            }
+            IngressError::Overloaded => {
+                let mut p = Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Queue full",
+                    "too many deliveries are waiting; the webhook was not accepted, send it again later",
+                );
+                p.retry_after_s = Some(RETRY_AFTER_S);
+                p
+            }
+            IngressError::Unavailable(e) => Problem::from(e),
+        };
+        problem.into_response()
+    }
 }

@@ -10,7 +10,6 @@
 mod committer;
 mod depth;
 mod plugins;
-mod retry;
 mod worker;
 
 use std::sync::Arc;
@@ -21,8 +20,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use depth::QueueDepth;
-pub use retry::{MAX_ATTEMPTS, MAX_DELAY_S, RetryPolicy};
 
+use crate::config::Config;
 use crate::runtime::Runtime;
 use crate::store::{EndpointCache, Ingested, NewDelivery, Store, StoreError, now_ms};
 use committer::Committer;
@@ -39,42 +38,12 @@ pub enum QueueError {
     Closed,
 }
 
-/// Settings of the queue.
-#[derive(Debug, Clone)]
-pub struct QueueConfig {
-    /// Invocations run at once; 0 makes an ingest-only host, which leaves
-    /// the work to other hosts on the same database.
-    pub workers: usize,
-    /// Most deliveries claimed in one transaction.
-    pub claim_batch: usize,
-    /// Unfinished deliveries beyond which ingress answers 503.
-    pub max_depth: u64,
-    /// How long shutdown waits for running attempts before handing them back.
-    pub shutdown_grace: Duration,
-    /// How long bodies of succeeded deliveries are kept.
-    pub retention: Duration,
-    /// Longest an idle dispatcher sleeps before looking again: retries and
-    /// expired leases fall due without anyone ringing, while new webhooks
-    /// wake it at once (on PostgreSQL, also those another host accepted).
-    pub idle_poll: Duration,
-}
-
-impl Default for QueueConfig {
-    fn default() -> Self {
-        Self {
-            workers: 64,
-            claim_batch: 64,
-            max_depth: 1_000_000,
-            shutdown_grace: Duration::from_secs(10),
-            retention: Duration::from_secs(7 * 24 * 3600),
-            idle_poll: Duration::from_secs(1),
-        }
-    }
-}
+/// Most deliveries claimed in one transaction.
+const CLAIM_BATCH: usize = 64;
 
 /// What the dispatcher and its workers share.
 pub(crate) struct Shared {
-    config: QueueConfig,
+    config: Arc<Config>,
     store: Arc<dyn Store>,
     runtime: Arc<Runtime>,
     endpoints: Arc<EndpointCache>,
@@ -96,7 +65,7 @@ pub struct Queue {
 impl Queue {
     /// Starts the committer, the dispatcher, the depth gauge and retention.
     pub fn start(
-        config: QueueConfig,
+        config: Arc<Config>,
         store: Arc<dyn Store>,
         runtime: Arc<Runtime>,
         endpoints: Arc<EndpointCache>,
@@ -134,7 +103,7 @@ impl Queue {
             committer,
             work_ready,
             depth,
-            max_depth: config.max_depth,
+            max_depth: config.max_queue_depth,
             stop,
             tasks: std::sync::Mutex::new(tasks),
         }

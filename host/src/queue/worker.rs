@@ -8,9 +8,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{RetryPolicy, Shared};
-use crate::runtime::{Event, Grants, Invocation, KvNamespace, Outcome};
-use crate::store::{AttemptRecord, Claim, ClaimRequest, Claimed, Completion, Next, now_ms};
+use super::Shared;
+use crate::domain::RetryPolicy;
+use crate::runtime::{Event, Grants, Invocation, KvNamespace, Limits, Outcome};
+use crate::store::{
+    AttemptOutcome, AttemptRecord, Claim, ClaimRequest, Claimed, Completion, Next, now_ms,
+};
 
 /// How long the dispatcher waits after a failed claim (the store is away).
 const CLAIM_RETRY: Duration = Duration::from_secs(1);
@@ -52,7 +55,7 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
             } => r,
         };
         let mut held = vec![first];
-        while held.len() < shared.config.claim_batch {
+        while held.len() < super::CLAIM_BATCH {
             match (
                 slots.clone().try_acquire_owned(),
                 workers.clone().try_acquire_owned(),
@@ -190,7 +193,7 @@ async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
             None => Next::Dead,
         },
     };
-    tracing::debug!(delivery = %d.id, attempt = d.attempt, outcome = invocation.outcome.kind(), "attempt finished");
+    tracing::debug!(delivery = %d.id, attempt = d.attempt, outcome = AttemptOutcome::from(&invocation.outcome).as_str(), "attempt finished");
     Completion {
         id: d.id.clone(),
         lease: d.lease.clone(),
@@ -209,7 +212,7 @@ async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
 }
 
 fn record_metrics(invocation: &Invocation) {
-    metrics::counter!("hookhost_invocations_total", "outcome" => invocation.outcome.kind())
+    metrics::counter!("hookhost_invocations_total", "outcome" => AttemptOutcome::from(&invocation.outcome).as_str())
         .increment(1);
     metrics::histogram!("hookhost_invocation_duration_seconds")
         .record(invocation.duration.as_secs_f64());
@@ -260,7 +263,7 @@ async fn run(shared: &Shared, d: &Claimed) -> Result<(Invocation, RetryPolicy), 
         id: d.id.to_string(),
         tenant: d.tenant.to_string(),
         endpoint: d.endpoint.to_string(),
-        provider: d.provider.clone(),
+        provider: d.provider.as_str().to_owned(),
         event_type: d.event_type.clone(),
         received_at_ms: d.received_at_ms as u64,
         attempt: d.attempt,
@@ -273,7 +276,7 @@ async fn run(shared: &Shared, d: &Claimed) -> Result<(Invocation, RetryPolicy), 
             &plugin,
             event,
             &grants,
-            &spec.runtime_limits(),
+            &Limits::for_endpoint(spec),
             shared.store.clone(),
         )
         .await;

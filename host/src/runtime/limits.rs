@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::capabilities::egress::HostPattern;
 use super::capabilities::kv::KvNamespace;
+use crate::domain::{EndpointLimits, EndpointSpec, HostPattern};
 
 /// Resource limits of one invocation; each is configurable per endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,11 +32,13 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// An endpoint's default limits, and the host's fixed ones.
     fn default() -> Self {
+        let endpoint = EndpointLimits::default();
         Self {
-            timeout_ms: 5_000,
-            memory_mb: 64,
-            max_http_calls: 16,
+            timeout_ms: endpoint.timeout_ms,
+            memory_mb: endpoint.memory_mb,
+            max_http_calls: endpoint.max_http_calls,
             max_kv_write_bytes: 4 * 1024 * 1024,
             max_log_bytes: 64 * 1024,
             http_timeout_ms: 10_000,
@@ -46,6 +48,16 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The limits of one invocation at this endpoint.
+    pub fn for_endpoint(spec: &EndpointSpec) -> Self {
+        Self {
+            timeout_ms: spec.limits.timeout_ms,
+            memory_mb: spec.limits.memory_mb,
+            max_http_calls: spec.limits.max_http_calls,
+            ..Self::default()
+        }
+    }
+
     pub(crate) fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
     }

@@ -39,7 +39,6 @@ use capabilities::log::LogBuffer;
 use capabilities::stdio::CapturedStream;
 use state::{MemoryLimiter, State};
 
-pub use capabilities::egress::{HostPattern, InvalidHostPattern};
 pub use capabilities::kv::{KvNamespace, KvReadError, KvReader, KvWrite};
 pub use capabilities::log::{Level, LogLine};
 pub use limits::{Grants, Limits};

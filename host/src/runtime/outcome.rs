@@ -30,18 +30,6 @@ impl Outcome {
     pub fn is_retryable(&self) -> bool {
         !matches!(self, Outcome::Ok | Outcome::Reject(_))
     }
-
-    /// A short, stable name for metrics and tables.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Retry(_) => "retry",
-            Outcome::Reject(_) => "reject",
-            Outcome::Trap(_) => "trap",
-            Outcome::Timeout => "timeout",
-            Outcome::OutOfMemory => "out_of_memory",
-        }
-    }
 }
 
 impl std::fmt::Display for Outcome {

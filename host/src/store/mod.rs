@@ -1,13 +1,17 @@
 //! Durable state: the only place SQL is written.
 //!
-//! One [`Store`] trait, one implementation per backend; SQLite in a data
-//! directory is the embedded default. Queue writes (ingest, complete, release)
+//! A [`Store`] is the two halves every backend implements: [`AdminStore`]
+//! (tenants, keys, plugins, endpoints, reads of deliveries and KV), written
+//! once for both backends in `admin.rs`, and [`QueueStore`] (batched writes,
+//! claims, replays, retention, depth), whose SQL is each backend's own.
+//! SQLite in a data directory is the embedded default. Queue writes (ingest, complete, release)
 //! arrive as a [`WriteBatch`] so that a backend commits many of them in one
 //! transaction; claims are transactions of their own, committed without
 //! waiting for the disk. Both hand back a [`Durable`], so a backend may let
 //! its next transaction run while the disk catches up. The batching itself
 //! lives in `queue::committer`.
 
+mod admin;
 mod cache;
 mod model;
 mod postgres;
@@ -27,21 +31,20 @@ use std::future::Future;
 
 use futures::future::BoxFuture;
 
+use crate::domain::EndpointSpec;
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReader, KvWrite};
 
-/// Errors of the store, whatever the backend.
+/// Errors of the store, whatever the backend. The database drivers' own
+/// errors stay inside: callers see what happened, not which crate said so.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database refused or failed a statement, or went away.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// The same, from the SQLite queue writer's own connection.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Database(DriverError),
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(DriverError),
     /// The data directory could not be created or locked.
     #[error("data directory: {0}")]
     Io(#[from] std::io::Error),
@@ -61,6 +64,40 @@ pub enum StoreError {
     /// The tenant does not exist.
     #[error("no such tenant")]
     NoSuchTenant,
+}
+
+/// What a database driver reported, kept opaque.
+#[derive(Debug)]
+pub struct DriverError(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DriverError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(DriverError(Box::new(e)))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(DriverError(Box::new(e)))
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        Self::Migrate(DriverError(Box::new(e)))
+    }
 }
 
 /// A commit's way to the disk. A backend whose COMMIT itself waits for the
@@ -131,15 +168,21 @@ pub struct DeliveryFilter {
     pub limit: u32,
 }
 
-/// The operations every backend provides.
 /// When the next delivery falls due: the earliest `due_at` of each tenant,
 /// read through the per-tenant index (the same SQL on both backends).
 const NEXT_DUE: &str = "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
                                    WHERE d.tenant = t.id AND d.due_at IS NOT NULL))
                         FROM tenants t";
 
+/// Everything a backend provides: both halves.
+pub trait Store: AdminStore + QueueStore {}
+
+impl<T: AdminStore + QueueStore> Store for T {}
+
+/// The admin API's half: tenants, keys, plugins, endpoints, and reads of
+/// deliveries and KV. Written once for both backends (`admin.rs`).
 #[async_trait::async_trait]
-pub trait Store: KvReader + Send + Sync + 'static {
+pub trait AdminStore: KvReader + Send + Sync + 'static {
     /// Creates a tenant; `false` when it already exists.
     async fn create_tenant(
         &self,
@@ -226,6 +269,28 @@ pub trait Store: KvReader + Send + Sync + 'static {
     async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId)
     -> Result<bool, StoreError>;
 
+    /// Lists a tenant's deliveries, newest first, one page at a time.
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        filter: &DeliveryFilter,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Reads a delivery of a tenant.
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError>;
+
+    /// The attempts of a delivery, in order.
+    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError>;
+}
+
+/// The queue's half: batched writes, claims, replays, retention, depth and
+/// wake-ups. Its SQL is each backend's own, tuned to how it locks.
+#[async_trait::async_trait]
+pub trait QueueStore: Send + Sync + 'static {
     /// Applies a batch of queue writes in one transaction. Nobody may be
     /// told of the results before the [`Durable`] resolves.
     async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError>;
@@ -239,13 +304,6 @@ pub trait Store: KvReader + Send + Sync + 'static {
     /// the [`Durable`] resolves once every write the claim could have seen
     /// is on disk, so no delivery runs before its 202 could be sent.
     async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError>;
-
-    /// Lists a tenant's deliveries, newest first, one page at a time.
-    async fn list_deliveries(
-        &self,
-        tenant: &TenantId,
-        filter: &DeliveryFilter,
-    ) -> Result<Vec<Delivery>, StoreError>;
 
     /// Queues every dead delivery of an endpoint to run again; returns how many.
     async fn replay_dead(
@@ -271,16 +329,6 @@ pub trait Store: KvReader + Send + Sync + 'static {
     /// Drops the bodies of deliveries that succeeded before the cutoff; their
     /// metadata and attempts stay.
     async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError>;
-
-    /// Reads a delivery of a tenant.
-    async fn delivery(
-        &self,
-        tenant: &TenantId,
-        id: &DeliveryId,
-    ) -> Result<Option<Delivery>, StoreError>;
-
-    /// The attempts of a delivery, in order.
-    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError>;
 
     /// Rings `wake` whenever another host sharing this database commits new
     /// work, until `stop`; a single-host backend has no one else to hear.

@@ -1,13 +1,10 @@
 //! The records the store keeps, as plain data shared by ingress, queue and api.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{EndpointSpec, Provider};
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
-use crate::ingress::verify::{HmacScheme, Provider};
-use crate::queue::RetryPolicy;
-use crate::runtime::{HostPattern, KvNamespace, KvWrite, Limits, LogLine, OutboundCall, Outcome};
+use crate::runtime::{KvNamespace, KvWrite, LogLine, OutboundCall, Outcome};
 
 /// A tenant: the unit of isolation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,100 +31,6 @@ pub struct PluginVersion {
     /// When it was uploaded, in ms since the epoch.
     pub uploaded_at_ms: i64,
 }
-
-/// Per-endpoint resource limits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct EndpointLimits {
-    /// Deadline of one invocation.
-    pub timeout_ms: u64,
-    /// Memory one invocation may grow to.
-    pub memory_mb: u32,
-    /// Outbound HTTP calls per invocation.
-    pub max_http_calls: u32,
-    /// Largest inbound body accepted; larger ones answer 413.
-    pub body_limit_bytes: u64,
-}
-
-impl Default for EndpointLimits {
-    fn default() -> Self {
-        let runtime = Limits::default();
-        Self {
-            timeout_ms: runtime.timeout_ms,
-            memory_mb: runtime.memory_mb,
-            max_http_calls: runtime.max_http_calls,
-            body_limit_bytes: 1024 * 1024,
-        }
-    }
-}
-
-/// Default timestamp tolerance of signature schemes that carry a timestamp.
-pub const DEFAULT_TOLERANCE_S: u64 = 300;
-
-fn default_tolerance() -> u64 {
-    DEFAULT_TOLERANCE_S
-}
-
-/// Everything an endpoint is configured with: how to verify, what to run, what
-/// the plugin may reach, and how to retry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndpointSpec {
-    /// How inbound requests are verified.
-    pub provider: Provider,
-    /// Active secrets; a signature valid for any of them passes (rotation).
-    #[serde(default)]
-    pub secrets: Vec<String>,
-    /// The layout of the generic `hmac` provider.
-    #[serde(default)]
-    pub hmac: Option<HmacScheme>,
-    /// Timestamp tolerance in seconds, for schemes that sign a timestamp.
-    #[serde(default = "default_tolerance")]
-    pub tolerance_s: u64,
-    /// A header holding the sender's event id, overriding the provider's own.
-    #[serde(default)]
-    pub dedup_header: Option<String>,
-    /// The plugin run for each delivery.
-    pub plugin: PluginName,
-    /// The bound version; new deliveries run it, in-flight ones keep theirs.
-    pub plugin_version: u32,
-    /// Settings the plugin reads through `config`.
-    #[serde(default)]
-    pub config: BTreeMap<String, String>,
-    /// Hosts the plugin may call.
-    #[serde(default)]
-    pub allowed_hosts: Vec<HostPattern>,
-    /// Lets the plugin reach loopback and private addresses.
-    #[serde(default)]
-    pub allow_private_network: bool,
-    /// Resource limits.
-    #[serde(default)]
-    pub limits: EndpointLimits,
-    /// Retry policy.
-    #[serde(default)]
-    pub retry: RetryPolicy,
-}
-
-impl EndpointSpec {
-    /// The runtime limits of one invocation at this endpoint.
-    pub fn runtime_limits(&self) -> Limits {
-        Limits {
-            timeout_ms: self.limits.timeout_ms,
-            memory_mb: self.limits.memory_mb,
-            max_http_calls: self.limits.max_http_calls,
-            ..Limits::default()
-        }
-    }
-
-    /// How long a claimed delivery stays leased: the deadline plus room to
-    /// record the attempt. A host that dies holds its work no longer than this.
-    pub fn lease_ms(&self) -> u64 {
-        self.limits.timeout_ms + LEASE_MARGIN_MS
-    }
-}
-
-/// Time beyond the plugin's deadline a lease lasts, to commit the attempt.
-pub const LEASE_MARGIN_MS: u64 = 10_000;
 
 /// A configured endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,8 +146,8 @@ pub struct Claimed {
     pub tenant: TenantId,
     /// Its endpoint.
     pub endpoint: EndpointId,
-    /// Provider name.
-    pub provider: String,
+    /// The endpoint's provider.
+    pub provider: Provider,
     /// Event type.
     pub event_type: Option<String>,
     /// Headers.
@@ -377,7 +280,7 @@ pub struct Delivery {
     /// The provider's event id.
     pub event_id: Option<String>,
     /// The provider.
-    pub provider: String,
+    pub provider: Provider,
     /// The event type.
     pub event_type: Option<String>,
     /// Where it is.
@@ -414,9 +317,8 @@ pub struct Attempt {
     pub started_at_ms: i64,
     /// Duration.
     pub duration_ms: u64,
-    /// `ok`, `retry`, `reject`, `trap`, `timeout`, `out_of_memory`, or `lost`
-    /// when the host running it stopped before it finished.
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
     /// The handler's or the trap's message.
     pub message: Option<String>,
     /// Log lines.
@@ -425,4 +327,75 @@ pub struct Attempt {
     pub logs_truncated: bool,
     /// Outbound calls.
     pub http_calls: Vec<OutboundCall>,
+}
+
+/// How a recorded attempt ended: an invocation's [`Outcome`] without its
+/// message, or `Lost` when the host running it stopped before it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// The handler returned ok.
+    Ok,
+    /// The handler asked for another attempt.
+    Retry,
+    /// The handler refused the event.
+    Reject,
+    /// The guest trapped.
+    Trap,
+    /// The invocation ran past its deadline.
+    Timeout,
+    /// The guest ran out of memory.
+    OutOfMemory,
+    /// The host running it stopped; its lease expired.
+    Lost,
+}
+
+impl AttemptOutcome {
+    /// Every outcome, in the order of the enum.
+    pub const ALL: &'static [AttemptOutcome] = &[
+        Self::Ok,
+        Self::Retry,
+        Self::Reject,
+        Self::Trap,
+        Self::Timeout,
+        Self::OutOfMemory,
+        Self::Lost,
+    ];
+
+    /// The stored name, also the one metrics and the API use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Retry => "retry",
+            Self::Reject => "reject",
+            Self::Trap => "trap",
+            Self::Timeout => "timeout",
+            Self::OutOfMemory => "out_of_memory",
+            Self::Lost => "lost",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|o| o.as_str() == s)
+    }
+}
+
+impl From<&Outcome> for AttemptOutcome {
+    fn from(outcome: &Outcome) -> Self {
+        match outcome {
+            Outcome::Ok => Self::Ok,
+            Outcome::Retry(_) => Self::Retry,
+            Outcome::Reject(_) => Self::Reject,
+            Outcome::Trap(_) => Self::Trap,
+            Outcome::Timeout => Self::Timeout,
+            Outcome::OutOfMemory => Self::OutOfMemory,
+        }
+    }
+}
+
+impl std::fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -10,16 +10,16 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use sqlx::{ConnectOptions, PgConnection, PgPool, Row};
+use sqlx::{ConnectOptions, PgConnection, PgPool};
 
-use super::rows::{self, corrupt, json, outcome_message, read_error, to_json};
+use super::rows::{self, outcome_message, to_json};
 use super::{
-    Attempt, Claim, ClaimRequest, Claimed, Completion, DeleteVersion, Delivery, DeliveryFilter,
-    DeliveryStatus, Durable, Endpoint, EndpointSpec, Ingested, LeaseToken, NewDelivery, Next,
-    PluginVersion, Replay, Store, StoreError, Tenant, WriteBatch, WriteResults, now_ms,
+    AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Durable, Ingested,
+    LeaseToken, NewDelivery, Next, QueueStore, Replay, StoreError, WriteBatch, WriteResults,
+    now_ms,
 };
-use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
-use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite};
+use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::runtime::{KvNamespace, KvWrite};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -52,7 +52,7 @@ impl PostgresStore {
 
     /// Connects to `postgres://…`.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        Self::connect(url.parse().map_err(StoreError::Database)?).await
+        Self::connect(url.parse().map_err(StoreError::from)?).await
     }
 }
 
@@ -77,41 +77,28 @@ fn with_session_limits(options: PgConnectOptions) -> PgConnectOptions {
     options.options(missing)
 }
 
-#[async_trait::async_trait]
-impl KvReader for PostgresStore {
-    async fn get(&self, ns: &KvNamespace, key: &str) -> Result<Option<Vec<u8>>, KvReadError> {
-        sqlx::query_scalar("SELECT value FROM kv WHERE tenant = $1 AND plugin = $2 AND key = $3")
-            .bind(ns.tenant.as_str())
-            .bind(ns.plugin.as_str())
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(read_error)
+impl PostgresStore {
+    /// Reads and writes share the pool.
+    fn admin_reader(&self) -> &PgPool {
+        &self.pool
     }
 
-    async fn list_keys(&self, ns: &KvNamespace, prefix: &str) -> Result<Vec<String>, KvReadError> {
-        sqlx::query_scalar(
-            "SELECT key FROM kv WHERE tenant = $1 AND plugin = $2 AND starts_with(key, $3)
-             ORDER BY key COLLATE \"C\"",
-        )
-        .bind(ns.tenant.as_str())
-        .bind(ns.plugin.as_str())
-        .bind(prefix)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(read_error)
+    /// A connection of the pool, for a write or a transaction.
+    async fn admin_writer(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, StoreError> {
+        Ok(self.pool.acquire().await?)
     }
+}
 
-    async fn tenant_usage_bytes(&self, tenant: &TenantId) -> Result<u64, KvReadError> {
-        let used: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(octet_length(key) + length(value)), 0)::BIGINT FROM kv WHERE tenant = $1",
-        )
-        .bind(tenant.as_str())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(read_error)?;
-        Ok(used as u64)
-    }
+super::admin::admin_store! {
+    PostgresStore,
+    payloads_of_tenant: "DELETE FROM payloads WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = $1)",
+    payload_join: "JOIN payloads ON delivery_id = id",
+    // Keys compare bytewise, as on SQLite, whatever the database's collation.
+    kv_keys: "SELECT key FROM kv WHERE tenant = $1 AND plugin = $2 AND starts_with(key, $3)
+              ORDER BY key COLLATE \"C\"",
+    kv_usage: "SELECT COALESCE(SUM(octet_length(key) + length(value)), 0)::BIGINT FROM kv WHERE tenant = $1",
+    // Another host's claim may be taking the same row.
+    lock_row: " FOR UPDATE",
 }
 
 async fn apply_kv(
@@ -348,7 +335,7 @@ async fn complete(
         .bind(counted.iter().map(|c| c.record.plugin_version as i64).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| c.record.started_at_ms).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| c.record.duration_ms as i64).collect::<Vec<_>>())
-        .bind(counted.iter().map(|c| c.record.outcome.kind()).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| AttemptOutcome::from(&c.record.outcome).as_str()).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| outcome_message(&c.record.outcome)).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| to_json(&c.record.logs)).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| c.record.logs_truncated).collect::<Vec<_>>())
@@ -457,320 +444,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
 }
 
 #[async_trait::async_trait]
-impl Store for PostgresStore {
-    async fn create_tenant(
-        &self,
-        id: &TenantId,
-        api_key_hash: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO tenants (id, api_key_hash, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id.as_str())
-        .bind(api_key_hash)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        let created: Option<i64> =
-            sqlx::query_scalar("SELECT created_at FROM tenants WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(created.map(|created_at_ms| Tenant {
-            id: id.clone(),
-            created_at_ms,
-        }))
-    }
-
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT id, created_at FROM tenants ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.into_iter()
-            .map(|(id, created_at_ms)| {
-                Ok(Tenant {
-                    id: TenantId::new(id).map_err(corrupt)?,
-                    created_at_ms,
-                })
-            })
-            .collect()
-    }
-
-    async fn delete_tenant(&self, id: &TenantId) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for statement in [
-            "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = $1)",
-            "DELETE FROM payloads WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = $1)",
-            "DELETE FROM deliveries WHERE tenant = $1",
-            "DELETE FROM kv WHERE tenant = $1",
-            "DELETE FROM endpoints WHERE tenant = $1",
-            "DELETE FROM plugin_versions WHERE tenant = $1",
-            "DELETE FROM plugin_counters WHERE tenant = $1",
-        ] {
-            sqlx::query(statement)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        let gone = sqlx::query("DELETE FROM tenants WHERE id = $1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(gone == 1)
-    }
-
-    async fn set_tenant_key(&self, id: &TenantId, api_key_hash: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE tenants SET api_key_hash = $1 WHERE id = $2")
-            .bind(api_key_hash)
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantId>, StoreError> {
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM tenants WHERE api_key_hash = $1")
-                .bind(api_key_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-        id.map(|id| TenantId::new(id).map_err(corrupt)).transpose()
-    }
-
-    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn add_plugin_version(
-        &self,
-        tenant: &TenantId,
-        plugin: &PluginName,
-        digest: &str,
-        imports: &[String],
-        wasm: &[u8],
-    ) -> Result<PluginVersion, StoreError> {
-        let now = now_ms();
-        let no_tenant = |e: sqlx::Error| match &e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NoSuchTenant,
-            _ => e.into(),
-        };
-        let mut tx = self.pool.begin().await?;
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO plugin_counters (tenant, plugin, last_version) VALUES ($1, $2, 1)
-             ON CONFLICT (tenant, plugin) DO UPDATE SET last_version = plugin_counters.last_version + 1
-             RETURNING last_version",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(no_tenant)?;
-        sqlx::query(
-            "INSERT INTO plugin_versions (tenant, plugin, version, digest, size, imports, wasm, uploaded_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .bind(version)
-        .bind(digest)
-        .bind(wasm.len() as i64)
-        .bind(to_json(&imports))
-        .bind(wasm)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(no_tenant)?;
-        tx.commit().await?;
-        Ok(PluginVersion {
-            plugin: plugin.clone(),
-            version: version as u32,
-            digest: digest.to_owned(),
-            size: wasm.len() as u64,
-            imports: imports.to_vec(),
-            uploaded_at_ms: now,
-        })
-    }
-
-    async fn plugin_wasm(
-        &self,
-        tenant: &TenantId,
-        plugin: &PluginName,
-        version: u32,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT wasm FROM plugin_versions WHERE tenant = $1 AND plugin = $2 AND version = $3",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .bind(version as i64)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    async fn plugin_versions(
-        &self,
-        tenant: &TenantId,
-        plugin: Option<&PluginName>,
-    ) -> Result<Vec<PluginVersion>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT plugin, version, digest, size, imports, uploaded_at FROM plugin_versions
-             WHERE tenant = $1 AND ($2::TEXT IS NULL OR plugin = $2) ORDER BY plugin, version",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.map(PluginName::as_str))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(PluginVersion {
-                    plugin: PluginName::new(row.try_get::<String, _>("plugin")?)
-                        .map_err(corrupt)?,
-                    version: row.try_get::<i64, _>("version")? as u32,
-                    digest: row.try_get("digest")?,
-                    size: row.try_get::<i64, _>("size")? as u64,
-                    imports: json(row.try_get::<&str, _>("imports")?)?,
-                    uploaded_at_ms: row.try_get("uploaded_at")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn delete_plugin_version(
-        &self,
-        tenant: &TenantId,
-        plugin: &PluginName,
-        version: u32,
-    ) -> Result<DeleteVersion, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let bound: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM endpoints WHERE tenant = $1 AND plugin = $2 AND plugin_version = $3 ORDER BY id",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .bind(version as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-        if !bound.is_empty() {
-            return Ok(DeleteVersion::Bound(
-                bound
-                    .into_iter()
-                    .map(|id| EndpointId::new(id).map_err(corrupt))
-                    .collect::<Result<_, _>>()?,
-            ));
-        }
-        let gone = sqlx::query(
-            "DELETE FROM plugin_versions WHERE tenant = $1 AND plugin = $2 AND version = $3",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .bind(version as i64)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(if gone == 1 {
-            DeleteVersion::Deleted
-        } else {
-            DeleteVersion::NotFound
-        })
-    }
-
-    async fn put_endpoint(
-        &self,
-        tenant: &TenantId,
-        id: &EndpointId,
-        spec: &EndpointSpec,
-    ) -> Result<bool, StoreError> {
-        let now = now_ms();
-        // xmax = 0 only on a row this statement inserted.
-        let created: bool = sqlx::query_scalar(
-            "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)
-             ON CONFLICT (tenant, id) DO UPDATE SET
-               spec = excluded.spec, plugin = excluded.plugin,
-               plugin_version = excluded.plugin_version, updated_at = excluded.updated_at
-             RETURNING (xmax = 0)",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .bind(to_json(spec))
-        .bind(spec.plugin.as_str())
-        .bind(spec.plugin_version as i64)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(created)
-    }
-
-    async fn endpoint(
-        &self,
-        tenant: &TenantId,
-        id: &EndpointId,
-    ) -> Result<Option<Endpoint>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = $1 AND id = $2",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| rows::endpoint(tenant, &row)).transpose()
-    }
-
-    async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = $1 ORDER BY id",
-        )
-        .bind(tenant.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|row| rows::endpoint(tenant, row)).collect()
-    }
-
-    async fn delete_endpoint(
-        &self,
-        tenant: &TenantId,
-        id: &EndpointId,
-    ) -> Result<bool, StoreError> {
-        let gone = sqlx::query("DELETE FROM endpoints WHERE tenant = $1 AND id = $2")
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(gone == 1)
-    }
-
+impl QueueStore for PostgresStore {
     async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
         let now = now_ms();
         let mut results = WriteResults::default();
@@ -827,58 +501,17 @@ impl Store for PostgresStore {
         Ok((claim, Durable::arrived()))
     }
 
-    async fn list_deliveries(
-        &self,
-        tenant: &TenantId,
-        filter: &DeliveryFilter,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts, plugin,
-                    plugin_version, received_at, due_at, finished_at, last_error, headers,
-                    NULL::BYTEA AS body
-             FROM deliveries JOIN payloads ON delivery_id = id
-             WHERE tenant = $1
-               AND ($2::TEXT IS NULL OR status = $2)
-               AND ($3::TEXT IS NULL OR endpoint = $3)
-               AND ($4::BIGINT IS NULL OR received_at >= $4)
-               AND ($5::TEXT IS NULL OR id < $5)
-             ORDER BY id DESC LIMIT $6",
-        )
-        .bind(tenant.as_str())
-        .bind(filter.status.map(DeliveryStatus::as_str))
-        .bind(filter.endpoint.as_ref().map(EndpointId::as_str))
-        .bind(filter.since_ms)
-        .bind(filter.before.as_ref().map(DeliveryId::as_str))
-        .bind(filter.limit as i64)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rows::delivery).collect()
-    }
-
     async fn replay_dead(
         &self,
         tenant: &TenantId,
         endpoint: &EndpointId,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
-                                   finished_at = NULL, last_error = NULL
-             WHERE tenant = $2 AND endpoint = $3 AND status = 'dead' AND NOT body_pruned",
-        )
-        .bind(now_ms)
-        .bind(tenant.as_str())
-        .bind(endpoint.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        self.replay_dead_of(tenant, endpoint, now_ms).await
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n as u64)
+        self.unfinished().await
     }
 
     async fn replay(
@@ -888,35 +521,8 @@ impl Store for PostgresStore {
         plugin_version: Option<u32>,
         now_ms: i64,
     ) -> Result<Replay, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let row: Option<(String, bool)> = sqlx::query_as(
-            "SELECT status, body_pruned FROM deliveries WHERE tenant = $1 AND id = $2 FOR UPDATE",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let verdict = match row {
-            None => Replay::NotFound,
-            Some((status, _)) if status == DeliveryStatus::Running.as_str() => Replay::Running,
-            Some((_, true)) => Replay::BodyPruned,
-            Some(_) => {
-                sqlx::query(
-                    "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
-                       plugin_version = COALESCE($2, plugin_version), finished_at = NULL,
-                       last_error = NULL
-                     WHERE id = $3",
-                )
-                .bind(now_ms)
-                .bind(plugin_version.map(i64::from))
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-                Replay::Queued
-            }
-        };
-        tx.commit().await?;
-        Ok(verdict)
+        self.replay_delivery(tenant, id, plugin_version, now_ms)
+            .await
     }
 
     async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError> {
@@ -943,43 +549,6 @@ impl Store for PostgresStore {
                 return Ok(pruned);
             }
         }
-    }
-
-    async fn delivery(
-        &self,
-        tenant: &TenantId,
-        id: &DeliveryId,
-    ) -> Result<Option<Delivery>, StoreError> {
-        let row = sqlx::query(
-            "SELECT * FROM deliveries JOIN payloads ON delivery_id = id WHERE tenant = $1 AND id = $2",
-        )
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rows::delivery).transpose()
-    }
-
-    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY attempt")
-            .bind(id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Attempt {
-                    attempt: row.try_get::<i64, _>("attempt")? as u32,
-                    plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
-                    started_at_ms: row.try_get("started_at")?,
-                    duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
-                    outcome: row.try_get("outcome")?,
-                    message: row.try_get("message")?,
-                    logs: json(row.try_get::<&str, _>("logs")?)?,
-                    logs_truncated: row.try_get("logs_truncated")?,
-                    http_calls: json(row.try_get::<&str, _>("http_calls")?)?,
-                })
-            })
-            .collect()
     }
 
     async fn listen_for_work(&self, wake: Arc<Notify>, stop: CancellationToken) {

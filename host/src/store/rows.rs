@@ -1,10 +1,13 @@
-//! Rows both backends read alike. The SQL stays per backend; the columns it
-//! selects, and what they mean, are the same, so they are decoded once,
-//! generic over sqlx's `Row`.
+//! Every row the store reads, decoded once for both backends, generic over
+//! sqlx's `Row`: the columns both select, and what they mean, are the same.
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use super::{Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken, StoreError};
+use super::{
+    Attempt, AttemptOutcome, Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken,
+    PluginVersion, StoreError, Tenant,
+};
+use crate::domain::Provider;
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvReadError, Outcome};
 
@@ -33,6 +36,11 @@ pub(super) fn outcome_message(outcome: &Outcome) -> Option<String> {
     }
 }
 
+/// A stored provider name.
+fn provider(name: &str) -> Result<Provider, StoreError> {
+    name.parse().map_err(corrupt)
+}
+
 /// A failed KV read, as plugins see it.
 pub(super) fn read_error(e: sqlx::Error) -> KvReadError {
     KvReadError(e.to_string())
@@ -57,7 +65,7 @@ where
         endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
         plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
         plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
-        provider: row.try_get("provider")?,
+        provider: provider(row.try_get("provider")?)?,
         event_type: row.try_get("event_type")?,
         headers: json(row.try_get::<&str, _>("headers")?)?,
         body: row
@@ -71,8 +79,9 @@ where
     })
 }
 
-/// A delivery joined with its payload, as the admin API shows it.
-pub(super) fn delivery<'r, R>(row: &'r R) -> Result<Delivery, StoreError>
+/// A delivery joined with its payload's headers, as the admin API shows it;
+/// with its body when `with_body` (the column `body` selected).
+pub(super) fn delivery<'r, R>(row: &'r R, with_body: bool) -> Result<Delivery, StoreError>
 where
     R: Row,
     &'static str: ColumnIndex<R>,
@@ -93,14 +102,18 @@ where
         status: DeliveryStatus::parse(&status).ok_or_else(|| corrupt(status))?,
         attempts: row.try_get::<i64, _>("attempts")? as u32,
         event_id: row.try_get("event_id")?,
-        provider: row.try_get("provider")?,
+        provider: provider(row.try_get("provider")?)?,
         event_type: row.try_get("event_type")?,
         received_at_ms: row.try_get("received_at")?,
         due_at_ms: row.try_get("due_at")?,
         finished_at_ms: row.try_get("finished_at")?,
         last_error: row.try_get("last_error")?,
         headers: json(row.try_get::<&str, _>("headers")?)?,
-        body: row.try_get("body")?,
+        body: if with_body {
+            row.try_get("body")?
+        } else {
+            None
+        },
     })
 }
 
@@ -119,5 +132,62 @@ where
         spec: json(row.try_get::<&str, _>("spec")?)?,
         created_at_ms: row.try_get("created_at")?,
         updated_at_ms: row.try_get("updated_at")?,
+    })
+}
+
+/// A tenant (columns `id`, `created_at`).
+pub(super) fn tenant<'r, R>(row: &'r R) -> Result<Tenant, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(Tenant {
+        id: TenantId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+/// A plugin version's metadata, without its component bytes.
+pub(super) fn plugin_version<'r, R>(row: &'r R) -> Result<PluginVersion, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(PluginVersion {
+        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
+        version: row.try_get::<i64, _>("version")? as u32,
+        digest: row.try_get("digest")?,
+        size: row.try_get::<i64, _>("size")? as u64,
+        imports: json(row.try_get::<&str, _>("imports")?)?,
+        uploaded_at_ms: row.try_get("uploaded_at")?,
+    })
+}
+
+/// A recorded attempt.
+pub(super) fn attempt<'r, R>(row: &'r R) -> Result<Attempt, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    &'r str: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let outcome: &str = row.try_get("outcome")?;
+    Ok(Attempt {
+        attempt: row.try_get::<i64, _>("attempt")? as u32,
+        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+        started_at_ms: row.try_get("started_at")?,
+        duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
+        outcome: AttemptOutcome::parse(outcome).ok_or_else(|| corrupt(outcome))?,
+        message: row.try_get("message")?,
+        logs: json(row.try_get::<&str, _>("logs")?)?,
+        logs_truncated: row.try_get("logs_truncated")?,
+        http_calls: json(row.try_get::<&str, _>("http_calls")?)?,
     })
 }

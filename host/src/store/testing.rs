@@ -1,7 +1,7 @@
 //! Rows the store's and the queue's unit tests start from.
 
+use crate::domain::Provider;
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
-use crate::ingress::verify::Provider;
 use crate::store::{NewDelivery, Store};
 
 /// A tenant with one plugin version, enough for deliveries to be stored.

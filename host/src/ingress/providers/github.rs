@@ -7,7 +7,8 @@ use std::time::SystemTime;
 use http::HeaderMap;
 
 use super::{any_signature_matches, header_text, mac, malformed, required_header};
-use crate::ingress::verify::{HmacAlgorithm, Identity, VerifyConfig, VerifyError};
+use crate::domain::HmacAlgorithm;
+use crate::ingress::verify::{Identity, VerifyConfig, VerifyError};
 
 const SIGNATURE: &str = "X-Hub-Signature-256";
 const DELIVERY: &str = "X-GitHub-Delivery";
@@ -63,10 +64,10 @@ pub(crate) fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Provider;
     use crate::ingress::providers::testkit::{
         at, config, flip_first_byte, header_map, secrets, set, vectors,
     };
-    use crate::ingress::verify::Provider;
 
     const SECRET: &str = "It's a Secret to Everybody";
     const BODY: &[u8] = br#"{"zen":"Design for failure."}"#;

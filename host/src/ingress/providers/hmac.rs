@@ -11,9 +11,8 @@ use super::{
     any_signature_matches, check_tolerance, header_text, mac, malformed, parse_timestamp,
     required_header, unix_seconds,
 };
-use crate::ingress::verify::{
-    HmacScheme, Identity, SignError, SignatureEncoding, VerifyConfig, VerifyError,
-};
+use crate::domain::{HmacScheme, SignatureEncoding};
+use crate::ingress::verify::{Identity, SignError, VerifyConfig, VerifyError};
 
 /// A validated scheme with its payload template split around `{body}`.
 struct Configured<'s> {
@@ -143,10 +142,10 @@ pub(crate) fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{HmacAlgorithm, Provider};
     use crate::ingress::providers::testkit::{
         TOLERANCE, at, flip_first_byte, header_map, secrets, set, vectors,
     };
-    use crate::ingress::verify::{HmacAlgorithm, Provider};
 
     const SECRET: &str = "generic secret";
     const BODY: &[u8] = br#"{"event":"order.created","id":42}"#;

@@ -17,7 +17,8 @@ use http::HeaderMap;
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 
-use super::verify::{HmacAlgorithm, VerifyError};
+use super::verify::VerifyError;
+use crate::domain::HmacAlgorithm;
 
 /// A header's value as text; `None` when absent.
 pub(crate) fn optional_header<'h>(
@@ -165,7 +166,8 @@ pub(crate) mod testkit {
     use http::{HeaderMap, HeaderName, HeaderValue};
     use serde::Deserialize;
 
-    use crate::ingress::verify::{Provider, VerifyConfig};
+    use crate::domain::Provider;
+    use crate::ingress::verify::VerifyConfig;
 
     /// The default tolerance.
     pub(crate) const TOLERANCE: Duration = Duration::from_secs(300);

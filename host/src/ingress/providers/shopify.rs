@@ -9,7 +9,8 @@ use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 
 use super::{any_signature_matches, header_text, mac, malformed, required_header};
-use crate::ingress::verify::{HmacAlgorithm, Identity, VerifyConfig, VerifyError};
+use crate::domain::HmacAlgorithm;
+use crate::ingress::verify::{Identity, VerifyConfig, VerifyError};
 
 const SIGNATURE: &str = "X-Shopify-Hmac-Sha256";
 const WEBHOOK_ID: &str = "X-Shopify-Webhook-Id";
@@ -64,10 +65,10 @@ pub(crate) fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Provider;
     use crate::ingress::providers::testkit::{
         at, config, flip_first_byte, header_map, secrets, set, vectors,
     };
-    use crate::ingress::verify::Provider;
 
     const SECRET: &str = "test_secret_key";
     const BODY: &[u8] = br#"{"id":820982911946154508,"email":"jon@example.com"}"#;

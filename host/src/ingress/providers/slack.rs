@@ -10,7 +10,8 @@ use super::{
     any_signature_matches, check_tolerance, json_body, json_str, mac, malformed, parse_timestamp,
     required_header, unix_seconds,
 };
-use crate::ingress::verify::{HmacAlgorithm, Identity, VerifyConfig, VerifyError};
+use crate::domain::HmacAlgorithm;
+use crate::ingress::verify::{Identity, VerifyConfig, VerifyError};
 
 const SIGNATURE: &str = "X-Slack-Signature";
 const TIMESTAMP: &str = "X-Slack-Request-Timestamp";
@@ -70,10 +71,10 @@ pub(crate) fn sign(secret: &str, body: &[u8], now: SystemTime) -> Vec<(String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Provider;
     use crate::ingress::providers::testkit::{
         at, config, flip_first_byte, header_map, secrets, set, vectors,
     };
-    use crate::ingress::verify::Provider;
 
     const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
     const BODY: &[u8] =

@@ -13,9 +13,8 @@ use super::{
     any_signature_matches, check_tolerance, header_text, json_body, json_str, mac, malformed,
     optional_header, parse_timestamp, unix_seconds,
 };
-use crate::ingress::verify::{
-    HmacAlgorithm, Identity, Provider, SignError, VerifyConfig, VerifyError,
-};
+use crate::domain::{HmacAlgorithm, Provider};
+use crate::ingress::verify::{Identity, SignError, VerifyConfig, VerifyError};
 
 /// Each header under its standard name, then its Svix name.
 const ID: [&str; 2] = ["webhook-id", "svix-id"];

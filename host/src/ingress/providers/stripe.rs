@@ -9,7 +9,8 @@ use super::{
     any_signature_matches, check_tolerance, json_body, json_str, mac, malformed, parse_timestamp,
     required_header, unix_seconds,
 };
-use crate::ingress::verify::{HmacAlgorithm, Identity, VerifyConfig, VerifyError};
+use crate::domain::HmacAlgorithm;
+use crate::ingress::verify::{Identity, VerifyConfig, VerifyError};
 
 const SIGNATURE: &str = "Stripe-Signature";
 
@@ -87,10 +88,10 @@ pub(crate) fn sign(secret: &str, body: &[u8], now: SystemTime) -> Vec<(String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Provider;
     use crate::ingress::providers::testkit::{
         at, config, flip_first_byte, header_map, secrets, set, vectors,
     };
-    use crate::ingress::verify::Provider;
 
     const SECRET: &str = "whsec_test_secret";
     const BODY: &[u8] = br#"{"id":"evt_1","object":"event","type":"invoice.paid"}"#;

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::egress::{HostPattern, is_public};
+use super::egress::is_public;
+use crate::domain::HostPattern;
 use crate::runtime::bindings::http_out::{Error, Host, Request, Response};
 use crate::runtime::outcome::OutboundCall;
 use crate::runtime::state::State;

@@ -12,14 +12,13 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use super::rows::{self, corrupt, json, outcome_message, read_error, to_json};
+use super::rows::{self, outcome_message, to_json};
 use super::{
-    Attempt, Claim, ClaimRequest, Claimed, DeleteVersion, Delivery, DeliveryFilter, DeliveryStatus,
-    Durable, Endpoint, EndpointSpec, LeaseToken, PluginVersion, Replay, Store, StoreError, Tenant,
-    WriteBatch, WriteResults, now_ms,
+    Claim, ClaimRequest, Claimed, DeliveryStatus, Durable, LeaseToken, QueueStore, Replay,
+    StoreError, WriteBatch, WriteResults, now_ms,
 };
-use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
-use crate::runtime::{KvNamespace, KvReadError, KvReader, KvWrite};
+use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::runtime::{KvNamespace, KvWrite};
 
 mod wal_sync;
 mod write;
@@ -127,43 +126,29 @@ impl SqliteStore {
     }
 }
 
-#[async_trait::async_trait]
-impl KvReader for SqliteStore {
-    async fn get(&self, ns: &KvNamespace, key: &str) -> Result<Option<Vec<u8>>, KvReadError> {
-        sqlx::query_scalar("SELECT value FROM kv WHERE tenant = ? AND plugin = ? AND key = ?")
-            .bind(ns.tenant.as_str())
-            .bind(ns.plugin.as_str())
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(read_error)
+impl SqliteStore {
+    /// Reads go to the pool of read-only connections.
+    fn admin_reader(&self) -> &SqlitePool {
+        &self.reader
     }
 
-    async fn list_keys(&self, ns: &KvNamespace, prefix: &str) -> Result<Vec<String>, KvReadError> {
-        // A range scan rather than LIKE: keys may contain % and _.
-        let upper = format!("{prefix}\u{10FFFF}");
-        sqlx::query_scalar(
-            "SELECT key FROM kv WHERE tenant = ? AND plugin = ? AND key >= ? AND key < ? ORDER BY key",
-        )
-        .bind(ns.tenant.as_str())
-        .bind(ns.plugin.as_str())
-        .bind(prefix)
-        .bind(upper)
-        .fetch_all(&self.reader)
-        .await
-        .map_err(read_error)
+    /// Admin writes take the sqlx writer; the queue's batches have their own.
+    async fn admin_writer(&self) -> Result<writer::WriterGuard<'_>, StoreError> {
+        self.writer.lock().await
     }
+}
 
-    async fn tenant_usage_bytes(&self, tenant: &TenantId) -> Result<u64, KvReadError> {
-        let used: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(length(key) + length(value)), 0) FROM kv WHERE tenant = ?",
-        )
-        .bind(tenant.as_str())
-        .fetch_one(&self.reader)
-        .await
-        .map_err(read_error)?;
-        Ok(used as u64)
-    }
+super::admin::admin_store! {
+    SqliteStore,
+    // Payloads are keyed by the delivery's integer seq (see migration 7).
+    payloads_of_tenant: "DELETE FROM payloads WHERE seq IN (SELECT seq FROM deliveries WHERE tenant = $1)",
+    payload_join: "JOIN payloads USING (seq)",
+    // A range scan rather than LIKE: keys may contain % and _.
+    kv_keys: "SELECT key FROM kv WHERE tenant = $1 AND plugin = $2 AND key >= $3 AND key < $3 || char(1114111)
+              ORDER BY key",
+    kv_usage: "SELECT COALESCE(SUM(length(key) + length(value)), 0) FROM kv WHERE tenant = $1",
+    // The writer connection's transaction is the lock.
+    lock_row: "",
 }
 
 /// Claims up to `max` due deliveries, round-robin over the tenants that have
@@ -294,375 +279,14 @@ async fn record_lost_attempt(
 }
 
 #[async_trait::async_trait]
-impl Store for SqliteStore {
-    async fn create_tenant(
-        &self,
-        id: &TenantId,
-        api_key_hash: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO tenants (id, api_key_hash, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id.as_str())
-        .bind(api_key_hash)
-        .bind(now_ms())
-        .execute(&mut *self.writer.lock().await?)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        let created: Option<i64> =
-            sqlx::query_scalar("SELECT created_at FROM tenants WHERE id = ?1")
-                .bind(id.as_str())
-                .fetch_optional(&self.reader)
-                .await?;
-        Ok(created.map(|created_at_ms| Tenant {
-            id: id.clone(),
-            created_at_ms,
-        }))
-    }
-
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let rows: Vec<(String, i64)> =
-            sqlx::query_as("SELECT id, created_at FROM tenants ORDER BY id")
-                .fetch_all(&self.reader)
-                .await?;
-        rows.into_iter()
-            .map(|(id, created_at_ms)| {
-                Ok(Tenant {
-                    id: TenantId::new(id).map_err(corrupt)?,
-                    created_at_ms,
-                })
-            })
-            .collect()
-    }
-
-    async fn delete_tenant(&self, id: &TenantId) -> Result<bool, StoreError> {
-        let mut writer = self.writer.lock().await?;
-        let mut tx = writer.begin().await?;
-        for statement in [
-            "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = ?1)",
-            "DELETE FROM payloads WHERE seq IN (SELECT seq FROM deliveries WHERE tenant = ?1)",
-            "DELETE FROM deliveries WHERE tenant = ?1",
-            "DELETE FROM kv WHERE tenant = ?1",
-            "DELETE FROM endpoints WHERE tenant = ?1",
-            "DELETE FROM plugin_versions WHERE tenant = ?1",
-            "DELETE FROM plugin_counters WHERE tenant = ?1",
-        ] {
-            sqlx::query(statement)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-        }
-        let gone = sqlx::query("DELETE FROM tenants WHERE id = ?1")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(gone == 1)
-    }
-
-    async fn set_tenant_key(&self, id: &TenantId, api_key_hash: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE tenants SET api_key_hash = ?1 WHERE id = ?2")
-            .bind(api_key_hash)
-            .bind(id.as_str())
-            .execute(&mut *self.writer.lock().await?)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    async fn tenant_by_key_hash(&self, api_key_hash: &str) -> Result<Option<TenantId>, StoreError> {
-        let id: Option<String> =
-            sqlx::query_scalar("SELECT id FROM tenants WHERE api_key_hash = ?1")
-                .bind(api_key_hash)
-                .fetch_optional(&self.reader)
-                .await?;
-        id.map(|id| TenantId::new(id).map_err(corrupt)).transpose()
-    }
-
-    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1")
-                .bind(key)
-                .fetch_optional(&self.reader)
-                .await?,
-        )
-    }
-
-    async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&mut *self.writer.lock().await?)
-        .await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
-    }
-
-    async fn plugin_versions(
-        &self,
-        tenant: &TenantId,
-        plugin: Option<&PluginName>,
-    ) -> Result<Vec<PluginVersion>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT plugin, version, digest, size, imports, uploaded_at FROM plugin_versions
-             WHERE tenant = ?1 AND (?2 IS NULL OR plugin = ?2) ORDER BY plugin, version",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.map(PluginName::as_str))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(PluginVersion {
-                    plugin: PluginName::new(row.try_get::<String, _>("plugin")?)
-                        .map_err(corrupt)?,
-                    version: row.try_get::<i64, _>("version")? as u32,
-                    digest: row.try_get("digest")?,
-                    size: row.try_get::<i64, _>("size")? as u64,
-                    imports: json(row.try_get::<&str, _>("imports")?)?,
-                    uploaded_at_ms: row.try_get("uploaded_at")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn delete_plugin_version(
-        &self,
-        tenant: &TenantId,
-        plugin: &PluginName,
-        version: u32,
-    ) -> Result<DeleteVersion, StoreError> {
-        let mut writer = self.writer.lock().await?;
-        let mut tx = writer.begin().await?;
-        let bound: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM endpoints WHERE tenant = ?1 AND plugin = ?2 AND plugin_version = ?3 ORDER BY id",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .bind(version as i64)
-        .fetch_all(&mut *tx)
-        .await?;
-        if !bound.is_empty() {
-            return Ok(DeleteVersion::Bound(
-                bound
-                    .into_iter()
-                    .map(|id| EndpointId::new(id).map_err(corrupt))
-                    .collect::<Result<_, _>>()?,
-            ));
-        }
-        let gone = sqlx::query(
-            "DELETE FROM plugin_versions WHERE tenant = ?1 AND plugin = ?2 AND version = ?3",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .bind(version as i64)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        Ok(if gone == 1 {
-            DeleteVersion::Deleted
-        } else {
-            DeleteVersion::NotFound
-        })
-    }
-
-    async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<Endpoint>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = ?1 ORDER BY id",
-        )
-        .bind(tenant.as_str())
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(|row| rows::endpoint(tenant, row)).collect()
-    }
-
-    async fn delete_endpoint(
-        &self,
-        tenant: &TenantId,
-        id: &EndpointId,
-    ) -> Result<bool, StoreError> {
-        let gone = sqlx::query("DELETE FROM endpoints WHERE tenant = ?1 AND id = ?2")
-            .bind(tenant.as_str())
-            .bind(id.as_str())
-            .execute(&mut *self.writer.lock().await?)
-            .await?
-            .rows_affected();
-        Ok(gone == 1)
-    }
-
-    async fn list_deliveries(
-        &self,
-        tenant: &TenantId,
-        filter: &DeliveryFilter,
-    ) -> Result<Vec<Delivery>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts, plugin,
-                    plugin_version, received_at, due_at, finished_at, last_error, headers,
-                    NULL AS body
-             FROM deliveries JOIN payloads USING (seq)
-             WHERE tenant = ?1
-               AND (?2 IS NULL OR status = ?2)
-               AND (?3 IS NULL OR endpoint = ?3)
-               AND (?4 IS NULL OR received_at >= ?4)
-               AND (?5 IS NULL OR id < ?5)
-             ORDER BY id DESC LIMIT ?6",
-        )
-        .bind(tenant.as_str())
-        .bind(filter.status.map(DeliveryStatus::as_str))
-        .bind(filter.endpoint.as_ref().map(EndpointId::as_str))
-        .bind(filter.since_ms)
-        .bind(filter.before.as_ref().map(DeliveryId::as_str))
-        .bind(filter.limit as i64)
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(rows::delivery).collect()
-    }
-
+impl QueueStore for SqliteStore {
     async fn replay_dead(
         &self,
         tenant: &TenantId,
         endpoint: &EndpointId,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = ?1,
-                                   finished_at = NULL, last_error = NULL
-             WHERE tenant = ?2 AND endpoint = ?3 AND status = 'dead' AND body_pruned = 0",
-        )
-        .bind(now_ms)
-        .bind(tenant.as_str())
-        .bind(endpoint.as_str())
-        .execute(&mut *self.writer.lock().await?)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn add_plugin_version(
-        &self,
-        tenant: &TenantId,
-        plugin: &PluginName,
-        digest: &str,
-        imports: &[String],
-        wasm: &[u8],
-    ) -> Result<PluginVersion, StoreError> {
-        let now = now_ms();
-        let no_tenant = |e: sqlx::Error| match &e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NoSuchTenant,
-            _ => e.into(),
-        };
-        let mut writer = self.writer.lock().await?;
-        let mut tx = writer.begin().await?;
-        let version: i64 = sqlx::query_scalar(
-            "INSERT INTO plugin_counters (tenant, plugin, last_version) VALUES (?1, ?2, 1)
-             ON CONFLICT (tenant, plugin) DO UPDATE SET last_version = last_version + 1
-             RETURNING last_version",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(no_tenant)?;
-        sqlx::query(
-            "INSERT INTO plugin_versions (tenant, plugin, version, digest, size, imports, wasm, uploaded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .bind(version)
-        .bind(digest)
-        .bind(wasm.len() as i64)
-        .bind(to_json(&imports))
-        .bind(wasm)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(no_tenant)?;
-        tx.commit().await?;
-        Ok(PluginVersion {
-            plugin: plugin.clone(),
-            version: version as u32,
-            digest: digest.to_owned(),
-            size: wasm.len() as u64,
-            imports: imports.to_vec(),
-            uploaded_at_ms: now,
-        })
-    }
-
-    async fn plugin_wasm(
-        &self,
-        tenant: &TenantId,
-        plugin: &PluginName,
-        version: u32,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT wasm FROM plugin_versions WHERE tenant = ?1 AND plugin = ?2 AND version = ?3",
-        )
-        .bind(tenant.as_str())
-        .bind(plugin.as_str())
-        .bind(version as i64)
-        .fetch_optional(&self.reader)
-        .await?)
-    }
-
-    async fn put_endpoint(
-        &self,
-        tenant: &TenantId,
-        id: &EndpointId,
-        spec: &EndpointSpec,
-    ) -> Result<bool, StoreError> {
-        let now = now_ms();
-        let mut writer = self.writer.lock().await?;
-        let mut tx = writer.begin().await?;
-        let existed: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM endpoints WHERE tenant = ?1 AND id = ?2")
-                .bind(tenant.as_str())
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        sqlx::query(
-            "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-             ON CONFLICT (tenant, id) DO UPDATE SET
-               spec = excluded.spec, plugin = excluded.plugin,
-               plugin_version = excluded.plugin_version, updated_at = excluded.updated_at",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .bind(to_json(spec))
-        .bind(spec.plugin.as_str())
-        .bind(spec.plugin_version as i64)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(existed.is_none())
-    }
-
-    async fn endpoint(
-        &self,
-        tenant: &TenantId,
-        id: &EndpointId,
-    ) -> Result<Option<Endpoint>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = ?1 AND id = ?2",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.reader)
-        .await?;
-        row.map(|row| rows::endpoint(tenant, &row)).transpose()
+        self.replay_dead_of(tenant, endpoint, now_ms).await
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
@@ -699,10 +323,7 @@ impl Store for SqliteStore {
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL")
-            .fetch_one(&self.reader)
-            .await?;
-        Ok(n as u64)
+        self.unfinished().await
     }
 
     async fn replay(
@@ -712,36 +333,8 @@ impl Store for SqliteStore {
         plugin_version: Option<u32>,
         now_ms: i64,
     ) -> Result<Replay, StoreError> {
-        let mut writer = self.writer.lock().await?;
-        let mut tx = writer.begin().await?;
-        let row: Option<(String, bool)> = sqlx::query_as(
-            "SELECT status, body_pruned FROM deliveries WHERE tenant = ?1 AND id = ?2",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let verdict = match row {
-            None => Replay::NotFound,
-            Some((status, _)) if status == DeliveryStatus::Running.as_str() => Replay::Running,
-            Some((_, true)) => Replay::BodyPruned,
-            Some(_) => {
-                sqlx::query(
-                    "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = ?1,
-                       plugin_version = COALESCE(?2, plugin_version), finished_at = NULL,
-                       last_error = NULL
-                     WHERE id = ?3",
-                )
-                .bind(now_ms)
-                .bind(plugin_version.map(i64::from))
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-                Replay::Queued
-            }
-        };
-        tx.commit().await?;
-        Ok(verdict)
+        self.replay_delivery(tenant, id, plugin_version, now_ms)
+            .await
     }
 
     async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError> {
@@ -776,43 +369,6 @@ impl Store for SqliteStore {
                 return Ok(pruned);
             }
         }
-    }
-
-    async fn delivery(
-        &self,
-        tenant: &TenantId,
-        id: &DeliveryId,
-    ) -> Result<Option<Delivery>, StoreError> {
-        let row = sqlx::query(
-            "SELECT * FROM deliveries JOIN payloads USING (seq) WHERE tenant = ?1 AND id = ?2",
-        )
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(rows::delivery).transpose()
-    }
-
-    async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM attempts WHERE delivery_id = ?1 ORDER BY attempt")
-            .bind(id.as_str())
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Attempt {
-                    attempt: row.try_get::<i64, _>("attempt")? as u32,
-                    plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
-                    started_at_ms: row.try_get("started_at")?,
-                    duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
-                    outcome: row.try_get("outcome")?,
-                    message: row.try_get("message")?,
-                    logs: json(row.try_get::<&str, _>("logs")?)?,
-                    logs_truncated: row.try_get("logs_truncated")?,
-                    http_calls: json(row.try_get::<&str, _>("http_calls")?)?,
-                })
-            })
-            .collect()
     }
 
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError> {

@@ -35,8 +35,8 @@ use super::{outcome_message, to_json};
 use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite};
 use crate::store::{
-    Completion, DeliveryStatus, Durable, Ingested, NewDelivery, Next, StoreError, WriteBatch,
-    WriteResults, now_ms,
+    AttemptOutcome, Completion, DeliveryStatus, Durable, Ingested, NewDelivery, Next, StoreError,
+    WriteBatch, WriteResults, now_ms,
 };
 
 /// Statements each connection keeps prepared: every statement below, with room.
@@ -236,7 +236,7 @@ fn complete(tx: &Transaction<'_>, c: &Completion, now: i64) -> Result<bool, Stor
         r.plugin_version,
         r.started_at_ms,
         r.duration_ms as i64,
-        r.outcome.kind(),
+        AttemptOutcome::from(&r.outcome).as_str(),
         outcome_message(&r.outcome),
         to_json(&r.logs),
         r.logs_truncated,
@@ -305,7 +305,7 @@ fn kv(tx: &Transaction<'_>, ns: &KvNamespace, write: &KvWrite, now: i64) -> Resu
 #[cfg(test)]
 mod tests {
     use crate::store::testing::{delivery, tenant_with_plugin};
-    use crate::store::{Ingested, SqliteStore, Store, WriteBatch};
+    use crate::store::{AdminStore, Ingested, QueueStore, SqliteStore, WriteBatch};
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();

@@ -144,7 +144,8 @@ mod tests {
     use crate::ids::TenantId;
     use crate::store::testing::{delivery, tenant_with_plugin};
     use crate::store::{
-        ClaimRequest, Durable, FsyncGate, SqliteStore, Store, StoreError, WriteBatch, now_ms,
+        AdminStore, ClaimRequest, Durable, FsyncGate, QueueStore, SqliteStore, StoreError,
+        WriteBatch, now_ms,
     };
 
     async fn synchronous(store: &SqliteStore) -> i64 {

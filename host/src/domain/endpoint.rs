@@ -1,0 +1,112 @@
+//! An endpoint's configuration: how its webhooks are verified, which plugin
+//! runs them, what that plugin may reach, and how failures are retried.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{HmacScheme, HostPattern, Provider, RetryPolicy};
+use crate::ids::PluginName;
+
+/// Per-endpoint resource limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct EndpointLimits {
+    /// Deadline of one invocation.
+    pub timeout_ms: u64,
+    /// Memory one invocation may grow to.
+    pub memory_mb: u32,
+    /// Outbound HTTP calls per invocation.
+    pub max_http_calls: u32,
+    /// Largest inbound body accepted; larger ones answer 413.
+    pub body_limit_bytes: u64,
+}
+
+impl Default for EndpointLimits {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 5_000,
+            memory_mb: 64,
+            max_http_calls: 16,
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Default timestamp tolerance of signature schemes that carry a timestamp.
+pub const DEFAULT_TOLERANCE_S: u64 = 300;
+
+fn default_tolerance() -> u64 {
+    DEFAULT_TOLERANCE_S
+}
+
+/// Everything an endpoint is configured with: how to verify, what to run, what
+/// the plugin may reach, and how to retry. The one definition of an endpoint
+/// setting: the API's request, the stored record and the API's view are all
+/// this type.
+///
+/// `V` is the plugin version and `H` an allowed host: a request names the
+/// version or leaves it to bind the latest (`Option<u32>`) and writes hosts
+/// as text, each checked with its own error; a validated spec has both
+/// resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec<V = u32, H = HostPattern> {
+    /// How inbound requests are verified: `standard-webhooks`, `stripe`,
+    /// `github`, `shopify`, `slack`, `hmac` or `none`.
+    pub provider: Provider,
+    /// Active secrets; a signature valid for any of them passes (rotation).
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// The layout of the generic `hmac` provider.
+    #[serde(default)]
+    pub hmac: Option<HmacScheme>,
+    /// Timestamp tolerance in seconds, for schemes that sign a timestamp.
+    #[serde(default = "default_tolerance")]
+    pub tolerance_s: u64,
+    /// A header holding the sender's event id, overriding the provider's own.
+    #[serde(default)]
+    pub dedup_header: Option<String>,
+    /// The plugin run for each delivery.
+    #[schema(value_type = String)]
+    pub plugin: PluginName,
+    /// The bound version; new deliveries run it, in-flight ones keep theirs.
+    /// Omitted in a request, the latest version at that moment.
+    #[serde(default)]
+    pub plugin_version: V,
+    /// Settings the plugin reads through `config`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Hosts the plugin may call: `host`, `host:port`, `*.domain` or `*`.
+    #[serde(default = "Vec::new")]
+    pub allowed_hosts: Vec<H>,
+    /// Lets the plugin reach loopback and private addresses.
+    #[serde(default)]
+    pub allow_private_network: bool,
+    /// Resource limits; omitted ones take their defaults.
+    #[serde(default)]
+    pub limits: EndpointLimits,
+    /// Retry policy; omitted fields take their defaults.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+/// A secret as it is shown: `…` and its last four characters.
+pub fn masked(secret: &str) -> String {
+    let tail: Vec<char> = secret.chars().rev().take(4).collect();
+    format!("…{}", tail.into_iter().rev().collect::<String>())
+}
+
+/// An endpoint's configuration as a request writes it, before validation.
+pub type EndpointRequest = EndpointSpec<Option<u32>, String>;
+
+impl EndpointSpec {
+    /// How long a claimed delivery stays leased: the deadline plus room to
+    /// record the attempt. A host that dies holds its work no longer than this.
+    pub fn lease_ms(&self) -> u64 {
+        self.limits.timeout_ms + LEASE_MARGIN_MS
+    }
+}
+
+/// Time beyond the plugin's deadline a lease lasts, to commit the attempt.
+pub const LEASE_MARGIN_MS: u64 = 10_000;

@@ -1,0 +1,552 @@
+//! The admin half of the store ([`AdminStore`](super::AdminStore) and the
+//! plugins' KV reads), written once for both backends.
+//!
+//! Its SQL is the same text on SQLite and PostgreSQL: parameters are
+//! numbered (`$1`, which sqlx's SQLite driver binds by number as well),
+//! optional filters say `CAST($n AS TEXT) IS NULL`, and upserts name the
+//! conflict target. One macro body therefore implements the traits for each
+//! backend; the few statements that really differ (how payloads are keyed,
+//! a prefix scan, a byte count) are the macro's arguments, so they stand
+//! side by side where each backend invokes it. A backend provides
+//! `admin_reader()` (a pool) and `admin_writer()` (a connection for writes).
+//! The same macro writes the queue's few statements that are the same text
+//! on both (replays and the depth count), for each backend's `QueueStore`.
+
+/// Implements `AdminStore` and `KvReader` for a backend; see the module doc.
+macro_rules! admin_store {
+    (
+        $store:ty,
+        payloads_of_tenant: $payloads_of_tenant:literal,
+        payload_join: $payload_join:literal,
+        kv_keys: $kv_keys:literal,
+        kv_usage: $kv_usage:literal,
+        lock_row: $lock_row:literal $(,)?
+    ) => {
+        /// The queue's statements whose SQL is the same on both backends;
+        /// its `QueueStore` impl calls them.
+        impl $store {
+            async fn replay_delivery(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                id: &$crate::ids::DeliveryId,
+                plugin_version: Option<u32>,
+                now_ms: i64,
+            ) -> Result<$crate::store::Replay, $crate::store::StoreError> {
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let row: Option<(String, bool)> = sqlx::query_as(concat!(
+                    "SELECT status, body_pruned FROM deliveries WHERE tenant = $1 AND id = $2",
+                    $lock_row
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let verdict = match row {
+                    None => $crate::store::Replay::NotFound,
+                    Some((status, _))
+                        if status == $crate::store::DeliveryStatus::Running.as_str() =>
+                    {
+                        $crate::store::Replay::Running
+                    }
+                    Some((_, true)) => $crate::store::Replay::BodyPruned,
+                    Some(_) => {
+                        sqlx::query(
+                            "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
+                               plugin_version = COALESCE($2, plugin_version), finished_at = NULL,
+                               last_error = NULL
+                             WHERE id = $3",
+                        )
+                        .bind(now_ms)
+                        .bind(plugin_version.map(i64::from))
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                        $crate::store::Replay::Queued
+                    }
+                };
+                tx.commit().await?;
+                Ok(verdict)
+            }
+
+            async fn replay_dead_of(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                endpoint: &$crate::ids::EndpointId,
+                now_ms: i64,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
+                                           finished_at = NULL, last_error = NULL
+                     WHERE tenant = $2 AND endpoint = $3 AND status = 'dead' AND NOT body_pruned",
+                )
+                .bind(now_ms)
+                .bind(tenant.as_str())
+                .bind(endpoint.as_str())
+                .execute(&mut *self.admin_writer().await?)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn unfinished(&self) -> Result<u64, $crate::store::StoreError> {
+                let n: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL")
+                        .fetch_one(self.admin_reader())
+                        .await?;
+                Ok(n as u64)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::runtime::KvReader for $store {
+            async fn get(
+                &self,
+                ns: &$crate::runtime::KvNamespace,
+                key: &str,
+            ) -> Result<Option<Vec<u8>>, $crate::runtime::KvReadError> {
+                sqlx::query_scalar(
+                    "SELECT value FROM kv WHERE tenant = $1 AND plugin = $2 AND key = $3",
+                )
+                .bind(ns.tenant.as_str())
+                .bind(ns.plugin.as_str())
+                .bind(key)
+                .fetch_optional(self.admin_reader())
+                .await
+                .map_err($crate::store::rows::read_error)
+            }
+
+            async fn list_keys(
+                &self,
+                ns: &$crate::runtime::KvNamespace,
+                prefix: &str,
+            ) -> Result<Vec<String>, $crate::runtime::KvReadError> {
+                sqlx::query_scalar($kv_keys)
+                    .bind(ns.tenant.as_str())
+                    .bind(ns.plugin.as_str())
+                    .bind(prefix)
+                    .fetch_all(self.admin_reader())
+                    .await
+                    .map_err($crate::store::rows::read_error)
+            }
+
+            async fn tenant_usage_bytes(
+                &self,
+                tenant: &$crate::ids::TenantId,
+            ) -> Result<u64, $crate::runtime::KvReadError> {
+                let used: i64 = sqlx::query_scalar($kv_usage)
+                    .bind(tenant.as_str())
+                    .fetch_one(self.admin_reader())
+                    .await
+                    .map_err($crate::store::rows::read_error)?;
+                Ok(used as u64)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::AdminStore for $store {
+            async fn create_tenant(
+                &self,
+                id: &$crate::ids::TenantId,
+                api_key_hash: Option<&str>,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query(
+                    "INSERT INTO tenants (id, api_key_hash, created_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id.as_str())
+                .bind(api_key_hash)
+                .bind($crate::store::now_ms())
+                .execute(&mut *self.admin_writer().await?)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn tenant(
+                &self,
+                id: &$crate::ids::TenantId,
+            ) -> Result<Option<$crate::store::Tenant>, $crate::store::StoreError> {
+                let row = sqlx::query("SELECT id, created_at FROM tenants WHERE id = $1")
+                    .bind(id.as_str())
+                    .fetch_optional(self.admin_reader())
+                    .await?;
+                row.as_ref().map($crate::store::rows::tenant).transpose()
+            }
+
+            async fn list_tenants(
+                &self,
+            ) -> Result<Vec<$crate::store::Tenant>, $crate::store::StoreError> {
+                let rows = sqlx::query("SELECT id, created_at FROM tenants ORDER BY id")
+                    .fetch_all(self.admin_reader())
+                    .await?;
+                rows.iter().map($crate::store::rows::tenant).collect()
+            }
+
+            async fn delete_tenant(
+                &self,
+                id: &$crate::ids::TenantId,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                for statement in [
+                    "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = $1)",
+                    $payloads_of_tenant,
+                    "DELETE FROM deliveries WHERE tenant = $1",
+                    "DELETE FROM kv WHERE tenant = $1",
+                    "DELETE FROM endpoints WHERE tenant = $1",
+                    "DELETE FROM plugin_versions WHERE tenant = $1",
+                    "DELETE FROM plugin_counters WHERE tenant = $1",
+                ] {
+                    sqlx::query(statement)
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let gone = sqlx::query("DELETE FROM tenants WHERE id = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(gone == 1)
+            }
+
+            async fn set_tenant_key(
+                &self,
+                id: &$crate::ids::TenantId,
+                api_key_hash: &str,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let done = sqlx::query("UPDATE tenants SET api_key_hash = $1 WHERE id = $2")
+                    .bind(api_key_hash)
+                    .bind(id.as_str())
+                    .execute(&mut *self.admin_writer().await?)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn tenant_by_key_hash(
+                &self,
+                api_key_hash: &str,
+            ) -> Result<Option<$crate::ids::TenantId>, $crate::store::StoreError> {
+                let id: Option<String> =
+                    sqlx::query_scalar("SELECT id FROM tenants WHERE api_key_hash = $1")
+                        .bind(api_key_hash)
+                        .fetch_optional(self.admin_reader())
+                        .await?;
+                id.map(|id| $crate::ids::TenantId::new(id).map_err($crate::store::rows::corrupt))
+                    .transpose()
+            }
+
+            async fn setting(&self, key: &str) -> Result<Option<String>, $crate::store::StoreError> {
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(self.admin_reader())
+                    .await?)
+            }
+
+            async fn set_setting(
+                &self,
+                key: &str,
+                value: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(value)
+                .execute(&mut *self.admin_writer().await?)
+                .await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
+                sqlx::query("SELECT 1").execute(self.admin_reader()).await?;
+                Ok(())
+            }
+
+            async fn add_plugin_version(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                plugin: &$crate::ids::PluginName,
+                digest: &str,
+                imports: &[String],
+                wasm: &[u8],
+            ) -> Result<$crate::store::PluginVersion, $crate::store::StoreError> {
+                let now = $crate::store::now_ms();
+                let no_tenant = |e: sqlx::Error| match &e {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        $crate::store::StoreError::NoSuchTenant
+                    }
+                    _ => e.into(),
+                };
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let version: i64 = sqlx::query_scalar(
+                    "INSERT INTO plugin_counters (tenant, plugin, last_version) VALUES ($1, $2, 1)
+                     ON CONFLICT (tenant, plugin) DO UPDATE
+                       SET last_version = plugin_counters.last_version + 1
+                     RETURNING last_version",
+                )
+                .bind(tenant.as_str())
+                .bind(plugin.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(no_tenant)?;
+                sqlx::query(
+                    "INSERT INTO plugin_versions (tenant, plugin, version, digest, size, imports, wasm, uploaded_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(tenant.as_str())
+                .bind(plugin.as_str())
+                .bind(version)
+                .bind(digest)
+                .bind(wasm.len() as i64)
+                .bind($crate::store::rows::to_json(&imports))
+                .bind(wasm)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(no_tenant)?;
+                tx.commit().await?;
+                Ok($crate::store::PluginVersion {
+                    plugin: plugin.clone(),
+                    version: version as u32,
+                    digest: digest.to_owned(),
+                    size: wasm.len() as u64,
+                    imports: imports.to_vec(),
+                    uploaded_at_ms: now,
+                })
+            }
+
+            async fn plugin_wasm(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                plugin: &$crate::ids::PluginName,
+                version: u32,
+            ) -> Result<Option<Vec<u8>>, $crate::store::StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT wasm FROM plugin_versions WHERE tenant = $1 AND plugin = $2 AND version = $3",
+                )
+                .bind(tenant.as_str())
+                .bind(plugin.as_str())
+                .bind(version as i64)
+                .fetch_optional(self.admin_reader())
+                .await?)
+            }
+
+            async fn plugin_versions(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                plugin: Option<&$crate::ids::PluginName>,
+            ) -> Result<Vec<$crate::store::PluginVersion>, $crate::store::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT plugin, version, digest, size, imports, uploaded_at FROM plugin_versions
+                     WHERE tenant = $1 AND (CAST($2 AS TEXT) IS NULL OR plugin = $2)
+                     ORDER BY plugin, version",
+                )
+                .bind(tenant.as_str())
+                .bind(plugin.map($crate::ids::PluginName::as_str))
+                .fetch_all(self.admin_reader())
+                .await?;
+                rows.iter().map($crate::store::rows::plugin_version).collect()
+            }
+
+            async fn delete_plugin_version(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                plugin: &$crate::ids::PluginName,
+                version: u32,
+            ) -> Result<$crate::store::DeleteVersion, $crate::store::StoreError> {
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let bound: Vec<String> = sqlx::query_scalar(
+                    "SELECT id FROM endpoints WHERE tenant = $1 AND plugin = $2 AND plugin_version = $3
+                     ORDER BY id",
+                )
+                .bind(tenant.as_str())
+                .bind(plugin.as_str())
+                .bind(version as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+                if !bound.is_empty() {
+                    return Ok($crate::store::DeleteVersion::Bound(
+                        bound
+                            .into_iter()
+                            .map(|id| {
+                                $crate::ids::EndpointId::new(id)
+                                    .map_err($crate::store::rows::corrupt)
+                            })
+                            .collect::<Result<_, _>>()?,
+                    ));
+                }
+                let gone = sqlx::query(
+                    "DELETE FROM plugin_versions WHERE tenant = $1 AND plugin = $2 AND version = $3",
+                )
+                .bind(tenant.as_str())
+                .bind(plugin.as_str())
+                .bind(version as i64)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(if gone == 1 {
+                    $crate::store::DeleteVersion::Deleted
+                } else {
+                    $crate::store::DeleteVersion::NotFound
+                })
+            }
+
+            async fn put_endpoint(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                id: &$crate::ids::EndpointId,
+                spec: &$crate::domain::EndpointSpec,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let now = $crate::store::now_ms();
+                let spec_json = $crate::store::rows::to_json(spec);
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                // Insert, or else update: exact about which happened on
+                // both backends, also when two writers race.
+                let created = sqlx::query(
+                    "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $6)
+                     ON CONFLICT (tenant, id) DO NOTHING",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .bind(&spec_json)
+                .bind(spec.plugin.as_str())
+                .bind(spec.plugin_version as i64)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !created {
+                    sqlx::query(
+                        "UPDATE endpoints SET spec = $3, plugin = $4, plugin_version = $5, updated_at = $6
+                         WHERE tenant = $1 AND id = $2",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .bind(&spec_json)
+                    .bind(spec.plugin.as_str())
+                    .bind(spec.plugin_version as i64)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn endpoint(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                id: &$crate::ids::EndpointId,
+            ) -> Result<Option<$crate::store::Endpoint>, $crate::store::StoreError> {
+                let row = sqlx::query(
+                    "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(self.admin_reader())
+                .await?;
+                row.map(|row| $crate::store::rows::endpoint(tenant, &row))
+                    .transpose()
+            }
+
+            async fn list_endpoints(
+                &self,
+                tenant: &$crate::ids::TenantId,
+            ) -> Result<Vec<$crate::store::Endpoint>, $crate::store::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = $1 ORDER BY id",
+                )
+                .bind(tenant.as_str())
+                .fetch_all(self.admin_reader())
+                .await?;
+                rows.iter()
+                    .map(|row| $crate::store::rows::endpoint(tenant, row))
+                    .collect()
+            }
+
+            async fn delete_endpoint(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                id: &$crate::ids::EndpointId,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let gone = sqlx::query("DELETE FROM endpoints WHERE tenant = $1 AND id = $2")
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *self.admin_writer().await?)
+                    .await?
+                    .rows_affected();
+                Ok(gone == 1)
+            }
+
+            async fn list_deliveries(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                filter: &$crate::store::DeliveryFilter,
+            ) -> Result<Vec<$crate::store::Delivery>, $crate::store::StoreError> {
+                let rows = sqlx::query(concat!(
+                    "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts,
+                            plugin, plugin_version, received_at, due_at, finished_at, last_error, headers
+                     FROM deliveries ",
+                    $payload_join,
+                    " WHERE tenant = $1
+                       AND (CAST($2 AS TEXT) IS NULL OR status = $2)
+                       AND (CAST($3 AS TEXT) IS NULL OR endpoint = $3)
+                       AND (CAST($4 AS BIGINT) IS NULL OR received_at >= $4)
+                       AND (CAST($5 AS TEXT) IS NULL OR id < $5)
+                     ORDER BY id DESC LIMIT $6"
+                ))
+                .bind(tenant.as_str())
+                .bind(filter.status.map($crate::store::DeliveryStatus::as_str))
+                .bind(filter.endpoint.as_ref().map($crate::ids::EndpointId::as_str))
+                .bind(filter.since_ms)
+                .bind(filter.before.as_ref().map($crate::ids::DeliveryId::as_str))
+                .bind(filter.limit as i64)
+                .fetch_all(self.admin_reader())
+                .await?;
+                rows.iter()
+                    .map(|row| $crate::store::rows::delivery(row, false))
+                    .collect()
+            }
+
+            async fn delivery(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                id: &$crate::ids::DeliveryId,
+            ) -> Result<Option<$crate::store::Delivery>, $crate::store::StoreError> {
+                let row = sqlx::query(concat!(
+                    "SELECT * FROM deliveries ",
+                    $payload_join,
+                    " WHERE tenant = $1 AND id = $2"
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(self.admin_reader())
+                .await?;
+                row.map(|row| $crate::store::rows::delivery(&row, true))
+                    .transpose()
+            }
+
+            async fn attempts(
+                &self,
+                id: &$crate::ids::DeliveryId,
+            ) -> Result<Vec<$crate::store::Attempt>, $crate::store::StoreError> {
+                let rows =
+                    sqlx::query("SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY attempt")
+                        .bind(id.as_str())
+                        .fetch_all(self.admin_reader())
+                        .await?;
+                rows.iter().map($crate::store::rows::attempt).collect()
+            }
+        }
+    };
+}
+
+pub(super) use admin_store;
