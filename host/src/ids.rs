@@ -106,7 +106,8 @@ impl DeliveryId {
         Self(format!("dlv_{}", uuid::Uuid::now_v7().simple()))
     }
 
-    /// Wraps an id read back from the store or a URL.
+    /// Wraps an id read back from the store, which only ever holds
+    /// generated ones; ids from outside go through [`str::parse`].
     pub fn from_string(value: String) -> Self {
         Self(value)
     }
@@ -114,6 +115,31 @@ impl DeliveryId {
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A delivery id that is not `dlv_` and 32 lowercase hex digits.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "delivery id {0:?} is not valid: delivery ids are dlv_ and 32 hex digits, as a 202 answers them"
+)]
+pub struct InvalidDeliveryId(String);
+
+impl std::str::FromStr for DeliveryId {
+    type Err = InvalidDeliveryId;
+
+    /// Checks an id from a URL or a query before it reaches the store.
+    fn from_str(s: &str) -> Result<Self, InvalidDeliveryId> {
+        let hex = s.strip_prefix("dlv_").unwrap_or_default();
+        if hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(InvalidDeliveryId(s.chars().take(80).collect()))
+        }
     }
 }
 
@@ -126,6 +152,21 @@ impl fmt::Display for DeliveryId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_generated_delivery_id_parses_and_anything_else_is_refused() {
+        let id = DeliveryId::generate();
+        assert_eq!(id.as_str().parse::<DeliveryId>(), Ok(id.clone()));
+        for bad in [
+            "",
+            "dlv_",
+            "dlv_xyz",
+            "0193a1b2c3d4e5f60718293a4b5c6d7e",
+            "dlv_0193A1B2C3D4E5F60718293A4B5C6D7E",
+        ] {
+            assert!(bad.parse::<DeliveryId>().is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn names_accept_lowercase_digits_dash_and_underscore() {

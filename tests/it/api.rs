@@ -524,6 +524,26 @@ fn deliveries_are_listed_filtered_paged_inspected_and_replayed() {
             .await;
         assert_eq!(status, 422);
         assert_eq!(bad["errors"].as_array().unwrap().len(), 3, "{bad}");
+        let (status, bad) = host
+            .call(
+                "GET",
+                "/v1/tenants/acme/deliveries/..%2F..%2Fsettings?cursor=%00",
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}");
+        assert_eq!(bad["errors"][0]["field"], "id", "{bad}");
+        let (status, bad) = host
+            .call(
+                "GET",
+                "/v1/tenants/acme/deliveries?cursor=not-a-delivery",
+                Some(&key),
+                None,
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}");
+        assert_eq!(bad["errors"][0]["field"], "cursor", "{bad}");
 
         let (_, one) = host
             .call(

@@ -194,8 +194,7 @@ fn serve_takes_its_settings_from_a_config_file_and_flags_override_the_file() {
         )
         .unwrap();
         let data = dir.path().join("data");
-        let server =
-            ServeProcess::start(&data, &["--config", config.to_str().unwrap()]).await;
+        let server = ServeProcess::start(&data, &["--config", config.to_str().unwrap()]).await;
         assert_ne!(server.addr.port(), 9, "the flag wins over the file");
         let client = reqwest::Client::new();
         let tenants = |token: &str| {
@@ -238,7 +237,10 @@ fn config_check_names_the_line_of_an_unknown_setting_and_the_setting_meant() {
         let (code, stdout, stderr) =
             hookhost(repo(), &["config", "check", config.to_str().unwrap()]).await;
         assert_eq!(code, 2, "{stdout}");
-        assert!(stderr.contains("hookhost.toml line 2: unknown setting `retension`"), "{stderr}");
+        assert!(
+            stderr.contains("hookhost.toml line 2: unknown setting `retension`"),
+            "{stderr}"
+        );
         assert!(stderr.contains("did you mean `retention`?"), "{stderr}");
     })
 }

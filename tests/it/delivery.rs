@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::StreamExt;
 use hookhost::config::Config;
 use hookhost::domain::Provider;
-use hookhost::domain::RetryPolicy;
+use hookhost::domain::{RetryPolicy, Timestamp};
 use hookhost::runtime::{KvNamespace, KvWrite, Outcome};
 use hookhost::store::{
     AttemptOutcome, AttemptRecord, ClaimRequest, Claimed, Completion, DeliveryStatus, Next, Replay,
@@ -131,19 +131,19 @@ fn an_attempt_whose_lease_expired_records_nothing_over_the_attempt_that_took_it_
         host.endpoint(&acme, "orders", &spec("echo", v, None)).await;
         let id = host.accept("acme", "orders", "msg_1", "{}").await;
 
-        let now = hookhost::store::now_ms();
-        let claim = |now_ms| {
+        let now = Timestamp::now();
+        let claim = |now| {
             let store = host.store.clone();
             async move {
                 let (mut claim, durable) =
-                    store.claim(ClaimRequest { now_ms, max: 10 }).await.unwrap();
+                    store.claim(ClaimRequest { now, max: 10 }).await.unwrap();
                 durable.wait().await.unwrap();
                 claim.claimed.remove(0)
             }
         };
         let first = claim(now).await;
-        let lease_ms = spec("echo", v, None).lease_ms() as i64;
-        let second = claim(now + lease_ms + 1).await;
+        let lease = Duration::from_millis(spec("echo", v, None).lease_ms() + 1);
+        let second = claim(now.after(lease)).await;
         assert_eq!((first.attempt, second.attempt), (1, 2));
 
         let ns = KvNamespace {
@@ -156,7 +156,7 @@ fn an_attempt_whose_lease_expired_records_nothing_over_the_attempt_that_took_it_
             record: AttemptRecord {
                 attempt: claimed.attempt,
                 plugin_version: v,
-                started_at_ms: claimed.started_at_ms,
+                started_at: claimed.started_at,
                 duration_ms: 1,
                 outcome: Outcome::Ok,
                 logs: Vec::new(),
@@ -249,7 +249,10 @@ fn a_retry_waits_for_its_scheduled_delay() {
             .await;
 
         let attempts = host.attempts(&id).await;
-        let gap = attempts[1].started_at_ms - attempts[0].started_at_ms;
+        let gap = attempts[1]
+            .started_at
+            .since(attempts[0].started_at)
+            .as_millis();
         // 2 s with ±10% jitter.
         assert!(
             (1_800..=3_000).contains(&gap),
@@ -329,7 +332,7 @@ fn replay_runs_a_delivery_again_as_a_new_attempt_optionally_on_another_version()
 
         let replay = host
             .store
-            .replay(&acme, &id, None, hookhost::store::now_ms())
+            .replay(&acme, &id, None, Timestamp::now())
             .await
             .unwrap();
         assert_eq!(replay, Replay::Queued);
@@ -341,7 +344,7 @@ fn replay_runs_a_delivery_again_as_a_new_attempt_optionally_on_another_version()
 
         let replay = host
             .store
-            .replay(&acme, &id, Some(v2), hookhost::store::now_ms())
+            .replay(&acme, &id, Some(v2), Timestamp::now())
             .await
             .unwrap();
         assert_eq!(replay, Replay::Queued);
@@ -460,7 +463,7 @@ fn bodies_of_succeeded_deliveries_are_pruned_after_retention_and_attempts_stay()
         assert_eq!(host.attempts(&id).await.len(), 1, "attempts stay");
         let replay = host
             .store
-            .replay(&acme, &id, None, hookhost::store::now_ms())
+            .replay(&acme, &id, None, Timestamp::now())
             .await
             .unwrap();
         assert_eq!(replay, Replay::BodyPruned);

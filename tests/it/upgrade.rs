@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use hookhost::domain::Timestamp;
 use hookhost::ids::{DeliveryId, TenantId};
 use hookhost::store::{DeliveryStatus, PostgresStore, Replay, SqliteStore, Store};
 use hookhost_tests::block_on;
@@ -104,11 +105,17 @@ async fn assert_carried_over(store: &dyn Store) {
     let p = store.delivery(&acme, &pruned).await.unwrap().unwrap();
     assert_eq!(p.body, None);
     assert_eq!(
-        store.replay(&acme, &pruned, None, 3).await.unwrap(),
+        store
+            .replay(&acme, &pruned, None, Timestamp::from_ms(3))
+            .await
+            .unwrap(),
         Replay::BodyPruned
     );
     assert_eq!(
-        store.replay(&acme, &kept, None, 3).await.unwrap(),
+        store
+            .replay(&acme, &kept, None, Timestamp::from_ms(3))
+            .await
+            .unwrap(),
         Replay::Queued
     );
 }

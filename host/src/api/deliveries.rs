@@ -12,11 +12,14 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::json::Body;
 use super::tenants::tenant_of;
-use super::views::{DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, encode};
+use super::views::{
+    DeliveryBase, DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, encode,
+};
+use crate::domain::Timestamp;
 use crate::ids::{DeliveryId, EndpointId};
 use crate::problem::FieldError;
 use crate::problem::Problem;
-use crate::store::{DeliveryFilter, DeliveryStatus, Replay, now_ms};
+use crate::store::{DeliveryFilter, DeliveryStatus, Replay};
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 1_000;
@@ -54,17 +57,20 @@ fn filter(q: ListQuery) -> Result<DeliveryFilter, ApiError> {
             .map_err(|e| errors.push(FieldError::new("endpoint", e.to_string())))
             .ok()
     });
-    let since_ms = q.since.as_deref().and_then(|s| {
-        humantime::parse_rfc3339_weak(s)
-            .map_err(|_| {
-                errors.push(FieldError::new(
-                    "since",
-                    format!("{s:?} is not an RFC 3339 time such as 2026-11-23T12:00:00Z"),
-                ))
-            })
+    let since = q.since.as_deref().and_then(|s| {
+        let since = Timestamp::parse_rfc3339(s);
+        if since.is_none() {
+            errors.push(FieldError::new(
+                "since",
+                format!("{s:?} is not an RFC 3339 time such as 2026-11-23T12:00:00Z"),
+            ));
+        }
+        since
+    });
+    let before = q.cursor.as_deref().and_then(|c| {
+        c.parse::<DeliveryId>()
+            .map_err(|e| errors.push(FieldError::new("cursor", e.to_string())))
             .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as i64)
     });
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -79,10 +85,16 @@ fn filter(q: ListQuery) -> Result<DeliveryFilter, ApiError> {
     Ok(DeliveryFilter {
         status,
         endpoint,
-        since_ms,
-        before: q.cursor.map(DeliveryId::from_string),
+        since,
+        before,
         limit,
     })
+}
+
+/// The delivery id of a URL: a malformed one is a 422, never a store lookup.
+fn delivery_id(raw: &str) -> Result<DeliveryId, ApiError> {
+    raw.parse()
+        .map_err(|e: crate::ids::InvalidDeliveryId| ApiError::field("id", e.to_string()))
 }
 
 /// Lists deliveries, newest first.
@@ -112,21 +124,22 @@ pub async fn list(
 /// Reads a delivery with its headers, body and attempts.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/deliveries/{id}", tag = "deliveries",
     params(("tenant" = String, Path), ("id" = String, Path)),
-    responses((status = 200, body = DeliveryView), (status = 404, body = Problem)))]
+    responses((status = 200, body = DeliveryView), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
 pub async fn get(
     State(state): State<ApiState>,
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<DeliveryView>, ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
-    let id = DeliveryId::from_string(id);
+    let id = delivery_id(&id)?;
     let delivery = state
         .store
         .delivery(&tenant, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no delivery {id}")))?;
     let attempts = state.store.attempts(&id).await?;
-    let summary = DeliverySummary::from(&delivery);
+    let base = DeliveryBase::from(&delivery);
     let (body, body_encoding) = match delivery.body {
         Some(bytes) => {
             let (body, encoding) = encode(bytes);
@@ -135,7 +148,7 @@ pub async fn get(
         None => (None, None),
     };
     Ok(Json(DeliveryView {
-        summary,
+        delivery: base,
         provider: delivery.provider,
         headers: delivery.headers,
         body,
@@ -165,7 +178,7 @@ pub async fn replay(
     Body(request): Body<ReplayRequest>,
 ) -> Result<(StatusCode, Json<ReplayQueued>), ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
-    let id = DeliveryId::from_string(id);
+    let id = delivery_id(&id)?;
     if let Some(version) = request.plugin_version {
         let delivery = state
             .store
@@ -185,7 +198,7 @@ pub async fn replay(
     }
     match state
         .store
-        .replay(&tenant, &id, request.plugin_version, now_ms())
+        .replay(&tenant, &id, request.plugin_version, Timestamp::now())
         .await?
     {
         Replay::Queued => {

@@ -11,11 +11,10 @@ use super::error::ApiError;
 use super::json::Body;
 use super::tenants::tenant_of;
 use super::views::{EndpointList, EndpointView, ReplayedDead};
-use crate::domain::{EndpointRequest, EndpointSpec, HostPattern, Provider};
+use crate::domain::{EndpointRequest, EndpointSpec, HostPattern, Provider, Timestamp};
 use crate::ids::{EndpointId, TenantId};
 use crate::ingress::verify::validate_secret;
 use crate::problem::{FieldError, Problem};
-use crate::store::now_ms;
 
 /// Longest accepted invocation deadline: five minutes.
 const MAX_TIMEOUT_MS: u64 = 300_000;
@@ -274,7 +273,10 @@ pub async fn replay_dead(
     if state.store.endpoint(&tenant, &id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no endpoint {id}")));
     }
-    let replayed = state.store.replay_dead(&tenant, &id, now_ms()).await?;
+    let replayed = state
+        .store
+        .replay_dead(&tenant, &id, Timestamp::now())
+        .await?;
     state.queue.wake();
     Ok(Json(ReplayedDead { replayed }))
 }

@@ -13,7 +13,7 @@ mod json;
 mod kv;
 mod plugins;
 mod tenants;
-mod views;
+pub(crate) mod views;
 
 use std::sync::Arc;
 

@@ -10,10 +10,10 @@ use super::ApiState;
 use super::auth::{Caller, generate_key, hash_key, no_tenant};
 use super::error::ApiError;
 use super::json::Body;
-use super::views::{ApiKey, TenantCreated, TenantList, TenantView, rfc3339};
+use super::views::{ApiKey, TenantCreated, TenantList, TenantView};
+use crate::domain::Timestamp;
 use crate::ids::TenantId;
 use crate::problem::Problem;
-use crate::store::now_ms;
 
 /// A tenant to create.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -57,7 +57,7 @@ pub async fn create(
         Json(TenantCreated {
             id: id.to_string(),
             api_key,
-            created_at: rfc3339(now_ms()),
+            created_at: Timestamp::now().rfc3339(),
         }),
     ))
 }

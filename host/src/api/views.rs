@@ -1,26 +1,19 @@
 //! What the admin API answers with: plain JSON views of the store's records,
-//! with RFC 3339 times and secrets cut to their last four characters.
-
-use std::time::{Duration, UNIX_EPOCH};
+//! with RFC 3339 times and secrets cut to their last four characters. The
+//! CLI reads the answers back into the same types.
 
 use base64::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{EndpointSpec, Provider, masked};
+use crate::domain::{EndpointSpec, Provider, Timestamp, masked};
 use crate::runtime::{LogLine, OutboundCall};
 use crate::store::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, PluginVersion, Tenant,
 };
 
-/// Milliseconds since the epoch as RFC 3339.
-pub fn rfc3339(ms: i64) -> String {
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64))
-        .to_string()
-}
-
 /// A tenant.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantView {
     /// Its id.
     pub id: String,
@@ -32,13 +25,13 @@ impl From<&Tenant> for TenantView {
     fn from(t: &Tenant) -> Self {
         Self {
             id: t.id.to_string(),
-            created_at: rfc3339(t.created_at_ms),
+            created_at: t.created_at.rfc3339(),
         }
     }
 }
 
 /// A new tenant, with its API key: shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantCreated {
     /// Its id.
     pub id: String,
@@ -49,7 +42,7 @@ pub struct TenantCreated {
 }
 
 /// A fresh API key: shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiKey {
     /// The tenant.
     pub id: String,
@@ -58,14 +51,14 @@ pub struct ApiKey {
 }
 
 /// Every tenant.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantList {
     /// By id.
     pub tenants: Vec<TenantView>,
 }
 
 /// One plugin version's metadata.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PluginVersionView {
     /// The plugin.
     pub plugin: String,
@@ -89,13 +82,13 @@ impl From<&PluginVersion> for PluginVersionView {
             digest: v.digest.clone(),
             size: v.size,
             imports: v.imports.clone(),
-            uploaded_at: rfc3339(v.uploaded_at_ms),
+            uploaded_at: v.uploaded_at.rfc3339(),
         }
     }
 }
 
 /// A plugin with its versions.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PluginView {
     /// The plugin's name.
     pub name: String,
@@ -104,21 +97,21 @@ pub struct PluginView {
 }
 
 /// A tenant's plugins.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PluginList {
     /// By name.
     pub plugins: Vec<PluginView>,
 }
 
 /// One plugin's versions.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct VersionList {
     /// Oldest first.
     pub versions: Vec<PluginVersionView>,
 }
 
 /// An endpoint's configuration as the API shows it: its spec, secrets masked.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EndpointView {
     /// The tenant.
     pub tenant: String,
@@ -146,22 +139,22 @@ impl EndpointView {
                 secrets: e.spec.secrets.iter().map(|s| masked(s)).collect(),
                 ..e.spec.clone()
             },
-            created_at: rfc3339(e.created_at_ms),
-            updated_at: rfc3339(e.updated_at_ms),
+            created_at: e.created_at.rfc3339(),
+            updated_at: e.updated_at.rfc3339(),
         }
     }
 }
 
 /// A tenant's endpoints.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EndpointList {
     /// By id.
     pub endpoints: Vec<EndpointView>,
 }
 
-/// A delivery in a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeliverySummary {
+/// What a delivery's list entry and its full view share.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryBase {
     /// Its id.
     pub id: String,
     /// The endpoint it arrived at.
@@ -172,8 +165,6 @@ pub struct DeliverySummary {
     pub event_type: Option<String>,
     /// Where it is.
     pub status: DeliveryStatus,
-    /// Attempts so far.
-    pub attempts: u32,
     /// The plugin.
     pub plugin: String,
     /// The version its next (or last) attempt runs.
@@ -186,7 +177,7 @@ pub struct DeliverySummary {
     pub last_error: Option<String>,
 }
 
-impl From<&Delivery> for DeliverySummary {
+impl From<&Delivery> for DeliveryBase {
     fn from(d: &Delivery) -> Self {
         Self {
             id: d.id.to_string(),
@@ -194,18 +185,36 @@ impl From<&Delivery> for DeliverySummary {
             event_id: d.event_id.clone(),
             event_type: d.event_type.clone(),
             status: d.status,
-            attempts: d.attempts,
             plugin: d.plugin.to_string(),
             plugin_version: d.plugin_version,
-            received_at: rfc3339(d.received_at_ms),
-            finished_at: d.finished_at_ms.map(rfc3339),
+            received_at: d.received_at.rfc3339(),
+            finished_at: d.finished_at.map(Timestamp::rfc3339),
             last_error: d.last_error.clone(),
         }
     }
 }
 
+/// A delivery in a list.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliverySummary {
+    /// The delivery.
+    #[serde(flatten)]
+    pub delivery: DeliveryBase,
+    /// Attempts so far.
+    pub attempts: u32,
+}
+
+impl From<&Delivery> for DeliverySummary {
+    fn from(d: &Delivery) -> Self {
+        Self {
+            delivery: DeliveryBase::from(d),
+            attempts: d.attempts,
+        }
+    }
+}
+
 /// A page of deliveries, newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryList {
     /// This page.
     pub deliveries: Vec<DeliverySummary>,
@@ -214,7 +223,7 @@ pub struct DeliveryList {
 }
 
 /// One attempt.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttemptView {
     /// Its number.
     pub attempt: u32,
@@ -241,7 +250,7 @@ impl From<Attempt> for AttemptView {
         Self {
             attempt: a.attempt,
             plugin_version: a.plugin_version,
-            started_at: rfc3339(a.started_at_ms),
+            started_at: a.started_at.rfc3339(),
             duration_ms: a.duration_ms,
             outcome: a.outcome,
             message: a.message,
@@ -253,11 +262,11 @@ impl From<Attempt> for AttemptView {
 }
 
 /// A delivery with its event and its attempts.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryView {
-    /// The summary fields.
+    /// The delivery.
     #[serde(flatten)]
-    pub summary: DeliverySummary,
+    pub delivery: DeliveryBase,
     /// The provider.
     pub provider: Provider,
     /// Request headers as received (credentials dropped).
@@ -282,7 +291,7 @@ pub fn encode(bytes: Vec<u8>) -> (String, String) {
 }
 
 /// A queued replay.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReplayQueued {
     /// The delivery.
     pub delivery_id: String,
@@ -291,21 +300,21 @@ pub struct ReplayQueued {
 }
 
 /// How many dead deliveries were queued again.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReplayedDead {
     /// Count.
     pub replayed: u64,
 }
 
 /// Keys of a plugin's KV.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KvKeys {
     /// In order.
     pub keys: Vec<String>,
 }
 
 /// One KV value.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KvValue {
     /// The key.
     pub key: String,

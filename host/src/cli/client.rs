@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::Args;
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::CliError;
@@ -157,15 +158,25 @@ impl Client {
     }
 
     /// Prints `body` as pretty JSON with `--json` (nothing when it is `null`),
-    /// otherwise what `human` makes of it.
-    pub(crate) fn print(&self, body: &Value, human: impl FnOnce(&Value) -> String) {
+    /// otherwise what `human` makes of it read as the API's view `T`.
+    pub(crate) fn print<T: DeserializeOwned>(
+        &self,
+        body: &Value,
+        human: impl FnOnce(&T) -> String,
+    ) -> Result<(), CliError> {
         if self.json {
             if !body.is_null() {
                 println!("{}", pretty(body));
             }
-        } else {
-            print!("{}", human(body));
+            return Ok(());
         }
+        let view = T::deserialize(body).map_err(|e| {
+            CliError::Http(format!(
+                "the server's answer is not what this hookhost reads ({e}); are the server and the CLI the same version?"
+            ))
+        })?;
+        print!("{}", human(&view));
+        Ok(())
     }
 }
 

@@ -7,12 +7,11 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::CliError;
-use super::client::{
-    ApiArgs, Client, TenantFlag, field, fields, human_size, list, table, truncate,
-};
+use super::client::{ApiArgs, Client, TenantFlag, fields, human_size, table, truncate};
+use crate::api::views::{AttemptView, DeliveryList, DeliveryView, ReplayQueued, ReplayedDead};
 use crate::ids::EndpointId;
 
 /// Characters of a delivery's last error shown in the list.
@@ -91,7 +90,7 @@ impl DeliveryArgs {
                     url.query_pairs_mut().extend_pairs(query);
                 }
                 let answer = client.send(client.request(Method::GET, url)).await?;
-                client.print(&answer.body, |body| render_list(body, &args));
+                client.print(&answer.body, |body| render_list(body, &args))?;
             }
             DeliveryCommand::Show { tenant, id } => {
                 let answer = client
@@ -107,7 +106,7 @@ impl DeliveryArgs {
                         None,
                     )
                     .await?;
-                client.print(&answer.body, render_report);
+                client.print(&answer.body, render_report)?;
             }
             DeliveryCommand::Replay {
                 tenant,
@@ -127,15 +126,15 @@ impl DeliveryArgs {
                     "replay",
                 ];
                 let answer = client.call(Method::POST, &path, Some(&body)).await?;
-                client.print(&answer.body, |r| {
+                client.print(&answer.body, |r: &ReplayQueued| {
                     format!(
                         "replaying delivery {} ({}): follow it with `hookhost delivery show --tenant {} {}`\n",
-                        field(r, "delivery_id"),
-                        field(r, "status"),
+                        r.delivery_id,
+                        r.status.as_str(),
                         tenant.tenant,
-                        field(r, "delivery_id"),
+                        r.delivery_id,
                     )
-                });
+                })?;
             }
             DeliveryCommand::ReplayDead { tenant, endpoint } => {
                 let path = [
@@ -147,12 +146,12 @@ impl DeliveryArgs {
                     "replay-dead",
                 ];
                 let answer = client.call(Method::POST, &path, None).await?;
-                client.print(&answer.body, |r| {
+                client.print(&answer.body, |r: &ReplayedDead| {
                     format!(
                         "replaying {} dead deliveries of endpoint {endpoint}\n",
-                        field(r, "replayed")
+                        r.replayed
                     )
-                });
+                })?;
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -206,19 +205,21 @@ fn since(value: &str, now: SystemTime) -> Result<String, String> {
     }
 }
 
-fn render_list(answer: &Value, args: &ListArgs) -> String {
-    let rows: Vec<[String; 7]> = list(answer, "deliveries")
+fn render_list(answer: &DeliveryList, args: &ListArgs) -> String {
+    let rows: Vec<[String; 7]> = answer
+        .deliveries
         .iter()
-        .map(|d| {
+        .map(|summary| {
+            let d = &summary.delivery;
             [
-                field(d, "id"),
-                field(d, "endpoint"),
-                field(d, "event_type"),
-                field(d, "status"),
-                field(d, "attempts"),
-                field(d, "received_at"),
-                d["last_error"]
-                    .as_str()
+                d.id.clone(),
+                d.endpoint.clone(),
+                or_dash(d.event_type.as_deref()),
+                d.status.as_str().to_owned(),
+                summary.attempts.to_string(),
+                d.received_at.clone(),
+                d.last_error
+                    .as_deref()
                     .map_or_else(String::new, |e| truncate(e, LIST_ERROR_CHARS)),
             ]
         })
@@ -239,115 +240,99 @@ fn render_list(answer: &Value, args: &ListArgs) -> String {
             &rows,
         )
     };
-    if let Some(cursor) = answer["next_cursor"].as_str() {
+    if let Some(cursor) = &answer.next_cursor {
         out.push_str(&format!("next page: {}\n", args.next_page(cursor)));
     }
     out
 }
 
+/// The text, or `-` when there is none.
+fn or_dash(text: Option<&str>) -> String {
+    text.unwrap_or("-").to_owned()
+}
+
 /// The report of `delivery show`: the delivery, its attempts, its headers and its body.
-fn render_report(d: &Value) -> String {
-    let attempts = list(d, "attempts");
-    let event = match d["event_type"].as_str() {
-        Some(kind) => format!("{} ({kind})", field(d, "event_id")),
-        None => field(d, "event_id"),
+fn render_report(d: &DeliveryView) -> String {
+    let summary = &d.delivery;
+    let event_id = or_dash(summary.event_id.as_deref());
+    let event = match &summary.event_type {
+        Some(kind) => format!("{event_id} ({kind})"),
+        None => event_id,
     };
-    let mut out = format!("delivery {}\n", field(d, "id"));
+    let mut out = format!("delivery {}\n", summary.id);
     out.push_str(&fields(&[
-        ("endpoint", field(d, "endpoint")),
+        ("endpoint", summary.endpoint.clone()),
         ("event", event),
-        ("status", field(d, "status")),
+        ("status", summary.status.as_str().to_owned()),
         (
             "plugin",
-            format!(
-                "{} version {}",
-                field(d, "plugin"),
-                field(d, "plugin_version")
-            ),
+            format!("{} version {}", summary.plugin, summary.plugin_version),
         ),
-        ("received", field(d, "received_at")),
-        ("finished", field(d, "finished_at")),
-        ("last error", field(d, "last_error")),
+        ("received", summary.received_at.clone()),
+        ("finished", or_dash(summary.finished_at.as_deref())),
+        ("last error", or_dash(summary.last_error.as_deref())),
     ]));
-    if attempts.is_empty() {
+    if d.attempts.is_empty() {
         out.push_str("\nno attempts yet\n");
     }
-    for attempt in attempts {
+    for attempt in &d.attempts {
         out.push('\n');
         render_attempt(&mut out, attempt);
     }
-    let headers = list(d, "headers");
-    if !headers.is_empty() {
+    if !d.headers.is_empty() {
         out.push_str("\nheaders:\n");
-        for header in headers {
-            let name = header[0].as_str().unwrap_or_default();
-            let value = header[1].as_str().unwrap_or_default();
+        for (name, value) in &d.headers {
             out.push_str(&format!("  {name}: {value}\n"));
         }
     }
     out.push('\n');
-    out.push_str(&render_body(d));
+    out.push_str(&render_body(d.body.as_deref(), d.body_encoding.as_deref()));
     out
 }
 
-fn render_attempt(out: &mut String, a: &Value) {
-    let outcome = match &a["outcome"] {
-        Value::Object(o) => o
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("-")
-            .to_owned(),
-        _ => field(a, "outcome"),
-    };
+fn render_attempt(out: &mut String, a: &AttemptView) {
     out.push_str(&format!(
-        "attempt {} (version {}) at {}: {outcome} in {} ms\n",
-        field(a, "attempt"),
-        field(a, "plugin_version"),
-        field(a, "started_at"),
-        field(a, "duration_ms"),
+        "attempt {} (version {}) at {}: {} in {} ms\n",
+        a.attempt, a.plugin_version, a.started_at, a.outcome, a.duration_ms,
     ));
-    if let Some(message) = a["message"].as_str().filter(|m| !m.is_empty()) {
+    if let Some(message) = a.message.as_deref().filter(|m| !m.is_empty()) {
         out.push_str(&format!("  message: {message}\n"));
     }
-    let logs = list(a, "logs");
-    if !logs.is_empty() {
+    if !a.logs.is_empty() {
         out.push_str("  logs:\n");
-        for line in logs {
+        for line in &a.logs {
             out.push_str(&format!(
                 "    +{:>4}ms {:<6} {}\n",
-                field(line, "at_ms"),
-                field(line, "level"),
-                field(line, "message")
+                line.at_ms,
+                line.level.as_str(),
+                line.message
             ));
         }
     }
-    if a["logs_truncated"].as_bool() == Some(true) {
+    if a.logs_truncated {
         out.push_str("    (more log lines were cut: the log budget ran out)\n");
     }
-    let calls = list(a, "http_calls");
-    if !calls.is_empty() {
+    if !a.http_calls.is_empty() {
         out.push_str("  outbound calls:\n");
-        for call in calls {
-            let result = match (call["status"].as_u64(), call["error"].as_str()) {
+        for call in &a.http_calls {
+            let result = match (call.status, &call.error) {
                 (Some(status), _) => status.to_string(),
-                (None, Some(error)) => error.to_owned(),
+                (None, Some(error)) => error.clone(),
                 (None, None) => "-".to_owned(),
             };
             out.push_str(&format!(
                 "    {} {} -> {result} ({} ms)\n",
-                field(call, "method"),
-                field(call, "url"),
-                field(call, "duration_ms")
+                call.method, call.url, call.duration_ms
             ));
         }
     }
 }
 
-fn render_body(d: &Value) -> String {
-    let Some(body) = d["body"].as_str() else {
+fn render_body(body: Option<&str>, encoding: Option<&str>) -> String {
+    let Some(body) = body else {
         return "body: pruned by retention\n".to_owned();
     };
-    match d["body_encoding"].as_str() {
+    match encoding {
         Some("base64") => {
             let size = base64::engine::general_purpose::STANDARD
                 .decode(body)
@@ -370,6 +355,8 @@ fn render_body(d: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    use serde::Deserialize;
 
     use super::*;
 
@@ -410,6 +397,7 @@ mod tests {
     fn the_report_shows_attempts_logs_calls_and_a_text_body() {
         let delivery = json!({
             "id": "dlv_1",
+            "provider": "stripe",
             "endpoint": "orders",
             "event_id": "evt_1",
             "event_type": "invoice.paid",
@@ -436,7 +424,7 @@ mod tests {
                 ]
             }]
         });
-        let report = render_report(&delivery);
+        let report = render_report(&DeliveryView::deserialize(&delivery).unwrap());
         for expected in [
             "delivery dlv_1\n",
             "event       evt_1 (invoice.paid)\n",
@@ -454,9 +442,8 @@ mod tests {
 
     #[test]
     fn a_binary_body_is_shown_by_its_size() {
-        let delivery = json!({"body": "AAEC", "body_encoding": "base64"});
         assert_eq!(
-            render_body(&delivery),
+            render_body(Some("AAEC"), Some("base64")),
             "body: 3 B, not text (--json has it in base64)\n"
         );
     }

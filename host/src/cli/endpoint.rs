@@ -9,10 +9,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::CliError;
-use super::client::{ApiArgs, Client, TenantFlag, field, fields, list, pretty, table};
+use super::client::{ApiArgs, Client, TenantFlag, field, fields, list, table};
 use super::plugin::key_value;
-use crate::domain::HostPattern;
-use crate::domain::Provider;
+use crate::api::views::{EndpointList, EndpointView};
+use crate::domain::{EndpointRequest, HostPattern, Provider};
 use crate::ids::{EndpointId, PluginName};
 
 /// Manage endpoints.
@@ -125,6 +125,7 @@ impl EndpointArgs {
                     None => None,
                 };
                 let body = request_body(base, &args.spec)?;
+                check_spec(&body)?;
                 let path = endpoint_path(&args.tenant, Some(&args.id));
                 let answer = client.call(Method::PUT, &path, Some(&body)).await?;
                 let verb = if answer.status == StatusCode::CREATED {
@@ -132,28 +133,30 @@ impl EndpointArgs {
                 } else {
                     "updated"
                 };
-                client.print(&answer.body, |e| {
+                client.print(&answer.body, |e: &EndpointView| {
                     let summary = fields(&[
-                        ("inbound url", field(e, "inbound_url")),
+                        ("inbound url", e.inbound_url.clone()),
                         ("plugin", plugin_binding(e, " version ")),
                     ]);
-                    format!("{verb} endpoint {}\n{summary}", field(e, "id"))
-                });
+                    format!("{verb} endpoint {}\n{summary}", e.id)
+                })?;
             }
             EndpointCommand::Get { tenant, id } => {
                 let path = endpoint_path(&tenant, Some(&id));
                 let answer = client.call(Method::GET, &path, None).await?;
-                client.print(&answer.body, render_view);
+                client.print(&answer.body, render_view)?;
             }
             EndpointCommand::List { tenant } => {
                 let path = endpoint_path(&tenant, None);
                 let answer = client.call(Method::GET, &path, None).await?;
-                client.print(&answer.body, |body| render_list(body, &tenant));
+                client.print(&answer.body, |body| render_list(body, &tenant))?;
             }
             EndpointCommand::Delete { tenant, id } => {
                 let path = endpoint_path(&tenant, Some(&id));
                 let answer = client.call(Method::DELETE, &path, None).await?;
-                client.print(&answer.body, |_| format!("deleted endpoint {id}\n"));
+                client.print(&answer.body, |_: &serde::de::IgnoredAny| {
+                    format!("deleted endpoint {id}\n")
+                })?;
             }
         }
         Ok(ExitCode::SUCCESS)
@@ -244,6 +247,21 @@ fn request_body(base: Option<Value>, flags: &SpecFlags) -> Result<Value, CliErro
     Ok(Value::Object(body))
 }
 
+/// Reads the body as the API will, so a mistyped field is named here, before
+/// anything is sent; what only the server knows (plugin versions, this
+/// host's memory ceiling) it still checks.
+fn check_spec(body: &Value) -> Result<(), CliError> {
+    serde_path_to_error::deserialize::<_, EndpointRequest>(body)
+        .map(drop)
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "the endpoint spec is not valid at {}: {}",
+                e.path(),
+                e.inner()
+            ))
+        })
+}
+
 /// Sets `body[a][b]…` for the path `a.b…`, creating objects on the way.
 fn set_path(body: &mut Map<String, Value>, path: &str, value: Value) -> Result<(), CliError> {
     let mut parts: Vec<&str> = path.split('.').collect();
@@ -289,12 +307,8 @@ fn merge(body: &mut Map<String, Value>, key: &str, entries: impl Iterator<Item =
 }
 
 /// `plugin<sep>version` of an endpoint view.
-fn plugin_binding(view: &Value, sep: &str) -> String {
-    format!(
-        "{}{sep}{}",
-        field(view, "plugin"),
-        field(view, "plugin_version")
-    )
+fn plugin_binding(view: &EndpointView, sep: &str) -> String {
+    format!("{}{sep}{}", view.spec.plugin, view.spec.plugin_version)
 }
 
 /// The entries of the object `view[key]` as `k=v, k=v`, or `-`.
@@ -322,36 +336,42 @@ fn items(view: &Value, key: &str) -> String {
     }
 }
 
-/// Every field of an endpoint view, in the order the server sends them:
-/// a setting added to the spec shows up here without a change.
-fn render_view(e: &Value) -> String {
-    let Some(object) = e.as_object() else {
-        return pretty(e);
-    };
-    let rows: Vec<(String, String)> = object
-        .iter()
-        .map(|(key, value)| {
+/// An endpoint view: where it is, then every setting of its spec in the
+/// order the spec declares them, so a setting added to the spec shows up
+/// here without a change.
+fn render_view(e: &EndpointView) -> String {
+    let spec = serde_json::to_value(&e.spec).expect("a spec serialises");
+    let mut rows = vec![
+        ("tenant".to_owned(), e.tenant.clone()),
+        ("id".to_owned(), e.id.clone()),
+        ("inbound url".to_owned(), e.inbound_url.clone()),
+    ];
+    if let Some(settings) = spec.as_object() {
+        rows.extend(settings.iter().map(|(key, value)| {
             let text = match value {
-                Value::Object(_) => entries(e, key),
-                Value::Array(_) => items(e, key),
-                _ => field(e, key),
+                Value::Object(_) => entries(&spec, key),
+                Value::Array(_) => items(&spec, key),
+                _ => field(&spec, key),
             };
             (key.replace('_', " "), text)
-        })
-        .collect();
+        }));
+    }
+    rows.push(("created".to_owned(), e.created_at.clone()));
+    rows.push(("updated".to_owned(), e.updated_at.clone()));
     let pairs: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     fields(&pairs)
 }
 
-fn render_list(answer: &Value, tenant: &TenantFlag) -> String {
-    let rows: Vec<[String; 4]> = list(answer, "endpoints")
+fn render_list(answer: &EndpointList, tenant: &TenantFlag) -> String {
+    let rows: Vec<[String; 4]> = answer
+        .endpoints
         .iter()
         .map(|e| {
             [
-                field(e, "id"),
-                field(e, "provider"),
+                e.id.clone(),
+                e.spec.provider.to_string(),
                 plugin_binding(e, "@"),
-                field(e, "inbound_url"),
+                e.inbound_url.clone(),
             ]
         })
         .collect();
@@ -449,24 +469,45 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_shows_every_field_the_server_sends_including_new_ones() {
-        let view = json!({
+    fn an_endpoint_shows_every_setting_of_its_spec() {
+        let view: EndpointView = serde_json::from_value(json!({
+            "tenant": "acme",
             "id": "stripe",
-            "limits": {"timeout_ms": 5000},
+            "inbound_url": "http://h/hooks/acme/stripe",
+            "provider": "stripe",
             "secrets": ["…abcd"],
-            "a_setting_added_later": 7
-        });
+            "plugin": "billing",
+            "plugin_version": 2,
+            "limits": {"timeout_ms": 5000},
+            "created_at": "2026-12-04T00:00:00Z",
+            "updated_at": "2026-12-04T00:00:00Z"
+        }))
+        .unwrap();
         let text = render_view(&view);
         for line in [
-            "id",
-            "limits",
-            "timeout_ms=5000",
+            "inbound url",
+            "provider",
             "…abcd",
-            "a setting added later",
-            "7",
+            "timeout_ms=5000",
+            "tolerance s",
+            "allowed hosts",
+            "retry",
+            "max_attempts=8",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
         }
+    }
+
+    #[test]
+    fn a_mistyped_field_is_refused_before_anything_is_sent() {
+        let flags = SpecFlags {
+            set: vec![("limits.timeout_ms".into(), "soon".into())],
+            ..minimal()
+        };
+        let body = request_body(None, &flags).unwrap();
+        let error = check_spec(&body).unwrap_err().to_string();
+        assert!(error.contains("limits.timeout_ms"), "{error}");
+        assert!(check_spec(&request_body(None, &minimal()).unwrap()).is_ok());
     }
 
     #[test]

@@ -10,10 +10,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use clap::{Args, Subcommand};
 use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
-use serde_json::Value;
 
 use super::CliError;
-use super::client::{ApiArgs, Client, TenantFlag, field, human_size, list, table, truncate};
+use super::client::{ApiArgs, Client, TenantFlag, human_size, table, truncate};
+use crate::api::views::{PluginList, PluginVersionView};
 use crate::domain::HostPattern;
 use crate::ids::{DeliveryId, PluginName, TenantId};
 use crate::runtime::{
@@ -131,7 +131,7 @@ impl PluginCommand {
                         None,
                     )
                     .await?;
-                client.print(&answer.body, render_list);
+                client.print(&answer.body, render_list)?;
                 Ok(ExitCode::SUCCESS)
             }
         }
@@ -155,33 +155,30 @@ async fn upload(args: UploadArgs) -> Result<ExitCode, CliError> {
         .header(CONTENT_TYPE, "application/wasm")
         .body(wasm);
     let answer = client.send(request).await?;
-    client.print(&answer.body, |v| {
+    client.print(&answer.body, |v: &PluginVersionView| {
         format!(
             "uploaded {} version {} ({})\n",
-            field(v, "plugin"),
-            field(v, "version"),
-            field(v, "digest")
+            v.plugin, v.version, v.digest
         )
-    });
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Characters of a `sha256:…` digest shown in tables; `--json` has them all.
 const SHORT_DIGEST_CHARS: usize = "sha256:".len() + 12;
 
-fn render_list(answer: &Value) -> String {
-    let rows: Vec<[String; 5]> = list(answer, "plugins")
+fn render_list(answer: &PluginList) -> String {
+    let rows: Vec<[String; 5]> = answer
+        .plugins
         .iter()
-        .flat_map(|plugin| list(plugin, "versions"))
+        .flat_map(|plugin| &plugin.versions)
         .map(|v| {
             [
-                field(v, "plugin"),
-                field(v, "version"),
-                truncate(&field(v, "digest"), SHORT_DIGEST_CHARS),
-                v["size"]
-                    .as_u64()
-                    .map_or_else(|| "-".to_owned(), human_size),
-                field(v, "uploaded_at"),
+                v.plugin.clone(),
+                v.version.to_string(),
+                truncate(&v.digest, SHORT_DIGEST_CHARS),
+                human_size(v.size),
+                v.uploaded_at.clone(),
             ]
         })
         .collect();

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::CliError;
-use super::client::{ApiArgs, Client, field, fields, list, table};
+use super::client::{ApiArgs, Client, fields, table};
+use crate::api::views::{ApiKey, TenantCreated, TenantList, TenantView};
 use crate::ids::TenantId;
 
 /// Manage tenants.
@@ -54,27 +55,33 @@ impl TenantArgs {
                 let answer = client
                     .call(Method::POST, &["v1", "tenants"], Some(&json!({ "id": id })))
                     .await?;
-                client.print(&answer.body, |t| {
-                    format!("created tenant {}\n{}", field(t, "id"), api_key_notice(t))
-                });
+                client.print(&answer.body, |t: &TenantCreated| {
+                    format!(
+                        "created tenant {}\n{}",
+                        t.id,
+                        api_key_notice(&t.id, &t.api_key)
+                    )
+                })?;
             }
             TenantCommand::List => {
                 let answer = client.call(Method::GET, &["v1", "tenants"], None).await?;
-                client.print(&answer.body, render_list);
+                client.print(&answer.body, render_list)?;
             }
             TenantCommand::Get { id } => {
                 let answer = client
                     .call(Method::GET, &["v1", "tenants", id.as_str()], None)
                     .await?;
-                client.print(&answer.body, |t| {
-                    fields(&[("id", field(t, "id")), ("created", field(t, "created_at"))])
-                });
+                client.print(&answer.body, |t: &TenantView| {
+                    fields(&[("id", t.id.clone()), ("created", t.created_at.clone())])
+                })?;
             }
             TenantCommand::Delete { id } => {
                 let answer = client
                     .call(Method::DELETE, &["v1", "tenants", id.as_str()], None)
                     .await?;
-                client.print(&answer.body, |_| format!("deleted tenant {id}\n"));
+                client.print(&answer.body, |_: &serde::de::IgnoredAny| {
+                    format!("deleted tenant {id}\n")
+                })?;
             }
             TenantCommand::RotateKey { id } => {
                 let answer = client
@@ -84,36 +91,34 @@ impl TenantArgs {
                         None,
                     )
                     .await?;
-                client.print(&answer.body, |t| {
+                client.print(&answer.body, |k: &ApiKey| {
                     format!(
                         "new API key for tenant {}; the previous one no longer works\n{}",
-                        field(t, "id"),
-                        api_key_notice(t)
+                        k.id,
+                        api_key_notice(&k.id, &k.api_key)
                     )
-                });
+                })?;
             }
         }
         Ok(ExitCode::SUCCESS)
     }
 }
 
-/// The API key of an answer, with the warning that it will not be shown again.
-fn api_key_notice(answer: &Value) -> String {
+/// A tenant's API key, with the warning that it will not be shown again.
+fn api_key_notice(tenant: &str, key: &str) -> String {
     format!(
-        "api key: {}\nThis key is shown only once: store it now (a new one needs `hookhost tenant rotate-key {}`).\n",
-        field(answer, "api_key"),
-        field(answer, "id")
+        "api key: {key}\nThis key is shown only once: store it now (a new one needs `hookhost tenant rotate-key {tenant}`).\n"
     )
 }
 
-fn render_list(answer: &Value) -> String {
-    let tenants = list(answer, "tenants");
-    if tenants.is_empty() {
+fn render_list(answer: &TenantList) -> String {
+    if answer.tenants.is_empty() {
         return "no tenants: create one with `hookhost tenant create ID`\n".to_owned();
     }
-    let rows: Vec<[String; 2]> = tenants
+    let rows: Vec<[String; 2]> = answer
+        .tenants
         .iter()
-        .map(|t| [field(t, "id"), field(t, "created_at")])
+        .map(|t| [t.id.clone(), t.created_at.clone()])
         .collect();
     table(["ID", "CREATED"], &rows)
 }

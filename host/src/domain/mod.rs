@@ -1,11 +1,12 @@
-//! The domain floor: what an endpoint is configured with, in types every
-//! stage shares. It depends on nothing in the crate but `ids`, and every
-//! stage above may depend on it (ARCHITECTURE.md, "Layers").
+//! The domain floor: what an endpoint is configured with, and the one time
+//! type, in types every stage shares. It depends on nothing in the crate but
+//! `ids`, and every stage above may depend on it (ARCHITECTURE.md, "Layers").
 
 mod endpoint;
 mod host_pattern;
 mod provider;
 mod retry;
+mod time;
 
 pub use endpoint::{
     DEFAULT_TOLERANCE_S, EndpointLimits, EndpointRequest, EndpointSpec, LEASE_MARGIN_MS, masked,
@@ -13,3 +14,4 @@ pub use endpoint::{
 pub use host_pattern::{HostPattern, InvalidHostPattern};
 pub use provider::{HmacAlgorithm, HmacScheme, Provider, SignatureEncoding, UnknownProvider};
 pub use retry::{MAX_ATTEMPTS, MAX_DELAY_S, RetryPolicy};
+pub use time::Timestamp;

@@ -14,11 +14,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::verify::{self, VerifyConfig, VerifyError};
-use crate::domain::Provider;
+use crate::domain::{Provider, Timestamp};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::problem::{Problem, RETRY_AFTER_S};
 use crate::queue::{Queue, QueueError};
-use crate::store::{EndpointCache, Ingested, NewDelivery, now_ms};
+use crate::store::{EndpointCache, Ingested, NewDelivery};
 
 /// Headers that carry the sender's own credentials rather than the event's
 /// data; they are neither stored nor shown to plugins.
@@ -117,7 +117,7 @@ async fn accept(
     body: Body,
     provider: &mut &'static str,
 ) -> Result<Response, IngressError> {
-    let received_at_ms = now_ms();
+    let received_at = Timestamp::now();
     let (Ok(tenant), Ok(endpoint)) = (TenantId::new(tenant), EndpointId::new(endpoint)) else {
         return Err(IngressError::NotFound);
     };
@@ -198,7 +198,7 @@ async fn accept(
             })
             .collect(),
         body,
-        received_at_ms,
+        received_at,
         plugin: spec.plugin.clone(),
         plugin_version: spec.plugin_version,
         lease_ms: spec.lease_ms(),

@@ -278,7 +278,7 @@ mod tests {
         let committer = f.committer.clone();
         let claim = tokio::spawn(async move {
             let req = ClaimRequest {
-                now_ms: crate::store::now_ms(),
+                now: crate::domain::Timestamp::now(),
                 max: 10,
             };
             committer.claim(req).await

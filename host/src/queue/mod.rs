@@ -22,8 +22,9 @@ use tokio_util::sync::CancellationToken;
 pub use depth::QueueDepth;
 
 use crate::config::Config;
+use crate::domain::Timestamp;
 use crate::runtime::Runtime;
-use crate::store::{EndpointCache, Ingested, NewDelivery, Store, StoreError, now_ms};
+use crate::store::{EndpointCache, Ingested, NewDelivery, Store, StoreError};
 use committer::Committer;
 use plugins::PluginCache;
 
@@ -154,7 +155,7 @@ impl Queue {
 async fn prune(store: Arc<dyn Store>, retention: Duration, stop: CancellationToken) {
     let every = (retention / 10).clamp(Duration::from_secs(1), Duration::from_secs(3600));
     loop {
-        let cutoff = now_ms() - retention.as_millis() as i64;
+        let cutoff = Timestamp::now().before(retention);
         match store.prune_bodies(cutoff).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(pruned = n, "pruned bodies of succeeded deliveries"),

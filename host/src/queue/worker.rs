@@ -9,11 +9,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
-use crate::domain::RetryPolicy;
+use crate::domain::{RetryPolicy, Timestamp};
 use crate::runtime::{Event, Grants, Invocation, KvNamespace, Limits, Outcome};
-use crate::store::{
-    AttemptOutcome, AttemptRecord, Claim, ClaimRequest, Claimed, Completion, Next, now_ms,
-};
+use crate::store::{AttemptOutcome, AttemptRecord, Claim, ClaimRequest, Claimed, Completion, Next};
 
 /// How long the dispatcher waits after a failed claim (the store is away).
 const CLAIM_RETRY: Duration = Duration::from_secs(1);
@@ -66,12 +64,12 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
         }
         let wanted = held.len();
         let request = ClaimRequest {
-            now_ms: now_ms(),
+            now: Timestamp::now(),
             max: wanted,
         };
         let Claim {
             claimed,
-            next_due_at_ms: next_due,
+            next_due_at: next_due,
         } = match shared.committer.claim(request).await {
             Ok(found) => found,
             Err(e) => {
@@ -91,7 +89,7 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
         drop(held);
         if !all_taken {
             let wait = next_due
-                .map(|at| Duration::from_millis((at - now_ms()).clamp(0, i64::MAX) as u64))
+                .map(|at| at.since(Timestamp::now()))
                 .unwrap_or(shared.config.idle_poll)
                 .min(shared.config.idle_poll);
             tokio::select! {
@@ -188,7 +186,7 @@ async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
         Outcome::Reject(_) => Next::Dead,
         _ => match policy.next_delay(d.run_attempt, rand::random()) {
             Some(delay) => Next::Retry {
-                due_at_ms: now_ms() + delay.as_millis() as i64,
+                due_at: Timestamp::now().after(delay),
             },
             None => Next::Dead,
         },
@@ -200,7 +198,7 @@ async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
         record: AttemptRecord {
             attempt: d.attempt,
             plugin_version: d.plugin_version,
-            started_at_ms: d.started_at_ms,
+            started_at: d.started_at,
             duration_ms: invocation.duration.as_millis() as u64,
             outcome: invocation.outcome,
             logs: invocation.logs,
@@ -265,7 +263,7 @@ async fn run(shared: &Shared, d: &Claimed) -> Result<(Invocation, RetryPolicy), 
         endpoint: d.endpoint.to_string(),
         provider: d.provider.as_str().to_owned(),
         event_type: d.event_type.clone(),
-        received_at_ms: d.received_at_ms as u64,
+        received_at_ms: d.received_at.as_ms() as u64,
         attempt: d.attempt,
         headers: d.headers.clone(),
         body: d.body.clone(),

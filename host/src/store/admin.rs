@@ -30,7 +30,7 @@ macro_rules! admin_store {
                 tenant: &$crate::ids::TenantId,
                 id: &$crate::ids::DeliveryId,
                 plugin_version: Option<u32>,
-                now_ms: i64,
+                now: Timestamp,
             ) -> Result<$crate::store::Replay, $crate::store::StoreError> {
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin(&mut *writer).await?;
@@ -57,7 +57,7 @@ macro_rules! admin_store {
                                last_error = NULL
                              WHERE id = $3",
                         )
-                        .bind(now_ms)
+                        .bind(now.as_ms())
                         .bind(plugin_version.map(i64::from))
                         .bind(id.as_str())
                         .execute(&mut *tx)
@@ -73,14 +73,14 @@ macro_rules! admin_store {
                 &self,
                 tenant: &$crate::ids::TenantId,
                 endpoint: &$crate::ids::EndpointId,
-                now_ms: i64,
+                now: Timestamp,
             ) -> Result<u64, $crate::store::StoreError> {
                 let done = sqlx::query(
                     "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
                                            finished_at = NULL, last_error = NULL
                      WHERE tenant = $2 AND endpoint = $3 AND status = 'dead' AND NOT body_pruned",
                 )
-                .bind(now_ms)
+                .bind(now.as_ms())
                 .bind(tenant.as_str())
                 .bind(endpoint.as_str())
                 .execute(&mut *self.admin_writer().await?)
@@ -155,7 +155,7 @@ macro_rules! admin_store {
                 )
                 .bind(id.as_str())
                 .bind(api_key_hash)
-                .bind($crate::store::now_ms())
+                .bind($crate::domain::Timestamp::now().as_ms())
                 .execute(&mut *self.admin_writer().await?)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -272,7 +272,7 @@ macro_rules! admin_store {
                 imports: &[String],
                 wasm: &[u8],
             ) -> Result<$crate::store::PluginVersion, $crate::store::StoreError> {
-                let now = $crate::store::now_ms();
+                let now = $crate::domain::Timestamp::now();
                 let no_tenant = |e: sqlx::Error| match &e {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                         $crate::store::StoreError::NoSuchTenant
@@ -314,7 +314,7 @@ macro_rules! admin_store {
                     digest: digest.to_owned(),
                     size: wasm.len() as u64,
                     imports: imports.to_vec(),
-                    uploaded_at_ms: now,
+                    uploaded_at: now,
                 })
             }
 
@@ -402,7 +402,7 @@ macro_rules! admin_store {
                 id: &$crate::ids::EndpointId,
                 spec: &$crate::domain::EndpointSpec,
             ) -> Result<bool, $crate::store::StoreError> {
-                let now = $crate::store::now_ms();
+                let now = $crate::domain::Timestamp::now();
                 let spec_json = $crate::store::rows::to_json(spec);
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin(&mut *writer).await?;
@@ -506,7 +506,7 @@ macro_rules! admin_store {
                 .bind(tenant.as_str())
                 .bind(filter.status.map($crate::store::DeliveryStatus::as_str))
                 .bind(filter.endpoint.as_ref().map($crate::ids::EndpointId::as_str))
-                .bind(filter.since_ms)
+                .bind(filter.since)
                 .bind(filter.before.as_ref().map($crate::ids::DeliveryId::as_str))
                 .bind(filter.limit as i64)
                 .fetch_all(self.admin_reader())

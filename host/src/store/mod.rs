@@ -31,7 +31,7 @@ use std::future::Future;
 
 use futures::future::BoxFuture;
 
-use crate::domain::EndpointSpec;
+use crate::domain::{EndpointSpec, Timestamp};
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReader, KvWrite};
 
@@ -160,8 +160,8 @@ pub struct DeliveryFilter {
     pub status: Option<DeliveryStatus>,
     /// Only this endpoint.
     pub endpoint: Option<EndpointId>,
-    /// Only those received at or after this time (ms since the epoch).
-    pub since_ms: Option<i64>,
+    /// Only those received at or after this time.
+    pub since: Option<Timestamp>,
     /// Only those older than this one (the cursor of the previous page).
     pub before: Option<DeliveryId>,
     /// Page size.
@@ -310,7 +310,7 @@ pub trait QueueStore: Send + Sync + 'static {
         &self,
         tenant: &TenantId,
         endpoint: &EndpointId,
-        now_ms: i64,
+        now: Timestamp,
     ) -> Result<u64, StoreError>;
 
     /// Deliveries not finished yet (pending, running or retrying).
@@ -323,12 +323,12 @@ pub trait QueueStore: Send + Sync + 'static {
         tenant: &TenantId,
         id: &DeliveryId,
         plugin_version: Option<u32>,
-        now_ms: i64,
+        now: Timestamp,
     ) -> Result<Replay, StoreError>;
 
     /// Drops the bodies of deliveries that succeeded before the cutoff; their
     /// metadata and attempts stay.
-    async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError>;
+    async fn prune_bodies(&self, succeeded_before: Timestamp) -> Result<u64, StoreError>;
 
     /// Rings `wake` whenever another host sharing this database commits new
     /// work, until `stop`; a single-host backend has no one else to hear.
@@ -344,14 +344,6 @@ pub trait QueueStore: Send + Sync + 'static {
     /// Applies one successful invocation's KV writes atomically, in order
     /// (for `hookhost plugin test`; the queue commits them with the delivery).
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError>;
-}
-
-/// The wall clock in ms since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// Interleaves per-tenant lists: everyone's first, then everyone's second…

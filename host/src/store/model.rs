@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{EndpointSpec, Provider};
+use crate::domain::{EndpointSpec, Provider, Timestamp};
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvWrite, LogLine, OutboundCall, Outcome};
 
@@ -11,8 +11,8 @@ use crate::runtime::{KvNamespace, KvWrite, LogLine, OutboundCall, Outcome};
 pub struct Tenant {
     /// The tenant's id.
     pub id: TenantId,
-    /// When it was created, in ms since the epoch.
-    pub created_at_ms: i64,
+    /// When it was created.
+    pub created_at: Timestamp,
 }
 
 /// One uploaded, immutable version of a plugin.
@@ -28,8 +28,8 @@ pub struct PluginVersion {
     pub size: u64,
     /// The interfaces the component imports.
     pub imports: Vec<String>,
-    /// When it was uploaded, in ms since the epoch.
-    pub uploaded_at_ms: i64,
+    /// When it was uploaded.
+    pub uploaded_at: Timestamp,
 }
 
 /// A configured endpoint.
@@ -41,10 +41,10 @@ pub struct Endpoint {
     pub id: EndpointId,
     /// Its configuration.
     pub spec: EndpointSpec,
-    /// When it was created, in ms since the epoch.
-    pub created_at_ms: i64,
-    /// When it was last changed, in ms since the epoch.
-    pub updated_at_ms: i64,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was last changed.
+    pub updated_at: Timestamp,
 }
 
 /// Where a delivery is in its life.
@@ -107,8 +107,8 @@ pub struct NewDelivery {
     pub headers: Vec<(String, String)>,
     /// The raw body.
     pub body: bytes::Bytes,
-    /// When it arrived, in ms since the epoch.
-    pub received_at_ms: i64,
+    /// When it arrived.
+    pub received_at: Timestamp,
     /// The plugin version bound to the endpoint at arrival.
     pub plugin: PluginName,
     /// Its version.
@@ -154,8 +154,8 @@ pub struct Claimed {
     pub headers: Vec<(String, String)>,
     /// Body.
     pub body: Vec<u8>,
-    /// Arrival time, in ms since the epoch.
-    pub received_at_ms: i64,
+    /// Arrival time.
+    pub received_at: Timestamp,
     /// The plugin to run.
     pub plugin: PluginName,
     /// Its version.
@@ -166,8 +166,8 @@ pub struct Claimed {
     pub run_attempt: u32,
     /// The lease.
     pub lease: LeaseToken,
-    /// When the claim was made, in ms since the epoch.
-    pub started_at_ms: i64,
+    /// When the claim was made.
+    pub started_at: Timestamp,
 }
 
 /// What one attempt did, as recorded.
@@ -177,8 +177,8 @@ pub struct AttemptRecord {
     pub attempt: u32,
     /// The plugin version it ran.
     pub plugin_version: u32,
-    /// When it started, in ms since the epoch.
-    pub started_at_ms: i64,
+    /// When it started.
+    pub started_at: Timestamp,
     /// How long it ran.
     pub duration_ms: u64,
     /// How it ended.
@@ -201,10 +201,10 @@ pub enum Next {
         /// The writes, in order.
         writes: Vec<KvWrite>,
     },
-    /// Try again at this time (ms since the epoch).
+    /// Try again at this time.
     Retry {
         /// When.
-        due_at_ms: i64,
+        due_at: Timestamp,
     },
     /// Out of attempts, or rejected.
     Dead,
@@ -226,8 +226,8 @@ pub struct Completion {
 /// A request for due deliveries, fairly across tenants.
 #[derive(Debug, Clone, Copy)]
 pub struct ClaimRequest {
-    /// The clock, in ms since the epoch.
-    pub now_ms: i64,
+    /// The clock.
+    pub now: Timestamp,
     /// How many to claim at most.
     pub max: usize,
 }
@@ -265,7 +265,7 @@ pub struct Claim {
     /// The claimed deliveries, each under a fresh lease.
     pub claimed: Vec<Claimed>,
     /// When the next delivery falls due, if any is queued.
-    pub next_due_at_ms: Option<i64>,
+    pub next_due_at: Option<Timestamp>,
 }
 
 /// A delivery as the API and tests read it.
@@ -291,12 +291,12 @@ pub struct Delivery {
     pub plugin: PluginName,
     /// The plugin version the next (or last) attempt runs.
     pub plugin_version: u32,
-    /// Arrival, in ms since the epoch.
-    pub received_at_ms: i64,
+    /// Arrival.
+    pub received_at: Timestamp,
     /// When it next falls due, while queued.
-    pub due_at_ms: Option<i64>,
+    pub due_at: Option<Timestamp>,
     /// When it succeeded or died.
-    pub finished_at_ms: Option<i64>,
+    pub finished_at: Option<Timestamp>,
     /// The last failure's message.
     pub last_error: Option<String>,
     /// Headers.
@@ -313,8 +313,8 @@ pub struct Attempt {
     pub attempt: u32,
     /// The plugin version it ran.
     pub plugin_version: u32,
-    /// Start, in ms since the epoch.
-    pub started_at_ms: i64,
+    /// Start.
+    pub started_at: Timestamp,
     /// Duration.
     pub duration_ms: u64,
     /// How it ended.

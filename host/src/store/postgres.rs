@@ -16,8 +16,8 @@ use super::rows::{self, outcome_message, to_json};
 use super::{
     AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Durable, Ingested,
     LeaseToken, NewDelivery, Next, QueueStore, Replay, StoreError, WriteBatch, WriteResults,
-    now_ms,
 };
+use crate::domain::Timestamp;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::runtime::{KvNamespace, KvWrite};
 
@@ -105,7 +105,7 @@ async fn apply_kv(
     conn: &mut PgConnection,
     ns: &KvNamespace,
     writes: &[KvWrite],
-    now: i64,
+    now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     for write in writes {
         let query = match write {
@@ -218,12 +218,7 @@ async fn ingest(
             .map(|d| d.body.to_vec())
             .collect::<Vec<_>>(),
     )
-    .bind(
-        deliveries
-            .iter()
-            .map(|d| d.received_at_ms)
-            .collect::<Vec<_>>(),
-    )
+    .bind(deliveries.iter().map(|d| d.received_at).collect::<Vec<_>>())
     .bind(
         deliveries
             .iter()
@@ -268,7 +263,7 @@ async fn ingest(
 async fn complete(
     conn: &mut PgConnection,
     completions: &[Completion],
-    now: i64,
+    now: Timestamp,
 ) -> Result<Vec<bool>, StoreError> {
     if completions.is_empty() {
         return Ok(Vec::new());
@@ -279,7 +274,7 @@ async fn complete(
     for c in completions {
         let (status, due_at, finished_at) = match &c.next {
             Next::Succeeded { .. } => (DeliveryStatus::Succeeded, None, Some(now)),
-            Next::Retry { due_at_ms } => (DeliveryStatus::Retrying, Some(*due_at_ms), None),
+            Next::Retry { due_at } => (DeliveryStatus::Retrying, Some(*due_at), None),
             Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
         };
         statuses.push(status.as_str());
@@ -333,7 +328,7 @@ async fn complete(
         .bind(counted.iter().map(|c| c.id.to_string()).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| c.record.attempt as i64).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| c.record.plugin_version as i64).collect::<Vec<_>>())
-        .bind(counted.iter().map(|c| c.record.started_at_ms).collect::<Vec<_>>())
+        .bind(counted.iter().map(|c| c.record.started_at).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| c.record.duration_ms as i64).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| AttemptOutcome::from(&c.record.outcome).as_str()).collect::<Vec<_>>())
         .bind(counted.iter().map(|c| outcome_message(&c.record.outcome)).collect::<Vec<_>>())
@@ -365,19 +360,19 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
          WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= $1)
          ORDER BY claim_seq, id LIMIT $2",
     )
-    .bind(req.now_ms)
+    .bind(req.now)
     .bind(max)
     .fetch_all(&mut *conn)
     .await?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
     for tenant in &tenants {
-        let due: Vec<(String, String, i64, Option<i64>, i64)> = sqlx::query_as(
+        let due: Vec<(String, String, i64, Option<Timestamp>, i64)> = sqlx::query_as(
             "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
              WHERE tenant = $1 AND due_at <= $2 ORDER BY due_at LIMIT $3
              FOR UPDATE SKIP LOCKED",
         )
         .bind(tenant)
-        .bind(req.now_ms)
+        .bind(req.now)
         .bind(max)
         .fetch_all(&mut *conn)
         .await?;
@@ -389,7 +384,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     }
     for (id, status, attempts, started_at, plugin_version) in &chosen {
         if status == DeliveryStatus::Running.as_str() {
-            let started_at = started_at.unwrap_or(req.now_ms);
+            let started_at = started_at.unwrap_or(req.now);
             sqlx::query(
                 "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
                                        outcome, message, logs, logs_truncated, http_calls)
@@ -402,7 +397,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
             .bind(attempts)
             .bind(plugin_version)
             .bind(started_at)
-            .bind((req.now_ms - started_at).max(0))
+            .bind(req.now.since(started_at).as_millis() as i64)
             .execute(&mut *conn)
             .await?;
         }
@@ -420,13 +415,13 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
          SELECT c.*, p.headers, p.body FROM c JOIN payloads p ON p.delivery_id = c.id",
     )
     .bind(lease.0.as_str())
-    .bind(req.now_ms)
+    .bind(req.now)
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
     let claimed = rows
         .iter()
-        .map(|row| rows::claimed(row, lease.clone(), req.now_ms))
+        .map(|row| rows::claimed(row, lease.clone(), req.now))
         .collect::<Result<Vec<_>, _>>()?;
     let mut served: Vec<&str> = Vec::new();
     for c in &claimed {
@@ -446,7 +441,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
 #[async_trait::async_trait]
 impl QueueStore for PostgresStore {
     async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
-        let now = now_ms();
+        let now = Timestamp::now();
         let mut results = WriteResults::default();
         let mut tx = self.pool.begin().await?;
         results.completed = complete(&mut tx, &batch.completions, now).await?;
@@ -489,14 +484,14 @@ impl QueueStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         let claimed = claim_due(&mut tx, req).await?;
-        let next_due_at_ms = sqlx::query_scalar(super::NEXT_DUE)
+        let next_due_at = sqlx::query_scalar(super::NEXT_DUE)
             .fetch_one(&mut *tx)
             .await?;
         tx.commit().await?;
         // Every write it could see was committed, and so flushed, already.
         let claim = Claim {
             claimed,
-            next_due_at_ms,
+            next_due_at,
         };
         Ok((claim, Durable::arrived()))
     }
@@ -505,9 +500,9 @@ impl QueueStore for PostgresStore {
         &self,
         tenant: &TenantId,
         endpoint: &EndpointId,
-        now_ms: i64,
+        now: Timestamp,
     ) -> Result<u64, StoreError> {
-        self.replay_dead_of(tenant, endpoint, now_ms).await
+        self.replay_dead_of(tenant, endpoint, now).await
     }
 
     async fn queue_depth(&self) -> Result<u64, StoreError> {
@@ -519,13 +514,12 @@ impl QueueStore for PostgresStore {
         tenant: &TenantId,
         id: &DeliveryId,
         plugin_version: Option<u32>,
-        now_ms: i64,
+        now: Timestamp,
     ) -> Result<Replay, StoreError> {
-        self.replay_delivery(tenant, id, plugin_version, now_ms)
-            .await
+        self.replay_delivery(tenant, id, plugin_version, now).await
     }
 
-    async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError> {
+    async fn prune_bodies(&self, succeeded_before: Timestamp) -> Result<u64, StoreError> {
         let mut pruned = 0;
         loop {
             let done: i64 = sqlx::query_scalar(
@@ -541,7 +535,7 @@ impl QueueStore for PostgresStore {
                  )
                  SELECT COUNT(*) FROM pruned",
             )
-            .bind(succeeded_before_ms)
+            .bind(succeeded_before)
             .fetch_one(&self.pool)
             .await?;
             pruned += done as u64;
@@ -591,7 +585,7 @@ impl QueueStore for PostgresStore {
 
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        apply_kv(&mut tx, ns, writes, now_ms()).await?;
+        apply_kv(&mut tx, ns, writes, Timestamp::now()).await?;
         tx.commit().await?;
         Ok(())
     }

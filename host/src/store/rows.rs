@@ -1,15 +1,64 @@
 //! Every row the store reads, decoded once for both backends, generic over
 //! sqlx's `Row`: the columns both select, and what they mean, are the same.
 
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::error::BoxDynError;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
 use super::{
     Attempt, AttemptOutcome, Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken,
     PluginVersion, StoreError, Tenant,
 };
-use crate::domain::Provider;
+use crate::domain::{Provider, Timestamp};
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvReadError, Outcome};
+
+/// Times are stored as milliseconds since the epoch, a 64-bit integer on
+/// both backends.
+impl<DB: Database> Type<DB> for Timestamp
+where
+    i64: Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <i64 as Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <i64 as Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'q, DB: Database> Encode<'q, DB> for Timestamp
+where
+    i64: Encode<'q, DB>,
+{
+    fn encode_by_ref(
+        &self,
+        buf: &mut <DB as Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, BoxDynError> {
+        self.as_ms().encode_by_ref(buf)
+    }
+}
+
+impl<'r, DB: Database> Decode<'r, DB> for Timestamp
+where
+    i64: Decode<'r, DB>,
+{
+    fn decode(value: <DB as Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Timestamp::from_ms(i64::decode(value)?))
+    }
+}
+
+impl sqlx::postgres::PgHasArrayType for Timestamp {
+    fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+        <i64 as sqlx::postgres::PgHasArrayType>::array_type_info()
+    }
+}
+
+impl rusqlite::ToSql for Timestamp {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_ms().into())
+    }
+}
 
 /// A value the database holds that the host cannot make sense of.
 pub(super) fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -47,7 +96,11 @@ pub(super) fn read_error(e: sqlx::Error) -> KvReadError {
 }
 
 /// A claimed delivery joined with its payload, as selected by `claim_due`.
-pub(super) fn claimed<'r, R>(row: &'r R, lease: LeaseToken, now: i64) -> Result<Claimed, StoreError>
+pub(super) fn claimed<'r, R>(
+    row: &'r R,
+    lease: LeaseToken,
+    now: Timestamp,
+) -> Result<Claimed, StoreError>
 where
     R: Row,
     &'static str: ColumnIndex<R>,
@@ -55,6 +108,7 @@ where
     &'r str: Decode<'r, R::Database> + Type<R::Database>,
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
     Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
 {
     let attempts: i64 = row.try_get("attempts")?;
@@ -71,11 +125,11 @@ where
         body: row
             .try_get::<Option<Vec<u8>>, _>("body")?
             .unwrap_or_default(),
-        received_at_ms: row.try_get("received_at")?,
+        received_at: row.try_get("received_at")?,
         attempt: attempts as u32,
         run_attempt: (attempts - run_start) as u32,
         lease,
-        started_at_ms: now,
+        started_at: now,
     })
 }
 
@@ -89,7 +143,8 @@ where
     &'r str: Decode<'r, R::Database> + Type<R::Database>,
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
-    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
+    Option<Timestamp>: Decode<'r, R::Database> + Type<R::Database>,
     Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
 {
     let status: String = row.try_get("status")?;
@@ -104,9 +159,9 @@ where
         event_id: row.try_get("event_id")?,
         provider: provider(row.try_get("provider")?)?,
         event_type: row.try_get("event_type")?,
-        received_at_ms: row.try_get("received_at")?,
-        due_at_ms: row.try_get("due_at")?,
-        finished_at_ms: row.try_get("finished_at")?,
+        received_at: row.try_get("received_at")?,
+        due_at: row.try_get("due_at")?,
+        finished_at: row.try_get("finished_at")?,
         last_error: row.try_get("last_error")?,
         headers: json(row.try_get::<&str, _>("headers")?)?,
         body: if with_body {
@@ -125,13 +180,14 @@ where
     String: Decode<'r, R::Database> + Type<R::Database>,
     &'r str: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
 {
     Ok(Endpoint {
         tenant: tenant.clone(),
         id: EndpointId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
         spec: json(row.try_get::<&str, _>("spec")?)?,
-        created_at_ms: row.try_get("created_at")?,
-        updated_at_ms: row.try_get("updated_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
     })
 }
 
@@ -142,10 +198,11 @@ where
     &'static str: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
 {
     Ok(Tenant {
         id: TenantId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
-        created_at_ms: row.try_get("created_at")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -157,6 +214,7 @@ where
     String: Decode<'r, R::Database> + Type<R::Database>,
     &'r str: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
 {
     Ok(PluginVersion {
         plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
@@ -164,7 +222,7 @@ where
         digest: row.try_get("digest")?,
         size: row.try_get::<i64, _>("size")? as u64,
         imports: json(row.try_get::<&str, _>("imports")?)?,
-        uploaded_at_ms: row.try_get("uploaded_at")?,
+        uploaded_at: row.try_get("uploaded_at")?,
     })
 }
 
@@ -176,13 +234,14 @@ where
     &'r str: Decode<'r, R::Database> + Type<R::Database>,
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    Timestamp: Decode<'r, R::Database> + Type<R::Database>,
     bool: Decode<'r, R::Database> + Type<R::Database>,
 {
     let outcome: &str = row.try_get("outcome")?;
     Ok(Attempt {
         attempt: row.try_get::<i64, _>("attempt")? as u32,
         plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
-        started_at_ms: row.try_get("started_at")?,
+        started_at: row.try_get("started_at")?,
         duration_ms: row.try_get::<i64, _>("duration_ms")? as u64,
         outcome: AttemptOutcome::parse(outcome).ok_or_else(|| corrupt(outcome))?,
         message: row.try_get("message")?,

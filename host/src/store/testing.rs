@@ -27,7 +27,7 @@ pub(crate) fn delivery(tenant: &TenantId, plugin: &PluginName) -> NewDelivery {
         event_type: None,
         headers: vec![],
         body: bytes::Bytes::from_static(b"{}"),
-        received_at_ms: crate::store::now_ms(),
+        received_at: crate::domain::Timestamp::now(),
         plugin: plugin.clone(),
         plugin_version: 1,
         lease_ms: 30_000,

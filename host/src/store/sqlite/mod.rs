@@ -15,8 +15,9 @@ use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use super::rows::{self, outcome_message, to_json};
 use super::{
     Claim, ClaimRequest, Claimed, DeliveryStatus, Durable, LeaseToken, QueueStore, Replay,
-    StoreError, WriteBatch, WriteResults, now_ms,
+    StoreError, WriteBatch, WriteResults,
 };
+use crate::domain::Timestamp;
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::runtime::{KvNamespace, KvWrite};
 
@@ -112,7 +113,7 @@ impl SqliteStore {
         let mut store = Self::open(&data_dir.join(DATABASE_FILE)).await?;
         store._lock = Some(Arc::new(lock));
         let orphaned = sqlx::query("UPDATE deliveries SET due_at = ?1 WHERE status = 'running'")
-            .bind(now_ms())
+            .bind(Timestamp::now().as_ms())
             .execute(&mut *store.writer.lock().await?)
             .await?
             .rows_affected();
@@ -163,18 +164,18 @@ async fn claim_due(
          WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= ?1)
          ORDER BY claim_seq, id LIMIT ?2",
     )
-    .bind(req.now_ms)
+    .bind(req.now)
     .bind(max)
     .fetch_all(&mut *conn)
     .await?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
     for tenant in &tenants {
-        let due: Vec<(String, String, i64, Option<i64>, i64)> = sqlx::query_as(
+        let due: Vec<(String, String, i64, Option<Timestamp>, i64)> = sqlx::query_as(
             "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
              WHERE tenant = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3",
         )
         .bind(tenant)
-        .bind(req.now_ms)
+        .bind(req.now)
         .bind(max)
         .fetch_all(&mut *conn)
         .await?;
@@ -188,16 +189,8 @@ async fn claim_due(
     for (id, status, attempts, started_at, plugin_version) in &chosen {
         if status == DeliveryStatus::Running.as_str() {
             let id = DeliveryId::from_string(id.clone());
-            let started_at = started_at.unwrap_or(req.now_ms);
-            record_lost_attempt(
-                conn,
-                &id,
-                *attempts,
-                *plugin_version,
-                started_at,
-                req.now_ms,
-            )
-            .await?;
+            let started_at = started_at.unwrap_or(req.now);
+            record_lost_attempt(conn, &id, *attempts, *plugin_version, started_at, req.now).await?;
         }
     }
     // One token per claim: it changes with every claim of a delivery, which
@@ -209,9 +202,9 @@ async fn claim_due(
     update
         .push_bind(lease.0.as_str())
         .push(", started_at = ")
-        .push_bind(req.now_ms)
+        .push_bind(req.now)
         .push(", due_at = ")
-        .push_bind(req.now_ms)
+        .push_bind(req.now)
         .push(" + lease_ms WHERE id IN (");
     let mut ids = update.separated(", ");
     for (id, ..) in &chosen {
@@ -232,7 +225,7 @@ async fn claim_due(
     let rows = read.build().fetch_all(&mut *conn).await?;
     let claimed = rows
         .iter()
-        .map(|row| rows::claimed(row, lease.clone(), req.now_ms))
+        .map(|row| rows::claimed(row, lease.clone(), req.now))
         .collect::<Result<Vec<_>, _>>()?;
 
     let mut served: Vec<&str> = Vec::new();
@@ -258,8 +251,8 @@ async fn record_lost_attempt(
     id: &DeliveryId,
     attempt: i64,
     plugin_version: i64,
-    started_at: i64,
-    now: i64,
+    started_at: Timestamp,
+    now: Timestamp,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT OR IGNORE INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
@@ -272,7 +265,7 @@ async fn record_lost_attempt(
     .bind(attempt)
     .bind(plugin_version)
     .bind(started_at)
-    .bind((now - started_at).max(0))
+    .bind(now.since(started_at).as_millis() as i64)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -284,9 +277,9 @@ impl QueueStore for SqliteStore {
         &self,
         tenant: &TenantId,
         endpoint: &EndpointId,
-        now_ms: i64,
+        now: Timestamp,
     ) -> Result<u64, StoreError> {
-        self.replay_dead_of(tenant, endpoint, now_ms).await
+        self.replay_dead_of(tenant, endpoint, now).await
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
@@ -305,13 +298,13 @@ impl QueueStore for SqliteStore {
         let claimed = async {
             let mut tx = writer.begin().await?;
             let claimed = claim_due(&mut tx, req).await?;
-            let next_due_at_ms = sqlx::query_scalar(super::NEXT_DUE)
+            let next_due_at = sqlx::query_scalar(super::NEXT_DUE)
                 .fetch_one(&mut *tx)
                 .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(Claim {
                 claimed,
-                next_due_at_ms,
+                next_due_at,
             })
         }
         .await;
@@ -331,13 +324,12 @@ impl QueueStore for SqliteStore {
         tenant: &TenantId,
         id: &DeliveryId,
         plugin_version: Option<u32>,
-        now_ms: i64,
+        now: Timestamp,
     ) -> Result<Replay, StoreError> {
-        self.replay_delivery(tenant, id, plugin_version, now_ms)
-            .await
+        self.replay_delivery(tenant, id, plugin_version, now).await
     }
 
-    async fn prune_bodies(&self, succeeded_before_ms: i64) -> Result<u64, StoreError> {
+    async fn prune_bodies(&self, succeeded_before: Timestamp) -> Result<u64, StoreError> {
         let mut pruned = 0;
         loop {
             // In slices, so the writer is never held for long.
@@ -350,7 +342,7 @@ impl QueueStore for SqliteStore {
                    LIMIT 1000)
                  RETURNING seq",
             )
-            .bind(succeeded_before_ms)
+            .bind(succeeded_before)
             .fetch_all(&mut *tx)
             .await?;
             if !done.is_empty() {

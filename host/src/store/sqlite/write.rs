@@ -32,11 +32,12 @@ use tokio::sync::oneshot;
 
 use super::wal_sync::WalSync;
 use super::{outcome_message, to_json};
+use crate::domain::Timestamp;
 use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite};
 use crate::store::{
     AttemptOutcome, Completion, DeliveryStatus, Durable, Ingested, NewDelivery, Next, StoreError,
-    WriteBatch, WriteResults, now_ms,
+    WriteBatch, WriteResults,
 };
 
 /// Statements each connection keeps prepared: every statement below, with room.
@@ -113,10 +114,12 @@ fn run(mut conn: Connection, wal: &WalSync, jobs: mpsc::Receiver<Job>) {
     for job in jobs {
         match job {
             Job::Batch(batch, reply) => {
-                let _ = reply.send(commit(&mut conn, wal, |tx| write(tx, &batch, now_ms())));
+                let _ = reply.send(commit(&mut conn, wal, |tx| {
+                    write(tx, &batch, Timestamp::now())
+                }));
             }
             Job::Kv(ns, writes, reply) => {
-                let now = now_ms();
+                let now = Timestamp::now();
                 let result = commit(&mut conn, wal, |tx| {
                     writes.iter().try_for_each(|w| kv(tx, &ns, w, now))
                 });
@@ -144,7 +147,11 @@ fn commit<T>(
 }
 
 /// Finished attempts first, then released leases, then new webhooks.
-fn write(tx: &Transaction<'_>, batch: &WriteBatch, now: i64) -> Result<WriteResults, StoreError> {
+fn write(
+    tx: &Transaction<'_>,
+    batch: &WriteBatch,
+    now: Timestamp,
+) -> Result<WriteResults, StoreError> {
     let completed = batch
         .completions
         .iter()
@@ -187,7 +194,7 @@ fn ingest(tx: &Transaction<'_>, d: &NewDelivery) -> Result<Ingested, StoreError>
             d.event_id,
             d.provider.as_str(),
             d.event_type,
-            d.received_at_ms,
+            d.received_at,
             d.plugin.as_str(),
             d.plugin_version,
             d.lease_ms as i64,
@@ -216,7 +223,7 @@ fn ingest(tx: &Transaction<'_>, d: &NewDelivery) -> Result<Ingested, StoreError>
 /// Records a finished attempt if its lease still holds: the attempt, the
 /// KV writes of a success, and the delivery's next state. Reports whether
 /// it counted.
-fn complete(tx: &Transaction<'_>, c: &Completion, now: i64) -> Result<bool, StoreError> {
+fn complete(tx: &Transaction<'_>, c: &Completion, now: Timestamp) -> Result<bool, StoreError> {
     let seq: Option<i64> = tx
         .prepare_cached("SELECT seq FROM deliveries WHERE id = ?1 AND lease_token = ?2")?
         .query_row(params![c.id.as_str(), c.lease.0.as_str()], |row| row.get(0))
@@ -234,7 +241,7 @@ fn complete(tx: &Transaction<'_>, c: &Completion, now: i64) -> Result<bool, Stor
         c.id.as_str(),
         r.attempt,
         r.plugin_version,
-        r.started_at_ms,
+        r.started_at,
         r.duration_ms as i64,
         AttemptOutcome::from(&r.outcome).as_str(),
         outcome_message(&r.outcome),
@@ -249,7 +256,7 @@ fn complete(tx: &Transaction<'_>, c: &Completion, now: i64) -> Result<bool, Stor
             }
             (DeliveryStatus::Succeeded, None, Some(now))
         }
-        Next::Retry { due_at_ms } => (DeliveryStatus::Retrying, Some(*due_at_ms), None),
+        Next::Retry { due_at } => (DeliveryStatus::Retrying, Some(*due_at), None),
         Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
     };
     tx.prepare_cached(
@@ -269,7 +276,12 @@ fn complete(tx: &Transaction<'_>, c: &Completion, now: i64) -> Result<bool, Stor
 
 /// One KV write. Values are stored as decimal text for counters; a delta
 /// arrives the same way.
-fn kv(tx: &Transaction<'_>, ns: &KvNamespace, write: &KvWrite, now: i64) -> Result<(), StoreError> {
+fn kv(
+    tx: &Transaction<'_>,
+    ns: &KvNamespace,
+    write: &KvWrite,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let (sql, key, value) = match write {
         KvWrite::Delete { key } => {
             tx.prepare_cached("DELETE FROM kv WHERE tenant = ?1 AND plugin = ?2 AND key = ?3")?

@@ -141,11 +141,12 @@ impl Drop for WriterGuard<'_> {
 mod tests {
     use std::io;
 
+    use crate::domain::Timestamp;
     use crate::ids::TenantId;
     use crate::store::testing::{delivery, tenant_with_plugin};
     use crate::store::{
         AdminStore, ClaimRequest, Durable, FsyncGate, QueueStore, SqliteStore, StoreError,
-        WriteBatch, now_ms,
+        WriteBatch,
     };
 
     async fn synchronous(store: &SqliteStore) -> i64 {
@@ -173,7 +174,7 @@ mod tests {
 
     fn claim_all() -> ClaimRequest {
         ClaimRequest {
-            now_ms: now_ms(),
+            now: Timestamp::now(),
             max: 10,
         }
     }
