@@ -97,6 +97,19 @@ impl Config {
                 )),
             }
         }
+        for (key, secret) in [
+            ("admin_token", &self.admin_token),
+            ("database_url", &self.database_url),
+        ] {
+            if secret.as_ref().is_some_and(Secret::is_masked) {
+                wrong.push((
+                    key,
+                    "holds the masked form `config check` prints, not the secret itself; \
+                     write the real value, or set it in its HOOKHOST_ variable"
+                        .to_owned(),
+                ));
+            }
+        }
         if self.idle_poll.is_zero() {
             wrong.push(("idle_poll", "must be longer than 0s".to_owned()));
         }
@@ -114,6 +127,12 @@ impl Secret {
     /// The secret itself, for the one place that uses it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// Whether this is what [`Display`](fmt::Display) shows of a secret
+    /// rather than a secret: a printed configuration loaded back.
+    fn is_masked(&self) -> bool {
+        self.0.starts_with('…') || self.0.contains(":****@")
     }
 }
 
@@ -368,7 +387,9 @@ impl Settings {
                 .settings
                 .iter()
                 .filter_map(|s| {
-                    env(&s.env()).map(|raw| (s.key.clone(), Raw::Text(raw), Origin::Env(s.env())))
+                    env(&s.env())
+                        .filter(|raw| !raw.is_empty())
+                        .map(|raw| (s.key.clone(), Raw::Text(raw), Origin::Env(s.env())))
                 })
                 .collect();
             self.overlay(found, &mut values, &mut errors);
@@ -420,35 +441,66 @@ impl Settings {
         Ok(Resolved { config, origins })
     }
 
-    /// The keys a file sets, each with its value and line.
+    /// The keys a file sets, each with its value and line. A table is
+    /// descended into unless its key is a setting of its own.
     fn read_file(&self, path: &Path) -> Result<Vec<(String, Raw, Origin)>, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
+        let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
         let doc = toml_edit::Document::parse(text.as_str()).map_err(|e| ConfigError::Syntax {
             path: path.to_owned(),
-            message: e.to_string(),
+            // The parser's own account quotes the line, which may hold a secret.
+            message: match e.span() {
+                Some(span) => format!("line {}: {}", line_of(span.start), e.message()),
+                None => e.message().to_owned(),
+            },
         })?;
         let mut found = Vec::new();
-        let line_of = |span: Option<std::ops::Range<usize>>| {
-            span.map_or(0, |s| text[..s.start].matches('\n').count() + 1)
-        };
-        let mut stack = vec![(String::new(), doc.as_table())];
-        while let Some((prefix, table)) = stack.pop() {
-            for (key, item) in table.iter() {
-                let full = format!("{prefix}{key}");
-                let span = table.key(key).and_then(|k| k.span());
-                let origin = Origin::File {
-                    path: path.to_owned(),
-                    line: line_of(span),
-                };
-                match item {
-                    toml_edit::Item::Table(inner) => stack.push((format!("{full}."), inner)),
-                    toml_edit::Item::Value(value) => {
-                        found.push((full, Raw::Toml(to_json(value)), origin))
+        let mut pending: Vec<(String, toml_edit::Item, usize)> = doc
+            .as_table()
+            .iter()
+            .map(|(key, item)| {
+                let at = doc
+                    .as_table()
+                    .key(key)
+                    .and_then(|k| k.span())
+                    .map_or(0, |s| s.start);
+                (key.to_owned(), item.clone(), line_of(at))
+            })
+            .collect();
+        while let Some((key, item, line)) = pending.pop() {
+            let table = match &item {
+                toml_edit::Item::Table(t) => Some(t.clone()),
+                toml_edit::Item::Value(toml_edit::Value::InlineTable(t)) => {
+                    Some(t.clone().into_table())
+                }
+                _ => None,
+            };
+            match table {
+                Some(table) if self.get(&key).is_none() => {
+                    for (inner, value) in table.iter() {
+                        let at = table
+                            .key(inner)
+                            .and_then(|k| k.span())
+                            .map(|s| line_of(s.start));
+                        pending.push((format!("{key}.{inner}"), value.clone(), at.unwrap_or(line)));
                     }
-                    _ => found.push((full, Raw::Toml(Json::Null), origin)),
+                }
+                _ => {
+                    let value = match &item {
+                        toml_edit::Item::Value(value) => to_json(value),
+                        toml_edit::Item::Table(t) => to_json(&toml_edit::Value::InlineTable(
+                            t.clone().into_inline_table(),
+                        )),
+                        _ => Json::Null,
+                    };
+                    let origin = Origin::File {
+                        path: path.to_owned(),
+                        line,
+                    };
+                    found.push((key, Raw::Toml(value), origin));
                 }
             }
         }
@@ -762,7 +814,7 @@ mod tests {
     }
 
     #[test]
-    fn a_rendered_configuration_masks_secrets_and_loads_back_the_same() {
+    fn a_rendered_configuration_masks_secrets_and_a_masked_secret_is_refused_back() {
         let resolved = load(
             Some("admin_token = \"hh_op_0123456789abcdef\"\ndatabase_url = \"postgres://u:pw@db/x\"\nworkers = 9\n"),
             &[],
@@ -776,16 +828,53 @@ mod tests {
         );
         assert!(text.contains("admin_token = \"…cdef\""), "{text}");
         assert!(text.contains("workers = 9  # from "), "{text}");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rendered.toml");
-        std::fs::write(&path, &text).unwrap();
-        let again = Settings::builtin()
-            .load(&Sources {
-                file: Some(&path),
-                ..Sources::default()
-            })
-            .unwrap();
-        assert_eq!(again.config.workers, 9);
+        let refused = message(load(Some(&text), &[], &[]));
+        assert!(
+            refused.contains("admin_token: holds the masked form"),
+            "{refused}"
+        );
+        assert!(
+            refused.contains("database_url: holds the masked form"),
+            "{refused}"
+        );
+
+        let plain = load(Some("workers = 9\n"), &[], &[]).unwrap();
+        let again = load(Some(&Settings::builtin().render(&plain)), &[], &[]).unwrap();
+        assert_eq!(again.config, plain.config);
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line_without_quoting_it() {
+        let text = message(load(
+            Some("workers = 1\nadmin_token = \"hh_op_secret\n"),
+            &[],
+            &[],
+        ));
+        assert!(text.contains("line 2"), "{text}");
+        assert!(!text.contains("hh_op_secret"), "secret quoted: {text}");
+    }
+
+    #[test]
+    fn an_empty_variable_leaves_the_file_as_it_is() {
+        let file = Some("workers = 3\n");
+        let env = [("HOOKHOST_WORKERS", ""), ("HOOKHOST_DATABASE_URL", "")];
+        assert_eq!(load(file, &env, &[]).unwrap().config.workers, 3);
+    }
+
+    #[test]
+    fn a_table_where_a_value_belongs_is_refused_and_unknown_tables_name_their_keys() {
+        let text = message(load(Some("[workers]\n"), &[], &[]));
+        assert!(
+            text.contains("line 1: workers: expected an integer"),
+            "{text}"
+        );
+        let text = message(load(Some("[server]\nlisten = \"127.0.0.1:0\"\n"), &[], &[]));
+        assert!(
+            text.contains("line 2: unknown setting `server.listen`"),
+            "{text}"
+        );
+        let text = message(load(Some("server = { workers = 2 }\n"), &[], &[]));
+        assert!(text.contains("unknown setting `server.workers`"), "{text}");
     }
 
     #[test]

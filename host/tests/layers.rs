@@ -22,29 +22,71 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The top-level modules a file names through `crate::`, including the
-/// grouped form `crate::{a, b::c}`.
-fn used_modules(text: &str) -> BTreeSet<String> {
-    let mut used = BTreeSet::new();
-    for (at, _) in text.match_indices("crate::") {
-        let rest = &text[at + "crate::".len()..];
-        let names: Vec<&str> = match rest.strip_prefix('{') {
-            Some(group) => group[..group.find('}').unwrap_or(group.len())]
-                .split(',')
-                .collect(),
-            None => vec![rest],
-        };
-        for name in names {
-            let name: String = name
-                .trim()
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                used.insert(name);
+/// The leading names of a path group `{a, b::{c, d}, e}`'s items, split at
+/// its top-level commas.
+fn group_heads(group: &str) -> Vec<&str> {
+    let mut heads = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (at, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                heads.push(&group[start..at]);
+                return heads;
             }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                heads.push(&group[start..at]);
+                start = at + 1;
+            }
+            _ => {}
         }
     }
+    heads.push(&group[start..]);
+    heads
+}
+
+fn leading_name(path: &str) -> String {
+    path.trim()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// The top-level modules a file names: through `crate::` (and `$crate::`),
+/// grouped or not, and through a `super::` chain that climbs out of the
+/// file's own module, `depth` levels below the crate root.
+fn used_modules(text: &str, depth: usize) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    let mut add = |rest: &str| match rest.strip_prefix('{') {
+        Some(group) => {
+            for head in group_heads(group) {
+                used.insert(leading_name(head));
+            }
+        }
+        None => {
+            used.insert(leading_name(rest));
+        }
+    };
+    for (at, _) in text.match_indices("crate::") {
+        add(&text[at + "crate::".len()..]);
+    }
+    for (at, _) in text.match_indices("super::") {
+        let starts_chain = !text[..at].ends_with("super::");
+        if !starts_chain {
+            continue;
+        }
+        let mut rest = &text[at..];
+        let mut climbs = 0;
+        while let Some(after) = rest.strip_prefix("super::") {
+            climbs += 1;
+            rest = after;
+        }
+        if climbs >= depth {
+            add(rest);
+        }
+    }
+    used.remove("");
     used
 }
 
@@ -71,7 +113,9 @@ fn every_module_uses_only_the_layers_below_it() {
             continue;
         };
         let text = std::fs::read_to_string(file).expect("read source");
-        for used in used_modules(&text) {
+        // `store/mod.rs` is the module `store`, one level down; `store/rows.rs` two.
+        let depth = relative.components().count() - usize::from(relative.ends_with("mod.rs"));
+        for used in used_modules(&text, depth) {
             match LAYERS.iter().position(|l| *l == used) {
                 Some(other) if other > level => {
                     wrong.push(format!("{} uses crate::{used}", relative.display()))
@@ -88,11 +132,15 @@ fn every_module_uses_only_the_layers_below_it() {
 }
 
 #[test]
-fn grouped_and_nested_paths_are_read() {
-    let used =
-        used_modules("use crate::{ids::TenantId, store::Store};\nlet x = crate::queue::now();");
+fn grouped_nested_and_climbing_paths_are_read() {
+    let text = "use crate::{domain::{A, B}, queue::Q};\nlet x = $crate::store::now();\n\
+                use super::super::api::X;\nuse super::rows;";
     assert_eq!(
-        used.into_iter().collect::<Vec<_>>(),
-        ["ids", "queue", "store"]
+        used_modules(text, 2).into_iter().collect::<Vec<_>>(),
+        ["api", "domain", "queue", "store"]
+    );
+    assert_eq!(
+        used_modules(text, 1).into_iter().collect::<Vec<_>>(),
+        ["api", "domain", "queue", "rows", "store"]
     );
 }

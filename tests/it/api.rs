@@ -735,6 +735,40 @@ fn probes_and_metrics_report_the_server_state() {
 }
 
 #[test]
+fn every_schema_the_openapi_document_refers_to_is_in_it() {
+    block_on(async {
+        let host = TestHost::start().await;
+        let (_, doc) = host.call("GET", "/openapi.json", None, None).await;
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        let mut refs = Vec::new();
+        let mut stack = vec![&doc];
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::String(target)) = map.get("$ref") {
+                        refs.push(target.clone());
+                    }
+                    stack.extend(map.values());
+                }
+                serde_json::Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+        assert!(!refs.is_empty());
+        let dangling: Vec<&String> = refs
+            .iter()
+            .filter(|r| {
+                r.strip_prefix("#/components/schemas/")
+                    .is_none_or(|name| !schemas.contains_key(name))
+            })
+            .collect();
+        assert!(dangling.is_empty(), "unresolved: {dangling:?}");
+        let spec = &schemas["EndpointSpec"]["properties"];
+        assert_eq!(spec["allowed_hosts"]["items"]["type"], "string", "{spec}");
+    })
+}
+
+#[test]
 fn the_openapi_document_lists_every_route_the_router_serves() {
     block_on(async {
         let host = TestHost::start().await;

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use super::ApiState;
 use super::auth::Caller;
@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::json::Body;
 use super::tenants::tenant_of;
 use super::views::{
-    DeliveryBase, DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, encode,
+    DeliveryBase, DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, ReplayRequest, encode,
 };
 use crate::domain::Timestamp;
 use crate::ids::{DeliveryId, EndpointId};
@@ -155,14 +155,6 @@ pub async fn get(
         body_encoding,
         attempts: attempts.into_iter().map(Into::into).collect(),
     }))
-}
-
-/// Options of a replay.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplayRequest {
-    /// Run this version of the delivery's plugin instead of the one it had.
-    pub plugin_version: Option<u32>,
 }
 
 /// Runs a delivery again: a new attempt with the same event.

@@ -3,25 +3,15 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use utoipa::ToSchema;
 
 use super::ApiState;
 use super::auth::{Caller, generate_key, hash_key, no_tenant};
 use super::error::ApiError;
 use super::json::Body;
-use super::views::{ApiKey, TenantCreated, TenantList, TenantView};
+use super::views::{ApiKey, CreateTenant, TenantCreated, TenantList, TenantView};
 use crate::domain::Timestamp;
 use crate::ids::TenantId;
 use crate::problem::Problem;
-
-/// A tenant to create.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTenant {
-    /// 1 to 64 characters of a-z, 0-9, '-' and '_'.
-    pub id: String,
-}
 
 /// The tenant named in a path, if the caller may reach it and it exists.
 pub async fn tenant_of(state: &ApiState, caller: &Caller, id: &str) -> Result<TenantId, ApiError> {

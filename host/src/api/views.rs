@@ -1,6 +1,7 @@
-//! What the admin API answers with: plain JSON views of the store's records,
-//! with RFC 3339 times and secrets cut to their last four characters. The
-//! CLI reads the answers back into the same types.
+//! What the admin API takes and answers with: plain JSON views of the
+//! store's records, with RFC 3339 times and secrets cut to their last four
+//! characters. The CLI writes its requests and reads the answers with the
+//! same types.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,22 @@ use crate::runtime::{LogLine, OutboundCall};
 use crate::store::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, PluginVersion, Tenant,
 };
+
+/// A tenant to create.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// 1 to 64 characters of a-z, 0-9, '-' and '_'.
+    pub id: String,
+}
+
+/// Options of a replay.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Run this version of the delivery's plugin instead of the one it had.
+    pub plugin_version: Option<u32>,
+}
 
 /// A tenant.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

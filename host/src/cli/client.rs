@@ -281,6 +281,11 @@ impl fmt::Display for ApiError {
     }
 }
 
+/// A request of the API's own types as the JSON body it is sent as.
+pub(crate) fn to_body(request: &impl serde::Serialize) -> Value {
+    serde_json::to_value(request).expect("API requests serialise")
+}
+
 /// JSON as people read it.
 pub(crate) fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).expect("JSON values serialize")

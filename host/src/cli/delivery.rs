@@ -7,11 +7,12 @@ use std::time::SystemTime;
 use base64::Engine as _;
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::json;
 
 use super::CliError;
-use super::client::{ApiArgs, Client, TenantFlag, fields, human_size, table, truncate};
-use crate::api::views::{AttemptView, DeliveryList, DeliveryView, ReplayQueued, ReplayedDead};
+use super::client::{ApiArgs, Client, TenantFlag, fields, human_size, table, to_body, truncate};
+use crate::api::views::{
+    AttemptView, DeliveryList, DeliveryView, ReplayQueued, ReplayRequest, ReplayedDead,
+};
 use crate::ids::EndpointId;
 
 /// Characters of a delivery's last error shown in the list.
@@ -113,10 +114,7 @@ impl DeliveryArgs {
                 id,
                 plugin_version,
             } => {
-                let body = match plugin_version {
-                    Some(version) => json!({ "plugin_version": version }),
-                    None => json!({}),
-                };
+                let body = to_body(&ReplayRequest { plugin_version });
                 let path = [
                     "v1",
                     "tenants",
@@ -357,6 +355,7 @@ mod tests {
     use std::time::Duration;
 
     use serde::Deserialize;
+    use serde_json::json;
 
     use super::*;
 

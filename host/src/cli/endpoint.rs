@@ -108,10 +108,10 @@ struct SpecFlags {
     /// Seconds to wait after each failed attempt, e.g. 5,300,1800.
     #[arg(long, value_delimiter = ',', value_name = "SECONDS,...")]
     retry_schedule: Vec<u64>,
-    /// Any setting of the spec by its path, e.g. `limits.timeout_ms=2000` or
-    /// `dedup_header=X-Event-Id`; the value is read as JSON when it parses,
-    /// as text otherwise. Applied last.
-    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = key_value)]
+    /// Any setting of the spec by its path: `PATH=TEXT` sets text
+    /// (`dedup_header=X-Event-Id`), `PATH:=JSON` any other value
+    /// (`limits.timeout_ms:=2000`, `retry:={"max_attempts":3}`). Applied last.
+    #[arg(long = "set", value_name = "PATH=TEXT|PATH:=JSON", value_parser = key_value)]
     set: Vec<(String, String)>,
 }
 
@@ -234,7 +234,15 @@ fn request_body(base: Option<Value>, flags: &SpecFlags) -> Result<Value, CliErro
     ];
     merge(&mut body, "retry", given(retry));
     for (path, raw) in &flags.set {
-        let value = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.clone()));
+        let (path, value) = match path.strip_suffix(':') {
+            Some(path) => {
+                let value = serde_json::from_str(raw).map_err(|e| {
+                    CliError::Usage(format!("--set {path}:={raw}: the value is not JSON ({e})"))
+                })?;
+                (path, value)
+            }
+            None => (path.as_str(), Value::String(raw.clone())),
+        };
         set_path(&mut body, path, value)?;
     }
     for (key, flag) in [("provider", "--provider"), ("plugin", "--plugin")] {
@@ -336,9 +344,8 @@ fn items(view: &Value, key: &str) -> String {
     }
 }
 
-/// An endpoint view: where it is, then every setting of its spec in the
-/// order the spec declares them, so a setting added to the spec shows up
-/// here without a change.
+/// An endpoint view: where it is, then every setting of its spec by name,
+/// so a setting added to the spec shows up here without a change.
 fn render_view(e: &EndpointView) -> String {
     let spec = serde_json::to_value(&e.spec).expect("a spec serialises");
     let mut rows = vec![
@@ -453,19 +460,27 @@ mod tests {
     }
 
     #[test]
-    fn any_setting_can_be_set_by_its_path_as_json_or_text() {
+    fn any_setting_can_be_set_by_its_path_as_text_or_json() {
         let flags = SpecFlags {
             set: vec![
-                ("limits.timeout_ms".into(), "2000".into()),
+                ("limits.timeout_ms:".into(), "2000".into()),
                 ("dedup_header".into(), "X-Event-Id".into()),
-                ("retry".into(), r#"{"max_attempts": 2}"#.into()),
+                ("config.retries".into(), "3".into()),
+                ("retry:".into(), r#"{"max_attempts": 2}"#.into()),
             ],
             ..minimal()
         };
         let body = request_body(None, &flags).unwrap();
         assert_eq!(body["limits"], json!({"timeout_ms": 2000}));
         assert_eq!(body["dedup_header"], "X-Event-Id");
+        assert_eq!(body["config"], json!({"retries": "3"}));
         assert_eq!(body["retry"], json!({"max_attempts": 2}));
+        assert!(check_spec(&body).is_ok());
+        let flags = SpecFlags {
+            set: vec![("limits.timeout_ms:".into(), "soon".into())],
+            ..minimal()
+        };
+        assert!(request_body(None, &flags).is_err());
     }
 
     #[test]
@@ -501,7 +516,7 @@ mod tests {
     #[test]
     fn a_mistyped_field_is_refused_before_anything_is_sent() {
         let flags = SpecFlags {
-            set: vec![("limits.timeout_ms".into(), "soon".into())],
+            set: vec![("limits.timeout_ms".into(), "2000".into())],
             ..minimal()
         };
         let body = request_body(None, &flags).unwrap();

@@ -5,11 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
-use serde_json::json;
 
 use super::CliError;
-use super::client::{ApiArgs, Client, fields, table};
-use crate::api::views::{ApiKey, TenantCreated, TenantList, TenantView};
+use super::client::{ApiArgs, Client, fields, table, to_body};
+use crate::api::views::{ApiKey, CreateTenant, TenantCreated, TenantList, TenantView};
 use crate::ids::TenantId;
 
 /// Manage tenants.
@@ -53,7 +52,11 @@ impl TenantArgs {
         match self.command {
             TenantCommand::Create { id } => {
                 let answer = client
-                    .call(Method::POST, &["v1", "tenants"], Some(&json!({ "id": id })))
+                    .call(
+                        Method::POST,
+                        &["v1", "tenants"],
+                        Some(&to_body(&CreateTenant { id: id.to_string() })),
+                    )
                     .await?;
                 client.print(&answer.body, |t: &TenantCreated| {
                     format!(

@@ -41,14 +41,13 @@ fn default_tolerance() -> u64 {
 }
 
 /// Everything an endpoint is configured with: how to verify, what to run, what
-/// the plugin may reach, and how to retry. The one definition of an endpoint
-/// setting: the API's request, the stored record and the API's view are all
-/// this type.
-///
-/// `V` is the plugin version and `H` an allowed host: a request names the
-/// version or leaves it to bind the latest (`Option<u32>`) and writes hosts
-/// as text, each checked with its own error; a validated spec has both
-/// resolved.
+/// the plugin may reach, and how to retry.
+// The one definition of an endpoint setting: the API's request, the stored
+// record and the API's view are all this type. `V` is the plugin version and
+// `H` an allowed host: a request names the version or leaves it to bind the
+// latest (`Option<u32>`) and writes hosts as text, each checked with its own
+// error; a validated spec has both resolved. The OpenAPI schema is the
+// request's, which the view's JSON also fits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec<V = u32, H = HostPattern> {
@@ -73,12 +72,14 @@ pub struct EndpointSpec<V = u32, H = HostPattern> {
     /// The bound version; new deliveries run it, in-flight ones keep theirs.
     /// Omitted in a request, the latest version at that moment.
     #[serde(default)]
+    #[schema(value_type = Option<u32>)]
     pub plugin_version: V,
     /// Settings the plugin reads through `config`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
     /// Hosts the plugin may call: `host`, `host:port`, `*.domain` or `*`.
     #[serde(default = "Vec::new")]
+    #[schema(value_type = Vec<String>)]
     pub allowed_hosts: Vec<H>,
     /// Lets the plugin reach loopback and private addresses.
     #[serde(default)]

@@ -9,8 +9,6 @@
 //! a prefix scan, a byte count) are the macro's arguments, so they stand
 //! side by side where each backend invokes it. A backend provides
 //! `admin_reader()` (a pool) and `admin_writer()` (a connection for writes).
-//! The same macro writes the queue's few statements that are the same text
-//! on both (replays and the depth count), for each backend's `QueueStore`.
 
 /// Implements `AdminStore` and `KvReader` for a backend; see the module doc.
 macro_rules! admin_store {
@@ -22,81 +20,6 @@ macro_rules! admin_store {
         kv_usage: $kv_usage:literal,
         lock_row: $lock_row:literal $(,)?
     ) => {
-        /// The queue's statements whose SQL is the same on both backends;
-        /// its `QueueStore` impl calls them.
-        impl $store {
-            async fn replay_delivery(
-                &self,
-                tenant: &$crate::ids::TenantId,
-                id: &$crate::ids::DeliveryId,
-                plugin_version: Option<u32>,
-                now: Timestamp,
-            ) -> Result<$crate::store::Replay, $crate::store::StoreError> {
-                let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
-                let row: Option<(String, bool)> = sqlx::query_as(concat!(
-                    "SELECT status, body_pruned FROM deliveries WHERE tenant = $1 AND id = $2",
-                    $lock_row
-                ))
-                .bind(tenant.as_str())
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-                let verdict = match row {
-                    None => $crate::store::Replay::NotFound,
-                    Some((status, _))
-                        if status == $crate::store::DeliveryStatus::Running.as_str() =>
-                    {
-                        $crate::store::Replay::Running
-                    }
-                    Some((_, true)) => $crate::store::Replay::BodyPruned,
-                    Some(_) => {
-                        sqlx::query(
-                            "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
-                               plugin_version = COALESCE($2, plugin_version), finished_at = NULL,
-                               last_error = NULL
-                             WHERE id = $3",
-                        )
-                        .bind(now.as_ms())
-                        .bind(plugin_version.map(i64::from))
-                        .bind(id.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                        $crate::store::Replay::Queued
-                    }
-                };
-                tx.commit().await?;
-                Ok(verdict)
-            }
-
-            async fn replay_dead_of(
-                &self,
-                tenant: &$crate::ids::TenantId,
-                endpoint: &$crate::ids::EndpointId,
-                now: Timestamp,
-            ) -> Result<u64, $crate::store::StoreError> {
-                let done = sqlx::query(
-                    "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
-                                           finished_at = NULL, last_error = NULL
-                     WHERE tenant = $2 AND endpoint = $3 AND status = 'dead' AND NOT body_pruned",
-                )
-                .bind(now.as_ms())
-                .bind(tenant.as_str())
-                .bind(endpoint.as_str())
-                .execute(&mut *self.admin_writer().await?)
-                .await?;
-                Ok(done.rows_affected())
-            }
-
-            async fn unfinished(&self) -> Result<u64, $crate::store::StoreError> {
-                let n: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL")
-                        .fetch_one(self.admin_reader())
-                        .await?;
-                Ok(n as u64)
-            }
-        }
-
         #[async_trait::async_trait]
         impl $crate::runtime::KvReader for $store {
             async fn get(
@@ -407,24 +330,29 @@ macro_rules! admin_store {
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin(&mut *writer).await?;
                 // Insert, or else update: exact about which happened on
-                // both backends, also when two writers race.
-                let created = sqlx::query(
-                    "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $6)
-                     ON CONFLICT (tenant, id) DO NOTHING",
-                )
-                .bind(tenant.as_str())
-                .bind(id.as_str())
-                .bind(&spec_json)
-                .bind(spec.plugin.as_str())
-                .bind(spec.plugin_version as i64)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                    == 1;
-                if !created {
-                    sqlx::query(
+                // both backends. A delete committed between the two leaves
+                // the update nothing to change; then insert again.
+                loop {
+                    let created = sqlx::query(
+                        "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $6)
+                         ON CONFLICT (tenant, id) DO NOTHING",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .bind(&spec_json)
+                    .bind(spec.plugin.as_str())
+                    .bind(spec.plugin_version as i64)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                    if created {
+                        tx.commit().await?;
+                        return Ok(true);
+                    }
+                    let updated = sqlx::query(
                         "UPDATE endpoints SET spec = $3, plugin = $4, plugin_version = $5, updated_at = $6
                          WHERE tenant = $1 AND id = $2",
                     )
@@ -435,10 +363,13 @@ macro_rules! admin_store {
                     .bind(spec.plugin_version as i64)
                     .bind(now)
                     .execute(&mut *tx)
-                    .await?;
+                    .await?
+                    .rows_affected();
+                    if updated == 1 {
+                        tx.commit().await?;
+                        return Ok(false);
+                    }
                 }
-                tx.commit().await?;
-                Ok(created)
             }
 
             async fn endpoint(
@@ -544,6 +475,77 @@ macro_rules! admin_store {
                         .fetch_all(self.admin_reader())
                         .await?;
                 rows.iter().map($crate::store::rows::attempt).collect()
+            }
+
+            async fn replay(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                id: &$crate::ids::DeliveryId,
+                plugin_version: Option<u32>,
+                now: Timestamp,
+            ) -> Result<$crate::store::Replay, $crate::store::StoreError> {
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let row: Option<(String, bool)> = sqlx::query_as(concat!(
+                    "SELECT status, body_pruned FROM deliveries WHERE tenant = $1 AND id = $2",
+                    $lock_row
+                ))
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let verdict = match row {
+                    None => $crate::store::Replay::NotFound,
+                    Some((status, _))
+                        if status == $crate::store::DeliveryStatus::Running.as_str() =>
+                    {
+                        $crate::store::Replay::Running
+                    }
+                    Some((_, true)) => $crate::store::Replay::BodyPruned,
+                    Some(_) => {
+                        sqlx::query(
+                            "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
+                               plugin_version = COALESCE($2, plugin_version), finished_at = NULL,
+                               last_error = NULL
+                             WHERE id = $3",
+                        )
+                        .bind(now.as_ms())
+                        .bind(plugin_version.map(i64::from))
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                        $crate::store::Replay::Queued
+                    }
+                };
+                tx.commit().await?;
+                Ok(verdict)
+            }
+
+            async fn replay_dead(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                endpoint: &$crate::ids::EndpointId,
+                now: Timestamp,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE deliveries SET status = 'pending', run_start = attempts, due_at = $1,
+                                           finished_at = NULL, last_error = NULL
+                     WHERE tenant = $2 AND endpoint = $3 AND status = 'dead' AND NOT body_pruned",
+                )
+                .bind(now.as_ms())
+                .bind(tenant.as_str())
+                .bind(endpoint.as_str())
+                .execute(&mut *self.admin_writer().await?)
+                .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn queue_depth(&self) -> Result<u64, $crate::store::StoreError> {
+                let n: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL")
+                        .fetch_one(self.admin_reader())
+                        .await?;
+                Ok(n as u64)
             }
         }
     };

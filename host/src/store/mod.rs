@@ -1,9 +1,9 @@
 //! Durable state: the only place SQL is written.
 //!
 //! A [`Store`] is the two halves every backend implements: [`AdminStore`]
-//! (tenants, keys, plugins, endpoints, reads of deliveries and KV), written
-//! once for both backends in `admin.rs`, and [`QueueStore`] (batched writes,
-//! claims, replays, retention, depth), whose SQL is each backend's own.
+//! (tenants, keys, plugins, endpoints, reads of deliveries and KV, replays),
+//! written once for both backends in `admin.rs`, and [`QueueStore`] (batched
+//! writes, claims, retention, wake-ups), whose SQL is each backend's own.
 //! SQLite in a data directory is the embedded default. Queue writes (ingest, complete, release)
 //! arrive as a [`WriteBatch`] so that a backend commits many of them in one
 //! transaction; claims are transactions of their own, committed without
@@ -179,8 +179,8 @@ pub trait Store: AdminStore + QueueStore {}
 
 impl<T: AdminStore + QueueStore> Store for T {}
 
-/// The admin API's half: tenants, keys, plugins, endpoints, and reads of
-/// deliveries and KV. Written once for both backends (`admin.rs`).
+/// The admin API's half: tenants, keys, plugins, endpoints, reads of
+/// deliveries and KV, and replays. Written once for both backends (`admin.rs`).
 #[async_trait::async_trait]
 pub trait AdminStore: KvReader + Send + Sync + 'static {
     /// Creates a tenant; `false` when it already exists.
@@ -285,25 +285,6 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
 
     /// The attempts of a delivery, in order.
     async fn attempts(&self, id: &DeliveryId) -> Result<Vec<Attempt>, StoreError>;
-}
-
-/// The queue's half: batched writes, claims, replays, retention, depth and
-/// wake-ups. Its SQL is each backend's own, tuned to how it locks.
-#[async_trait::async_trait]
-pub trait QueueStore: Send + Sync + 'static {
-    /// Applies a batch of queue writes in one transaction. Nobody may be
-    /// told of the results before the [`Durable`] resolves.
-    async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError>;
-
-    /// Claims due deliveries in a transaction of its own that is committed
-    /// without waiting for the disk. Losing a claim to a power loss only
-    /// means the delivery runs again under the same attempt number (and so
-    /// the same Idempotency-Key); the completion that follows is durable and
-    /// makes the claim before it durable too, since the log is written in
-    /// order. The dispatcher's workers thus wait for no fsync of their own;
-    /// the [`Durable`] resolves once every write the claim could have seen
-    /// is on disk, so no delivery runs before its 202 could be sent.
-    async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError>;
 
     /// Queues every dead delivery of an endpoint to run again; returns how many.
     async fn replay_dead(
@@ -325,6 +306,25 @@ pub trait QueueStore: Send + Sync + 'static {
         plugin_version: Option<u32>,
         now: Timestamp,
     ) -> Result<Replay, StoreError>;
+}
+
+/// The queue's half: batched writes, claims, retention and wake-ups. Its SQL
+/// is each backend's own, tuned to how it locks.
+#[async_trait::async_trait]
+pub trait QueueStore: Send + Sync + 'static {
+    /// Applies a batch of queue writes in one transaction. Nobody may be
+    /// told of the results before the [`Durable`] resolves.
+    async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError>;
+
+    /// Claims due deliveries in a transaction of its own that is committed
+    /// without waiting for the disk. Losing a claim to a power loss only
+    /// means the delivery runs again under the same attempt number (and so
+    /// the same Idempotency-Key); the completion that follows is durable and
+    /// makes the claim before it durable too, since the log is written in
+    /// order. The dispatcher's workers thus wait for no fsync of their own;
+    /// the [`Durable`] resolves once every write the claim could have seen
+    /// is on disk, so no delivery runs before its 202 could be sent.
+    async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError>;
 
     /// Drops the bodies of deliveries that succeeded before the cutoff; their
     /// metadata and attempts stay.

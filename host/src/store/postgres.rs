@@ -15,10 +15,10 @@ use sqlx::{ConnectOptions, PgConnection, PgPool};
 use super::rows::{self, outcome_message, to_json};
 use super::{
     AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Durable, Ingested,
-    LeaseToken, NewDelivery, Next, QueueStore, Replay, StoreError, WriteBatch, WriteResults,
+    LeaseToken, NewDelivery, Next, QueueStore, StoreError, WriteBatch, WriteResults,
 };
 use crate::domain::Timestamp;
-use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -494,29 +494,6 @@ impl QueueStore for PostgresStore {
             next_due_at,
         };
         Ok((claim, Durable::arrived()))
-    }
-
-    async fn replay_dead(
-        &self,
-        tenant: &TenantId,
-        endpoint: &EndpointId,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        self.replay_dead_of(tenant, endpoint, now).await
-    }
-
-    async fn queue_depth(&self) -> Result<u64, StoreError> {
-        self.unfinished().await
-    }
-
-    async fn replay(
-        &self,
-        tenant: &TenantId,
-        id: &DeliveryId,
-        plugin_version: Option<u32>,
-        now: Timestamp,
-    ) -> Result<Replay, StoreError> {
-        self.replay_delivery(tenant, id, plugin_version, now).await
     }
 
     async fn prune_bodies(&self, succeeded_before: Timestamp) -> Result<u64, StoreError> {

@@ -14,11 +14,11 @@ use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use super::rows::{self, outcome_message, to_json};
 use super::{
-    Claim, ClaimRequest, Claimed, DeliveryStatus, Durable, LeaseToken, QueueStore, Replay,
-    StoreError, WriteBatch, WriteResults,
+    Claim, ClaimRequest, Claimed, DeliveryStatus, Durable, LeaseToken, QueueStore, StoreError,
+    WriteBatch, WriteResults,
 };
 use crate::domain::Timestamp;
-use crate::ids::{DeliveryId, EndpointId, TenantId};
+use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite};
 
 mod wal_sync;
@@ -147,7 +147,8 @@ super::admin::admin_store! {
     // A range scan rather than LIKE: keys may contain % and _.
     kv_keys: "SELECT key FROM kv WHERE tenant = $1 AND plugin = $2 AND key >= $3 AND key < $3 || char(1114111)
               ORDER BY key",
-    kv_usage: "SELECT COALESCE(SUM(length(key) + length(value)), 0) FROM kv WHERE tenant = $1",
+    // Bytes, as PostgreSQL's octet_length counts them: length() of TEXT counts characters.
+    kv_usage: "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0) FROM kv WHERE tenant = $1",
     // The writer connection's transaction is the lock.
     lock_row: "",
 }
@@ -273,15 +274,6 @@ async fn record_lost_attempt(
 
 #[async_trait::async_trait]
 impl QueueStore for SqliteStore {
-    async fn replay_dead(
-        &self,
-        tenant: &TenantId,
-        endpoint: &EndpointId,
-        now: Timestamp,
-    ) -> Result<u64, StoreError> {
-        self.replay_dead_of(tenant, endpoint, now).await
-    }
-
     async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
         self.queue.write(batch).await
     }
@@ -313,20 +305,6 @@ impl QueueStore for SqliteStore {
             .await?;
         writer.settle();
         Ok((claimed?, writer.caught_up()))
-    }
-
-    async fn queue_depth(&self) -> Result<u64, StoreError> {
-        self.unfinished().await
-    }
-
-    async fn replay(
-        &self,
-        tenant: &TenantId,
-        id: &DeliveryId,
-        plugin_version: Option<u32>,
-        now: Timestamp,
-    ) -> Result<Replay, StoreError> {
-        self.replay_delivery(tenant, id, plugin_version, now).await
     }
 
     async fn prune_bodies(&self, succeeded_before: Timestamp) -> Result<u64, StoreError> {
