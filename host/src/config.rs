@@ -52,6 +52,15 @@ pub struct Config {
     /// Longest an idle dispatcher sleeps before looking again.
     #[serde(with = "humantime_serde")]
     pub idle_poll: Duration,
+    /// Longest a client may take to send a request's headers, or to start
+    /// the next request on a kept-alive connection.
+    #[serde(with = "humantime_serde")]
+    pub http_header_timeout: Duration,
+    /// Longest one request may take, from its headers to its answer.
+    #[serde(with = "humantime_serde")]
+    pub http_request_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
 }
 
 impl Default for Config {
@@ -110,8 +119,17 @@ impl Config {
                 ));
             }
         }
-        if self.idle_poll.is_zero() {
-            wrong.push(("idle_poll", "must be longer than 0s".to_owned()));
+        for (key, duration) in [
+            ("idle_poll", self.idle_poll),
+            ("http_header_timeout", self.http_header_timeout),
+            ("http_request_timeout", self.http_request_timeout),
+        ] {
+            if duration.is_zero() {
+                wrong.push((key, "must be longer than 0s".to_owned()));
+            }
+        }
+        if self.max_connections == 0 {
+            wrong.push(("max_connections", "must be at least 1".to_owned()));
         }
         wrong
     }

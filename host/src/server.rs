@@ -1,10 +1,25 @@
 //! `hookhost serve` as a library call: wires the store, runtime, queue,
 //! ingress and api together on a listener, until a shutdown signal.
+//!
+//! The HTTP server bounds what a client holds: connections served at once
+//! (`max_connections`; the rest wait in the kernel's accept queue), the
+//! time to send a request's headers, which on HTTP/1.1 is also how long a
+//! kept-alive connection may sit idle (`http_header_timeout`), and the time
+//! a whole request may take (`http_request_timeout`, then 408).
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Router;
+use axum::http::StatusCode;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{self, ApiState};
 use crate::config::{Config, Secret};
@@ -66,9 +81,78 @@ pub async fn serve(
             queue: queue.clone(),
         },
     );
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let app = app.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        config.http_request_timeout,
+    ));
+    let served = serve_http(listener, app, &config, shutdown).await;
     queue.shutdown().await;
     served.map_err(ServeError::from)
+}
+
+/// Accepts connections while fewer than `max_connections` are open and
+/// serves each with the configured timeouts; on `shutdown` stops accepting
+/// and waits for the requests in flight.
+async fn serve_http(
+    listener: TcpListener,
+    app: Router,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.http_header_timeout);
+    http.http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(config.http_header_timeout)
+        .keep_alive_timeout(config.http_header_timeout);
+    let open = Arc::new(Semaphore::new(config.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = open.clone().acquire_owned() => permit.expect("never closed"),
+        };
+        let stream = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) if is_transient(&e) => {
+                    // Out of descriptors or a connection reset before accept:
+                    // let the moment pass rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(
+            http.serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned(),
+        );
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Errors of `accept` that concern one connection or a passing shortage,
+/// not the listener.
+fn is_transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | ConnectionRefused | Interrupted | WouldBlock
+    ) || e
+        .raw_os_error()
+        .is_some_and(|code| code == 23 || code == 24)
 }

@@ -16,6 +16,9 @@ mod examples;
 /// database restarted under load, an idle host woken by another's webhook,
 /// endpoint changes reaching every host.
 mod hosts;
+/// The HTTP server against clients that hold connections: slow headers,
+/// idle keep-alives, slow bodies, more connections than allowed.
+mod http;
 /// KV semantics: atomic commit on ok, read-your-writes, lossless increments.
 mod kv;
 /// Loading components: validation messages and the compile cache.
