@@ -630,3 +630,43 @@ fn a_queue_over_its_depth_answers_503_with_retry_after() {
         host.stop().await;
     });
 }
+
+#[test]
+fn a_tenant_created_again_under_a_deleted_ones_id_never_runs_the_deleted_ones_code() {
+    block_on(async {
+        let host = TestHost::start().await;
+        let acme = host.tenant("acme").await;
+        let before = host.plugin(&acme, "handler", plugins::NOOP).await;
+        host.endpoint(&acme, "orders", &spec("handler", before, None))
+            .await;
+        let id = host.accept("acme", "orders", "evt_1", "{}").await;
+        // Loaded, and so cached, by this host.
+        host.wait_for(&acme, &id, DeliveryStatus::Succeeded, SOON)
+            .await;
+
+        assert!(host.store.delete_tenant(&acme).await.unwrap());
+        let acme = host.tenant("acme").await;
+        let after = host.plugin(&acme, "handler", plugins::PANIC).await;
+        assert!(
+            after > before,
+            "version {after} of the new tenant reuses a number"
+        );
+        host.endpoint(&acme, "orders", &spec("handler", after, None))
+            .await;
+        // Within the endpoint cache's second the new webhook may still be
+        // pinned to the old version number; either way only the new
+        // tenant's own code, or none, may run: never the noop that succeeds.
+        let id = host.accept("acme", "orders", "evt_1", "{}").await;
+        let delivery = host
+            .wait_for(&acme, &id, DeliveryStatus::Retrying, SOON)
+            .await;
+        let attempts = host.attempts(&id).await;
+        assert_ne!(attempts[0].outcome, AttemptOutcome::Ok, "{attempts:?}");
+        if delivery.plugin_version == after {
+            assert_eq!(attempts[0].outcome, AttemptOutcome::Trap, "{attempts:?}");
+        } else {
+            let error = delivery.last_error.unwrap_or_default();
+            assert!(error.contains("no longer exists"), "{error}");
+        }
+    })
+}

@@ -241,7 +241,12 @@ async fn run(shared: &Shared, d: &Claimed) -> Result<(Invocation, RetryPolicy), 
     };
     let plugin = shared
         .plugins
-        .get(&d.tenant, &d.plugin, d.plugin_version)
+        .get(
+            &d.tenant,
+            &d.plugin,
+            d.plugin_version,
+            d.plugin_digest.as_deref(),
+        )
         .await
         .map_err(Outcome::Retry)?;
     let spec = &endpoint.spec;

@@ -117,7 +117,6 @@ macro_rules! admin_store {
                     "DELETE FROM kv WHERE tenant = $1",
                     "DELETE FROM endpoints WHERE tenant = $1",
                     "DELETE FROM plugin_versions WHERE tenant = $1",
-                    "DELETE FROM plugin_counters WHERE tenant = $1",
                 ] {
                     sqlx::query(statement)
                         .bind(id.as_str())

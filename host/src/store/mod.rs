@@ -196,7 +196,9 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
     /// Every tenant, by id.
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
 
-    /// Deletes a tenant with everything it owns; `false` when there was none.
+    /// Deletes a tenant with everything it owns but its plugins' version
+    /// counters, which a tenant created again under the id continues: a
+    /// version number never names two components. `false` when there was none.
     async fn delete_tenant(&self, id: &TenantId) -> Result<bool, StoreError>;
 
     /// Replaces a tenant's API key hash; `false` when there is no such tenant.

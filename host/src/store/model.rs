@@ -160,6 +160,9 @@ pub struct Claimed {
     pub plugin: PluginName,
     /// Its version.
     pub plugin_version: u32,
+    /// The digest of that version's component, read in the claim's own
+    /// transaction; `None` when the version no longer exists.
+    pub plugin_digest: Option<String>,
     /// This attempt's number over the delivery's life, 1-based.
     pub attempt: u32,
     /// This attempt's number within the current run (a replay starts a run).

@@ -412,7 +412,10 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
              RETURNING id, tenant, endpoint, provider, event_type, received_at, plugin,
                        plugin_version, attempts, run_start
          )
-         SELECT c.*, p.headers, p.body FROM c JOIN payloads p ON p.delivery_id = c.id",
+         SELECT c.*, p.headers, p.body, pv.digest AS plugin_digest
+         FROM c JOIN payloads p ON p.delivery_id = c.id
+                LEFT JOIN plugin_versions pv
+                  ON pv.tenant = c.tenant AND pv.plugin = c.plugin AND pv.version = c.plugin_version",
     )
     .bind(lease.0.as_str())
     .bind(req.now)

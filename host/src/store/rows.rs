@@ -119,6 +119,7 @@ where
         endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
         plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
         plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
+        plugin_digest: row.try_get("plugin_digest")?,
         provider: provider(row.try_get("provider")?)?,
         event_type: row.try_get("event_type")?,
         headers: json(row.try_get::<&str, _>("headers")?)?,

@@ -214,9 +214,13 @@ async fn claim_due(
     update.push(")");
     update.build().execute(&mut *conn).await?;
     let mut read = QueryBuilder::<Sqlite>::new(
-        "SELECT d.id AS id, tenant, endpoint, provider, event_type, headers, body, received_at, plugin,
-                plugin_version, attempts, run_start
-         FROM deliveries d JOIN payloads p ON p.seq = d.seq WHERE d.id IN (",
+        "SELECT d.id AS id, d.tenant AS tenant, endpoint, provider, event_type, headers, body,
+                received_at, d.plugin AS plugin, plugin_version, attempts, run_start,
+                pv.digest AS plugin_digest
+         FROM deliveries d JOIN payloads p ON p.seq = d.seq
+              LEFT JOIN plugin_versions pv
+                ON pv.tenant = d.tenant AND pv.plugin = d.plugin AND pv.version = d.plugin_version
+         WHERE d.id IN (",
     );
     let mut ids = read.separated(", ");
     for (id, ..) in &chosen {
