@@ -56,6 +56,10 @@ pub struct LogLine {
     pub message: String,
 }
 
+/// What each kept line costs the budget beyond its text: its record in the
+/// attempt (level, time, framing), so that empty lines are not free.
+const LINE_OVERHEAD_BYTES: u64 = 32;
+
 /// Bytes of stderr kept aside for a trap's message, whatever the budget did.
 const STDERR_TAIL_BYTES: usize = 4096;
 
@@ -102,7 +106,7 @@ impl LogBuffer {
         if self.truncated {
             return;
         }
-        let size = message.len() as u64;
+        let size = message.len() as u64 + LINE_OVERHEAD_BYTES;
         if self.bytes + size > self.budget {
             self.truncated = true;
             let message = format!(
@@ -125,26 +129,32 @@ impl LogBuffer {
         }
     }
 
-    /// Appends raw stream output, keeping complete lines and buffering the rest.
+    /// Appends raw stream output, keeping complete lines and buffering the
+    /// rest; one pass over the bytes, however many newlines they hold.
     pub(crate) fn write_stream(&mut self, level: Level, bytes: &[u8]) {
-        let budget = self.budget as usize;
-        let partial = match level {
+        let mut partial = std::mem::take(self.partial(level));
+        partial.extend_from_slice(bytes);
+        let mut start = 0;
+        while let Some(offset) = partial[start..].iter().position(|&b| b == b'\n') {
+            let end = start + offset;
+            self.push(
+                level,
+                String::from_utf8_lossy(&partial[start..end]).into_owned(),
+            );
+            start = end + 1;
+        }
+        partial.drain(..start);
+        if partial.len() as u64 > self.budget {
+            let line = std::mem::take(&mut partial);
+            self.push(level, String::from_utf8_lossy(&line).into_owned());
+        }
+        *self.partial(level) = partial;
+    }
+
+    fn partial(&mut self, level: Level) -> &mut Vec<u8> {
+        match level {
             Level::Stdout => &mut self.partial_stdout,
             _ => &mut self.partial_stderr,
-        };
-        partial.extend_from_slice(bytes);
-        let mut complete = Vec::new();
-        while let Some(newline) = partial.iter().position(|&b| b == b'\n') {
-            let rest = partial.split_off(newline + 1);
-            let mut line = std::mem::replace(partial, rest);
-            line.pop();
-            complete.push(line);
-        }
-        if partial.len() > budget {
-            complete.push(std::mem::take(partial));
-        }
-        for line in complete {
-            self.push(level, String::from_utf8_lossy(&line).into_owned());
         }
     }
 
@@ -193,7 +203,7 @@ mod tests {
 
     #[test]
     fn lines_past_the_budget_are_dropped_behind_one_marker() {
-        let log = LogBuffer::shared(10);
+        let log = LogBuffer::shared(10 + 2 * LINE_OVERHEAD_BYTES);
         let mut log = log.lock().unwrap();
         log.push(Level::Info, "12345".into());
         log.push(Level::Info, "67890".into());
@@ -203,6 +213,30 @@ mod tests {
         assert!(truncated);
         assert_eq!(lines.len(), 3);
         assert!(lines[2].message.starts_with("[log truncated"));
+    }
+
+    #[test]
+    fn empty_lines_are_charged_so_a_flood_of_them_stays_bounded() {
+        let budget = 1024;
+        let log = LogBuffer::shared(budget);
+        let mut log = log.lock().unwrap();
+        for _ in 0..100_000 {
+            log.push(Level::Info, String::new());
+        }
+        let (lines, truncated) = log.finish();
+        assert!(truncated);
+        assert_eq!(lines.len() as u64, budget / LINE_OVERHEAD_BYTES + 1);
+    }
+
+    #[test]
+    fn one_write_of_a_million_newlines_keeps_lines_within_the_budget() {
+        let budget = 4096;
+        let log = LogBuffer::shared(budget);
+        let mut log = log.lock().unwrap();
+        log.write_stream(Level::Stdout, &vec![b'\n'; 1_000_000]);
+        let (lines, truncated) = log.finish();
+        assert!(truncated);
+        assert_eq!(lines.len() as u64, budget / LINE_OVERHEAD_BYTES + 1);
     }
 
     #[test]
