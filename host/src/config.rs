@@ -16,6 +16,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
 
+use crate::domain::{TenantPolicy, hard};
+
 /// The defaults: the one place a setting and its default are stated.
 pub const DEFAULTS: &str = include_str!("../config.default.toml");
 
@@ -61,6 +63,8 @@ pub struct Config {
     pub http_request_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// What a tenant may do unless its own policy says otherwise.
+    pub tenant: TenantPolicy,
 }
 
 impl Default for Config {
@@ -75,11 +79,11 @@ impl Default for Config {
 
 impl Config {
     /// Checks what no single setting's type can: how settings fit together.
-    fn validate(&self) -> Vec<(&'static str, String)> {
-        let mut wrong = Vec::new();
+    fn validate(&self) -> Vec<(String, String)> {
+        let mut wrong: Vec<(String, String)> = Vec::new();
         if self.workers == 0 && self.database_url.is_none() {
             wrong.push((
-                "workers",
+                "workers".into(),
                 "0 leaves every delivery to other hosts, and only hosts sharing a PostgreSQL \
                  database (database_url, --database-url) have others; give SQLite at least one \
                  worker"
@@ -92,7 +96,7 @@ impl Config {
                 .any(|scheme| url.expose().starts_with(scheme))
         {
             wrong.push((
-                "database_url",
+                "database_url".into(),
                 "must be a PostgreSQL URL, postgres://user@host/db; leave it empty for SQLite"
                     .to_owned(),
             ));
@@ -101,7 +105,7 @@ impl Config {
             match url::Url::parse(raw) {
                 Ok(url) if ["http", "https"].contains(&url.scheme()) && url.query().is_none() => {}
                 _ => wrong.push((
-                    "public_url",
+                    "public_url".into(),
                     format!("{raw:?} is not an http(s) base URL such as https://hooks.example.com"),
                 )),
             }
@@ -112,7 +116,7 @@ impl Config {
         ] {
             if secret.as_ref().is_some_and(Secret::is_masked) {
                 wrong.push((
-                    key,
+                    key.into(),
                     "holds the masked form `config check` prints, not the secret itself; \
                      write the real value, or set it in its HOOKHOST_ variable"
                         .to_owned(),
@@ -125,11 +129,14 @@ impl Config {
             ("http_request_timeout", self.http_request_timeout),
         ] {
             if duration.is_zero() {
-                wrong.push((key, "must be longer than 0s".to_owned()));
+                wrong.push((key.into(), "must be longer than 0s".to_owned()));
             }
         }
         if self.max_connections == 0 {
-            wrong.push(("max_connections", "must be at least 1".to_owned()));
+            wrong.push(("max_connections".into(), "must be at least 1".to_owned()));
+        }
+        for v in self.tenant.validate(hard::MEMORY_MB) {
+            wrong.push((format!("tenant.{}", v.field), v.message));
         }
         wrong
     }
@@ -449,8 +456,8 @@ impl Settings {
                 wrong
                     .into_iter()
                     .map(|(key, message)| ConfigError::Invalid {
-                        origin: origin_of(key),
-                        key: key.to_owned(),
+                        origin: origin_of(&key),
+                        key,
                         message,
                     })
                     .collect(),

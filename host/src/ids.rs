@@ -62,6 +62,13 @@ macro_rules! name_type {
             }
         }
 
+        /// Maps keyed by the name can be looked up with the text a row holds.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)

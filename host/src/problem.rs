@@ -11,7 +11,7 @@ use crate::queue::QueueError;
 use crate::store::StoreError;
 
 /// One invalid field of a request, for 422 answers.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Where in the request: `limits.timeout_ms`, `secrets[1]`, `status`.
     pub field: String,

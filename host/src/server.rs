@@ -23,10 +23,10 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{self, ApiState};
 use crate::config::{Config, Secret};
-use crate::ingress::IngressState;
+use crate::ingress::{IngestRates, IngressState};
 use crate::queue::Queue;
 use crate::runtime::Runtime;
-use crate::store::{EndpointCache, Store, StoreError};
+use crate::store::{EndpointCache, PolicyCache, Store, StoreError};
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -59,11 +59,13 @@ pub async fn serve(
         );
     }
     let endpoints = Arc::new(EndpointCache::new(store.clone()));
+    let policies = Arc::new(PolicyCache::new(store.clone(), config.tenant.clone()));
     let queue = Arc::new(Queue::start(
         config.clone(),
         store.clone(),
         runtime.clone(),
         endpoints.clone(),
+        policies.clone(),
     ));
     let app = api::router(
         ApiState {
@@ -71,6 +73,7 @@ pub async fn serve(
             max_memory_mb: runtime.max_memory_mb(),
             runtime,
             endpoints: endpoints.clone(),
+            policies: policies.clone(),
             queue: queue.clone(),
             operator_hash: operator_hash.into(),
             public_url: config.public_url.clone(),
@@ -79,6 +82,8 @@ pub async fn serve(
         IngressState {
             endpoints,
             queue: queue.clone(),
+            policies,
+            rates: Arc::new(IngestRates::default()),
         },
     );
     let app = app.layer(TimeoutLayer::with_status_code(

@@ -18,7 +18,7 @@ fn endpoint_body(plugin: &str, receiver: Option<&Receiver>) -> Value {
         "provider": "standard-webhooks",
         "secrets": [SECRET],
         "plugin": plugin,
-        "retry": { "max_attempts": 2, "schedule_s": [0] },
+        "retry": { "max_attempts": 2, "schedule_s": [1] },
     });
     if let Some(r) = receiver {
         body["config"] = json!({ "url": r.url("/hook") });
@@ -37,6 +37,9 @@ struct Fixture {
 
 async fn fixture(host: &TestHost, tenant: &str, receiver: &Receiver) -> Fixture {
     let key = host.create_tenant(tenant).await;
+    // The receiver is on loopback, which only the operator can open up.
+    host.set_policy(tenant, json!({ "allow_private_network": true }))
+        .await;
     let (status, body) = host
         .upload(&key, tenant, "echo", std::fs::read(plugins::ECHO).unwrap())
         .await;
@@ -406,6 +409,8 @@ fn deliveries_are_listed_filtered_paged_inspected_and_replayed() {
         let host = TestHost::start().await;
         let receiver = Receiver::start().await;
         let key = host.create_tenant("acme").await;
+        host.set_policy("acme", json!({ "allow_private_network": true }))
+            .await;
         host.upload(&key, "acme", "echo", std::fs::read(plugins::ECHO).unwrap())
             .await;
         host.upload(
@@ -798,6 +803,8 @@ fn the_openapi_document_lists_every_route_the_router_serves() {
             "GET /v1/tenants/{tenant}/endpoints",
             "GET /v1/tenants/{tenant}/endpoints/{endpoint}",
             "PUT /v1/tenants/{tenant}/endpoints/{endpoint}",
+            "GET /v1/tenants/{tenant}/policy",
+            "PUT /v1/tenants/{tenant}/policy",
             "DELETE /v1/tenants/{tenant}/endpoints/{endpoint}",
             "POST /v1/tenants/{tenant}/endpoints/{endpoint}/replay-dead",
             "GET /v1/tenants/{tenant}/deliveries",

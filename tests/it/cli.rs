@@ -244,3 +244,81 @@ fn config_check_names_the_line_of_an_unknown_setting_and_the_setting_meant() {
         assert!(stderr.contains("did you mean `retention`?"), "{stderr}");
     })
 }
+
+#[test]
+fn tenant_policy_shows_the_configured_defaults_and_sets_and_unsets_overrides() {
+    cli_test(async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hookhost.toml");
+        std::fs::write(
+            &config,
+            "admin_token = \"hh_op_policy_test\"\n[tenant]\nmax_concurrent = 6\n",
+        )
+        .unwrap();
+        let server = ServeProcess::start(
+            &dir.path().join("data"),
+            &["--config", config.to_str().unwrap()],
+        )
+        .await;
+        let url = server.url("");
+        let admin = |args: &[&str]| {
+            let mut all = args.to_vec();
+            all.extend(["--url", &url, "--token", "hh_op_policy_test"]);
+            let all: Vec<String> = all.into_iter().map(String::from).collect();
+            async move {
+                let all: Vec<&str> = all.iter().map(String::as_str).collect();
+                hookhost(repo(), &all).await
+            }
+        };
+        let (code, _, stderr) = admin(&["tenant", "create", "acme"]).await;
+        assert_eq!(code, 0, "{stderr}");
+
+        let (code, stdout, stderr) = admin(&["tenant", "policy", "acme", "--json"]).await;
+        assert_eq!(code, 0, "{stderr}");
+        let shown: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(shown["policy"]["max_concurrent"], 6, "the file's default");
+
+        let (code, stdout, stderr) = admin(&[
+            "tenant",
+            "policy",
+            "acme",
+            "--set",
+            "max_concurrent=2",
+            "--set",
+            "allowed_hosts=[\"*.stripe.com\"]",
+        ])
+        .await;
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("max_concurrent"), "{stdout}");
+        assert!(stdout.contains("this tenant"), "{stdout}");
+        assert!(stdout.contains("*.stripe.com"), "{stdout}");
+
+        let (code, stdout, stderr) = admin(&[
+            "tenant",
+            "policy",
+            "acme",
+            "--unset",
+            "max_concurrent",
+            "--json",
+        ])
+        .await;
+        assert_eq!(code, 0, "{stderr}");
+        let after: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(after["policy"]["max_concurrent"], 6);
+        assert_eq!(
+            after["overrides"],
+            serde_json::json!({ "allowed_hosts": ["*.stripe.com"] })
+        );
+
+        let (code, _, stderr) = admin(&[
+            "tenant",
+            "policy",
+            "acme",
+            "--set",
+            "max_timeout_ms=9999999",
+        ])
+        .await;
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("max_timeout_ms"), "{stderr}");
+    })
+}

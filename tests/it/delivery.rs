@@ -135,8 +135,15 @@ fn an_attempt_whose_lease_expired_records_nothing_over_the_attempt_that_took_it_
         let claim = |now| {
             let store = host.store.clone();
             async move {
-                let (mut claim, durable) =
-                    store.claim(ClaimRequest { now, max: 10 }).await.unwrap();
+                let (mut claim, durable) = store
+                    .claim(ClaimRequest {
+                        now,
+                        max: 10,
+                        running: Default::default(),
+                        default_share: u32::MAX,
+                    })
+                    .await
+                    .unwrap();
                 durable.wait().await.unwrap();
                 claim.claimed.remove(0)
             }

@@ -12,6 +12,9 @@ mod crash;
 mod delivery;
 /// The example plugins against their fixtures and a local receiver.
 mod examples;
+/// A hostile tenant: its own policy's ceilings, its share of workers,
+/// queue and ingest rate, and what it may not grant itself.
+mod hostile;
 /// Several hosts on one PostgreSQL database: one killed mid-stream, the
 /// database restarted under load, an idle host woken by another's webhook,
 /// endpoint changes reaching every host.

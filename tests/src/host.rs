@@ -547,6 +547,25 @@ impl TestHost {
         assert_eq!(status, 201, "{body}");
         body["api_key"].as_str().expect("api_key").to_owned()
     }
+
+    /// Replaces a tenant's policy overrides as the operator; returns the
+    /// policy view the API answers with.
+    pub async fn set_policy(
+        &self,
+        tenant: &str,
+        overrides: serde_json::Value,
+    ) -> serde_json::Value {
+        let (status, body) = self
+            .call(
+                "PUT",
+                &format!("/v1/tenants/{tenant}/policy"),
+                Some(OPERATOR_TOKEN),
+                Some(overrides),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
 }
 
 async fn answer(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {

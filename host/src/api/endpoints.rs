@@ -11,23 +11,21 @@ use super::error::ApiError;
 use super::json::Body;
 use super::tenants::tenant_of;
 use super::views::{EndpointList, EndpointView, ReplayedDead};
-use crate::domain::{EndpointRequest, EndpointSpec, HostPattern, Provider, Timestamp};
+use crate::domain::{
+    EndpointRequest, EndpointSpec, HostPattern, Provider, Timestamp, config_bytes, hard,
+};
 use crate::ids::{EndpointId, TenantId};
 use crate::ingress::verify::validate_secret;
 use crate::problem::{FieldError, Problem};
 
-/// Longest accepted invocation deadline: five minutes.
-const MAX_TIMEOUT_MS: u64 = 300_000;
-/// Most outbound calls per invocation.
-const MAX_HTTP_CALLS: u32 = 1_000;
-/// Largest accepted body limit.
-const MAX_BODY_LIMIT: u64 = 64 * 1024 * 1024;
 /// Longest accepted timestamp tolerance: one day.
 const MAX_TOLERANCE_S: u64 = 86_400;
 
-/// Checks every field and resolves the plugin version.
+/// Checks every field and resolves the plugin version; a tenant key's
+/// request must also stay within the tenant's policy.
 async fn validate(
     state: &ApiState,
+    caller: &Caller,
     tenant: &TenantId,
     r: EndpointRequest,
 ) -> Result<EndpointSpec, ApiError> {
@@ -38,6 +36,21 @@ async fn validate(
         fail(
             "secrets",
             format!("provider {} needs at least one secret", r.provider),
+        );
+    }
+    if r.secrets.len() > hard::SECRETS as usize {
+        fail(
+            "secrets",
+            format!(
+                "at most {} secrets, each is tried on every request",
+                hard::SECRETS
+            ),
+        );
+    }
+    if config_bytes(&r) > hard::CONFIG_BYTES {
+        fail(
+            "config",
+            format!("at most {} bytes of keys and values", hard::CONFIG_BYTES),
         );
     }
     for (i, secret) in r.secrets.iter().enumerate() {
@@ -80,10 +93,10 @@ async fn validate(
         }
     }
     let limits = &r.limits;
-    if !(1..=MAX_TIMEOUT_MS).contains(&limits.timeout_ms) {
+    if !(1..=hard::TIMEOUT_MS).contains(&limits.timeout_ms) {
         fail(
             "limits.timeout_ms",
-            format!("must be between 1 and {MAX_TIMEOUT_MS}"),
+            format!("must be between 1 and {}", hard::TIMEOUT_MS),
         );
     }
     if !(1..=state.max_memory_mb).contains(&limits.memory_mb) {
@@ -92,16 +105,16 @@ async fn validate(
             format!("must be between 1 and {} on this host", state.max_memory_mb),
         );
     }
-    if limits.max_http_calls > MAX_HTTP_CALLS {
+    if limits.max_http_calls > hard::HTTP_CALLS {
         fail(
             "limits.max_http_calls",
-            format!("must be at most {MAX_HTTP_CALLS}"),
+            format!("must be at most {}", hard::HTTP_CALLS),
         );
     }
-    if !(1..=MAX_BODY_LIMIT).contains(&limits.body_limit_bytes) {
+    if !(1..=hard::BODY_LIMIT_BYTES).contains(&limits.body_limit_bytes) {
         fail(
             "limits.body_limit_bytes",
-            format!("must be between 1 and {MAX_BODY_LIMIT}"),
+            format!("must be between 1 and {}", hard::BODY_LIMIT_BYTES),
         );
     }
     if let Err(message) = r.retry.validate() {
@@ -130,7 +143,7 @@ async fn validate(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    Ok(EndpointSpec {
+    let spec = EndpointSpec {
         provider: r.provider,
         secrets: r.secrets,
         hmac: r.hmac,
@@ -143,7 +156,21 @@ async fn validate(
         allow_private_network: r.allow_private_network,
         limits: r.limits,
         retry: r.retry,
-    })
+    };
+    // The operator is trusted and may go beyond a tenant's policy; what it
+    // sets that way is reported by `GET /v1/tenants/{t}/policy`.
+    if let Caller::Tenant(_) = caller {
+        let policy = state.policies.get(tenant).await?;
+        let over = policy.check(&spec);
+        if !over.is_empty() {
+            return Err(ApiError::Invalid(
+                over.into_iter()
+                    .map(|v| FieldError::new(&v.field, v.message))
+                    .collect(),
+            ));
+        }
+    }
+    Ok(spec)
 }
 
 /// `http(s)://host:port` this API is reached at, for inbound URLs.
@@ -178,7 +205,7 @@ pub async fn put(
 ) -> Result<(StatusCode, Json<EndpointView>), ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
     let id = endpoint_id(&endpoint)?;
-    let spec = validate(&state, &tenant, request).await?;
+    let spec = validate(&state, &caller, &tenant, request).await?;
     let created = state.store.put_endpoint(&tenant, &id, &spec).await?;
     state.endpoints.invalidate(&tenant, &id);
     let stored = state

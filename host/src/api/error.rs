@@ -25,6 +25,9 @@ pub enum ApiError {
     /// The request's fields are invalid.
     #[error("invalid request")]
     Invalid(Vec<FieldError>),
+    /// The request body is over the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// The uploaded component is not a valid handler.
     #[error("{0}")]
     InvalidPlugin(String),
@@ -51,6 +54,9 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "Forbidden", detail),
             ApiError::NotFound(detail) => Problem::new(StatusCode::NOT_FOUND, "Not found", detail),
             ApiError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "Conflict", detail),
+            ApiError::TooLarge(detail) => {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", detail)
+            }
             ApiError::InvalidPlugin(detail) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Not a valid handler component",

@@ -1,12 +1,16 @@
 //! Request bodies as JSON, with errors that name the field at fault.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
-/// A JSON body; a malformed or mistyped one is a 422 naming the field
+/// Largest JSON body: the largest endpoint `config` (1 MiB) with room for
+/// its escaping; everything else the API takes is far smaller.
+pub const MAX_JSON_BYTES: usize = 2 * 1024 * 1024;
+
+/// A JSON body of at most [`MAX_JSON_BYTES`] (413 past it); a malformed or
+/// mistyped one is a 422 naming the field
 /// (`limits.timeout_ms: invalid value: integer -1, expected u64`).
 /// An empty body reads as `{}`.
 #[derive(Debug)]
@@ -15,10 +19,18 @@ pub struct Body<T>(pub T);
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state)
+    async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BYTES)
             .await
-            .map_err(|e| ApiError::field("body", e.body_text()))?;
+            .map_err(|e| {
+                if std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                {
+                    ApiError::TooLarge(format!("a JSON body may be at most {MAX_JSON_BYTES} bytes"))
+                } else {
+                    ApiError::field("body", e.to_string())
+                }
+            })?;
         let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {

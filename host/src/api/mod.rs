@@ -12,6 +12,7 @@ mod health;
 mod json;
 mod kv;
 mod plugins;
+mod policy;
 mod tenants;
 pub(crate) mod views;
 
@@ -32,7 +33,7 @@ use crate::ingress::{self, IngressState};
 use crate::problem::{FieldError, Problem};
 use crate::queue::Queue;
 use crate::runtime::Runtime;
-use crate::store::{EndpointCache, Store};
+use crate::store::{EndpointCache, PolicyCache, Store};
 
 /// What the admin API needs.
 #[derive(Clone)]
@@ -43,6 +44,8 @@ pub struct ApiState {
     pub runtime: Arc<Runtime>,
     /// Endpoint cache, invalidated on change.
     pub endpoints: Arc<EndpointCache>,
+    /// Tenants' policies, invalidated on change.
+    pub policies: Arc<PolicyCache>,
     /// The queue, woken on replay.
     pub queue: Arc<Queue>,
     /// SHA-256 of the operator token.
@@ -94,6 +97,7 @@ pub fn router(api: ApiState, ingress: IngressState) -> Router {
         .routes(routes!(tenants::create, tenants::list))
         .routes(routes!(tenants::get, tenants::delete))
         .routes(routes!(tenants::rotate_key))
+        .routes(routes!(policy::get, policy::put))
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::upload, plugins::list_versions))
         .routes(routes!(plugins::get_version, plugins::delete_version))

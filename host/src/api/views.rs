@@ -7,7 +7,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{EndpointSpec, Provider, Timestamp, masked};
+use crate::domain::{EndpointSpec, PolicyOverrides, Provider, TenantPolicy, Timestamp, masked};
+use crate::problem::FieldError;
 use crate::runtime::{LogLine, OutboundCall};
 use crate::store::{
     Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, PluginVersion, Tenant,
@@ -45,6 +46,30 @@ impl From<&Tenant> for TenantView {
             created_at: t.created_at.rfc3339(),
         }
     }
+}
+
+/// A tenant's policy: what it is, which fields the operator set for this
+/// tenant, and the endpoints whose settings go beyond it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PolicyView {
+    /// The tenant.
+    pub tenant: String,
+    /// The policy in force: the server's defaults with the overrides over them.
+    pub policy: TenantPolicy,
+    /// The fields set for this tenant; the rest follow the server's defaults.
+    pub overrides: PolicyOverrides,
+    /// Endpoints configured beyond the policy (by the operator, or before
+    /// it was tightened); they keep running as configured.
+    pub endpoints_over_policy: Vec<EndpointOverPolicy>,
+}
+
+/// An endpoint whose settings go beyond its tenant's policy.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EndpointOverPolicy {
+    /// The endpoint.
+    pub endpoint: String,
+    /// Each setting beyond the policy, with the ceiling it passes.
+    pub violations: Vec<FieldError>,
 }
 
 /// A new tenant, with its API key: shown this once.

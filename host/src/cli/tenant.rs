@@ -1,5 +1,5 @@
-//! `hookhost tenant create | list | get | delete | rotate-key`: tenants, through
-//! the admin API.
+//! `hookhost tenant create | list | get | delete | rotate-key | policy`:
+//! tenants and their policies, through the admin API.
 
 use std::process::ExitCode;
 
@@ -8,7 +8,8 @@ use reqwest::Method;
 
 use super::CliError;
 use super::client::{ApiArgs, Client, fields, table, to_body};
-use crate::api::views::{ApiKey, CreateTenant, TenantCreated, TenantList, TenantView};
+use crate::api::views::{ApiKey, CreateTenant, PolicyView, TenantCreated, TenantList, TenantView};
+use crate::domain::PolicyOverrides;
 use crate::ids::TenantId;
 
 /// Manage tenants.
@@ -43,6 +44,19 @@ enum TenantCommand {
     RotateKey {
         /// The tenant's id.
         id: TenantId,
+    },
+    /// Show a tenant's policy (operator only): what its endpoints may set and
+    /// its share of the host; with --set or --unset, change it first.
+    Policy {
+        /// The tenant's id.
+        id: TenantId,
+        /// A policy field and its value as JSON: `max_concurrent=4`,
+        /// `allowed_hosts=["*.stripe.com"]`, `allow_private_network=true`.
+        #[arg(long = "set", value_name = "FIELD=JSON", value_parser = super::plugin::key_value)]
+        set: Vec<(String, String)>,
+        /// A policy field to return to the server's default.
+        #[arg(long, value_name = "FIELD")]
+        unset: Vec<String>,
     },
 }
 
@@ -102,9 +116,74 @@ impl TenantArgs {
                     )
                 })?;
             }
+            TenantCommand::Policy { id, set, unset } => {
+                let path = ["v1", "tenants", id.as_str(), "policy"];
+                let mut answer = client.call(Method::GET, &path, None).await?;
+                if !set.is_empty() || !unset.is_empty() {
+                    let current: PolicyView = serde_json::from_value(answer.body.clone())
+                        .map_err(|e| CliError::Http(format!("unexpected policy answer: {e}")))?;
+                    let overrides = changed(current.overrides, &set, &unset)?;
+                    answer = client
+                        .call(Method::PUT, &path, Some(&to_body(&overrides)))
+                        .await?;
+                }
+                client.print(&answer.body, render_policy)?;
+            }
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// The overrides with `set` put over them and `unset` taken out.
+fn changed(
+    mut overrides: PolicyOverrides,
+    set: &[(String, String)],
+    unset: &[String],
+) -> Result<PolicyOverrides, CliError> {
+    for field in unset {
+        overrides.0.remove(field);
+    }
+    for (field, raw) in set {
+        let field = field.strip_suffix(':').unwrap_or(field);
+        let value = serde_json::from_str(raw).map_err(|e| {
+            CliError::Usage(format!(
+                "--set {field}={raw}: the value is not JSON ({e}); numbers and true/false as they are, lists as [\"a\", \"b\"]"
+            ))
+        })?;
+        overrides.0.insert(field.to_owned(), value);
+    }
+    Ok(overrides)
+}
+
+/// Each field of the policy with its value and where it comes from, then
+/// the endpoints configured beyond it.
+fn render_policy(view: &PolicyView) -> String {
+    let values = serde_json::to_value(&view.policy).expect("a policy serialises");
+    let rows: Vec<[String; 3]> = values
+        .as_object()
+        .expect("a policy is an object")
+        .iter()
+        .map(|(field, value)| {
+            let from = if view.overrides.0.contains_key(field) {
+                "this tenant"
+            } else {
+                "server default"
+            };
+            [field.clone(), value.to_string(), from.to_owned()]
+        })
+        .collect();
+    let mut out = format!("policy of tenant {}\n", view.tenant);
+    out.push_str(&table(["FIELD", "VALUE", "FROM"], &rows));
+    for endpoint in &view.endpoints_over_policy {
+        out.push_str(&format!(
+            "endpoint {} is configured beyond this policy (it keeps running as configured):\n",
+            endpoint.endpoint
+        ));
+        for v in &endpoint.violations {
+            out.push_str(&format!("  {}: {}\n", v.field, v.message));
+        }
+    }
+    out
 }
 
 /// A tenant's API key, with the warning that it will not be shown again.

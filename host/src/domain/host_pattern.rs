@@ -102,6 +102,29 @@ impl HostPattern {
             HostMatch::Subdomains(suffix) => host.ends_with(suffix.as_str()),
         }
     }
+
+    /// Whether every host and port `other` allows, this allows too: how a
+    /// tenant policy's patterns bound an endpoint's.
+    pub fn covers(&self, other: &HostPattern) -> bool {
+        if self.port.is_some() && self.port != other.port {
+            return false;
+        }
+        match (&self.host, &other.host) {
+            (HostMatch::Any, _) => true,
+            (_, HostMatch::Any) => false,
+            (HostMatch::Exact(a), HostMatch::Exact(b)) => a == b,
+            (HostMatch::Exact(_), HostMatch::Subdomains(_)) => false,
+            (HostMatch::Subdomains(suffix), HostMatch::Exact(h)) => h.ends_with(suffix.as_str()),
+            (HostMatch::Subdomains(suffix), HostMatch::Subdomains(inner)) => {
+                inner.ends_with(suffix.as_str())
+            }
+        }
+    }
+
+    /// Whether this is `*`, every public host.
+    pub fn is_any(&self) -> bool {
+        self.host == HostMatch::Any
+    }
 }
 
 /// In the OpenAPI document an entry is the string it is written as.
@@ -165,6 +188,20 @@ mod tests {
         assert!(p.matches("a.b.example.com", 443));
         assert!(!p.matches("example.com", 443));
         assert!(!p.matches("badexample.com", 443));
+    }
+
+    #[test]
+    fn a_pattern_covers_only_what_it_allows_itself() {
+        assert!(pattern("*").covers(&pattern("*")));
+        assert!(pattern("*").covers(&pattern("api.stripe.com:443")));
+        assert!(pattern("*.stripe.com").covers(&pattern("api.stripe.com")));
+        assert!(pattern("*.stripe.com").covers(&pattern("*.eu.stripe.com")));
+        assert!(pattern("*.stripe.com").covers(&pattern("*.stripe.com:443")));
+        assert!(!pattern("*.stripe.com").covers(&pattern("stripe.com")));
+        assert!(!pattern("*.stripe.com").covers(&pattern("*")));
+        assert!(!pattern("api.stripe.com").covers(&pattern("*.stripe.com")));
+        assert!(!pattern("api.stripe.com:443").covers(&pattern("api.stripe.com")));
+        assert!(pattern("api.stripe.com").covers(&pattern("api.stripe.com:8443")));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod endpoint;
 mod host_pattern;
+mod policy;
 mod provider;
 mod retry;
 mod time;
@@ -12,6 +13,7 @@ pub use endpoint::{
     DEFAULT_TOLERANCE_S, EndpointLimits, EndpointRequest, EndpointSpec, LEASE_MARGIN_MS, masked,
 };
 pub use host_pattern::{HostPattern, InvalidHostPattern};
+pub use policy::{PolicyOverrides, TenantPolicy, Violation, config_bytes, hard};
 pub use provider::{HmacAlgorithm, HmacScheme, Provider, SignatureEncoding, UnknownProvider};
 pub use retry::{MAX_ATTEMPTS, MAX_DELAY_S, RetryPolicy};
 pub use time::Timestamp;

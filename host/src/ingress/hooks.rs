@@ -13,12 +13,13 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::IngestRates;
 use super::verify::{self, VerifyConfig, VerifyError};
 use crate::domain::{Provider, Timestamp};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::problem::{Problem, RETRY_AFTER_S};
 use crate::queue::{Queue, QueueError};
-use crate::store::{EndpointCache, Ingested, NewDelivery};
+use crate::store::{EndpointCache, Ingested, NewDelivery, PolicyCache};
 
 /// Headers that carry the sender's own credentials rather than the event's
 /// data; they are neither stored nor shown to plugins.
@@ -45,6 +46,20 @@ pub enum IngressError {
     /// The queue is over its configured depth.
     #[error("queue full")]
     Overloaded,
+    /// The tenant has as many deliveries waiting as its policy allows.
+    #[error("the tenant's queue is full")]
+    TenantQueueFull {
+        /// The policy's `max_queue_depth`.
+        max: u64,
+    },
+    /// The tenant is over its policy's ingest rate.
+    #[error("the tenant is over its ingest rate")]
+    RateLimited {
+        /// The policy's `ingest_rate`, per second.
+        rate: u32,
+        /// How long until the next webhook fits.
+        retry_after: Duration,
+    },
     /// The store could not take the delivery.
     #[error(transparent)]
     Unavailable(#[from] QueueError),
@@ -57,6 +72,10 @@ pub struct IngressState {
     pub endpoints: Arc<EndpointCache>,
     /// Where accepted deliveries go.
     pub queue: Arc<Queue>,
+    /// Tenants' policies, for their queue depth and ingest rate.
+    pub policies: Arc<PolicyCache>,
+    /// Tenants' ingest buckets.
+    pub rates: Arc<IngestRates>,
 }
 
 /// The ingress route.
@@ -84,7 +103,7 @@ pub struct Accepted {
     request_body(content = Vec<u8>, description = "the provider's payload, as sent"),
     responses((status = 202, body = Accepted), (status = 200, body = Accepted, description = "a repeat of an event already accepted"),
               (status = 401, body = crate::problem::Problem), (status = 404, body = crate::problem::Problem),
-              (status = 413, body = crate::problem::Problem), (status = 503, body = crate::problem::Problem)))]
+              (status = 413, body = crate::problem::Problem), (status = 429, body = crate::problem::Problem), (status = 503, body = crate::problem::Problem)))]
 async fn receive(
     State(state): State<IngressState>,
     Path((tenant, endpoint)): Path<(String, String)>,
@@ -102,6 +121,8 @@ async fn receive(
         Err(IngressError::BadBody(_)) => "bad_request",
         Err(IngressError::Unverified(_)) => "unauthorized",
         Err(IngressError::Overloaded) => "overloaded",
+        Err(IngressError::TenantQueueFull { .. }) => "tenant_queue_full",
+        Err(IngressError::RateLimited { .. }) => "rate_limited",
         Err(IngressError::Unavailable(_)) => "unavailable",
     };
     metrics::counter!("hookhost_ingress_total", "provider" => provider, "outcome" => outcome)
@@ -129,6 +150,16 @@ async fn accept(
         .ok_or(IngressError::NotFound)?;
     let spec = &endpoint.spec;
     *provider = spec.provider.as_str();
+    let policy = state
+        .policies
+        .get(&tenant)
+        .await
+        .map_err(|e| QueueError::Store(Arc::new(e)))?;
+    if state.queue.tenant_is_full(&tenant, policy.max_queue_depth) {
+        return Err(IngressError::TenantQueueFull {
+            max: policy.max_queue_depth,
+        });
+    }
 
     let limit = spec.limits.body_limit_bytes;
     let declared = headers
@@ -161,6 +192,16 @@ async fn accept(
         &body,
         SystemTime::now(),
     )?;
+
+    // Charged only once verified: without the secret nobody can spend a
+    // tenant's allowance.
+    state
+        .rates
+        .take(&tenant, &policy)
+        .map_err(|retry_after| IngressError::RateLimited {
+            rate: policy.ingest_rate,
+            retry_after,
+        })?;
 
     if spec.provider == Provider::Slack
         && let Some(challenge) = slack_challenge(&body)
@@ -263,6 +304,28 @@ impl IntoResponse for IngressError {
                     "too many deliveries are waiting; the webhook was not accepted, send it again later",
                 );
                 p.retry_after_s = Some(RETRY_AFTER_S);
+                p
+            }
+            IngressError::TenantQueueFull { max } => {
+                let mut p = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Tenant queue full",
+                    format!(
+                        "this tenant has {max} deliveries waiting, as many as its policy allows (max_queue_depth); the webhook was not accepted, send it again later"
+                    ),
+                );
+                p.retry_after_s = Some(RETRY_AFTER_S);
+                p
+            }
+            IngressError::RateLimited { rate, retry_after } => {
+                let mut p = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Rate limited",
+                    format!(
+                        "this tenant is over its ingest rate of {rate} webhooks per second (policy ingest_rate); the webhook was not accepted, send it again later"
+                    ),
+                );
+                p.retry_after_s = Some(retry_after.as_secs_f64().ceil().max(1.0) as u64);
                 p
             }
             IngressError::Unavailable(e) => Problem::from(e),

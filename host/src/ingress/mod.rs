@@ -3,6 +3,8 @@
 
 mod hooks;
 pub mod providers;
+mod rate;
 pub mod verify;
 
 pub use hooks::{Accepted, IngressError, IngressState, routes};
+pub use rate::IngestRates;

@@ -280,6 +280,8 @@ mod tests {
             let req = ClaimRequest {
                 now: crate::domain::Timestamp::now(),
                 max: 10,
+                running: Default::default(),
+                default_share: u32::MAX,
             };
             committer.claim(req).await
         });

@@ -1,36 +1,68 @@
-//! How many deliveries are queued, for back-pressure (503) and metrics.
+//! How many deliveries are queued, in all and per tenant, for back-pressure
+//! (503 for the host, 429 for a tenant over its policy) and metrics.
 //!
 //! Counting rows on every request would cost a query per webhook, so the
-//! count is read from the store every second and adjusted in between by what
-//! this host commits.
+//! counts are read from the store every second and adjusted in between by
+//! what this host commits. A tenant's count only grows in between (its
+//! finished deliveries are seen at the next read), so it errs towards
+//! refusing; across several hosts each adds only its own acceptances, so a
+//! tenant can overshoot its depth by what the other hosts accept in a second.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::ids::TenantId;
 use crate::store::Store;
 
 /// The number of unfinished deliveries, approximately current.
 #[derive(Debug, Default)]
-pub struct QueueDepth(AtomicI64);
+pub struct QueueDepth {
+    all: AtomicI64,
+    tenants: Mutex<HashMap<TenantId, u64>>,
+}
 
 impl QueueDepth {
     /// The current estimate.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed).max(0) as u64
+        self.all.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// The current estimate for one tenant.
+    pub fn of(&self, tenant: &TenantId) -> u64 {
+        self.tenants
+            .lock()
+            .expect("poisoned")
+            .get(tenant)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub(crate) fn adjust(&self, delta: i64) {
-        self.0.fetch_add(delta, Ordering::Relaxed);
+        self.all.fetch_add(delta, Ordering::Relaxed);
     }
 
-    /// Re-reads the count from the store every second until cancelled.
+    pub(crate) fn accepted(&self, tenant: &TenantId) {
+        *self
+            .tenants
+            .lock()
+            .expect("poisoned")
+            .entry(tenant.clone())
+            .or_default() += 1;
+    }
+
+    /// Re-reads the counts from the store every second until cancelled.
     pub(crate) async fn refresh(self: Arc<Self>, store: Arc<dyn Store>, stop: CancellationToken) {
         loop {
-            match store.queue_depth().await {
-                Ok(n) => self.0.store(n as i64, Ordering::Relaxed),
+            match store.queue_depth_by_tenant().await {
+                Ok(counts) => {
+                    let all: u64 = counts.iter().map(|(_, n)| n).sum();
+                    self.all.store(all as i64, Ordering::Relaxed);
+                    *self.tenants.lock().expect("poisoned") = counts.into_iter().collect();
+                }
                 Err(e) => tracing::warn!(error = %e, "could not read the queue depth"),
             }
             tokio::select! {

@@ -23,8 +23,9 @@ pub use depth::QueueDepth;
 
 use crate::config::Config;
 use crate::domain::Timestamp;
+use crate::ids::TenantId;
 use crate::runtime::Runtime;
-use crate::store::{EndpointCache, Ingested, NewDelivery, Store, StoreError};
+use crate::store::{EndpointCache, Ingested, NewDelivery, PolicyCache, Store, StoreError};
 use committer::Committer;
 use plugins::PluginCache;
 
@@ -48,6 +49,7 @@ pub(crate) struct Shared {
     store: Arc<dyn Store>,
     runtime: Arc<Runtime>,
     endpoints: Arc<EndpointCache>,
+    policies: Arc<PolicyCache>,
     plugins: PluginCache,
     committer: Committer,
     work_ready: Arc<Notify>,
@@ -70,6 +72,7 @@ impl Queue {
         store: Arc<dyn Store>,
         runtime: Arc<Runtime>,
         endpoints: Arc<EndpointCache>,
+        policies: Arc<PolicyCache>,
     ) -> Self {
         let depth = Arc::new(QueueDepth::default());
         let work_ready = Arc::new(Notify::new());
@@ -86,6 +89,7 @@ impl Queue {
             store: store.clone(),
             runtime,
             endpoints,
+            policies,
             committer: committer.clone(),
             work_ready: work_ready.clone(),
         });
@@ -112,7 +116,12 @@ impl Queue {
 
     /// Makes a delivery durable; returns once it is committed.
     pub async fn enqueue(&self, delivery: NewDelivery) -> Result<Ingested, QueueError> {
-        self.committer.ingest(delivery).await
+        let tenant = delivery.tenant.clone();
+        let ingested = self.committer.ingest(delivery).await?;
+        if let Ingested::Accepted(_) = ingested {
+            self.depth.accepted(&tenant);
+        }
+        Ok(ingested)
     }
 
     /// Tells the dispatcher that work fell due outside the committer (a
@@ -124,6 +133,11 @@ impl Queue {
     /// Whether the queue is over its configured depth.
     pub fn is_full(&self) -> bool {
         self.depth.get() >= self.max_depth
+    }
+
+    /// Whether a tenant has `max` or more deliveries unfinished.
+    pub fn tenant_is_full(&self, tenant: &TenantId, max: u64) -> bool {
+        self.depth.of(tenant) >= max
     }
 
     /// The queue depth gauge.

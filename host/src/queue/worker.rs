@@ -1,20 +1,26 @@
 //! The dispatcher: claims due deliveries as workers come free, runs each
 //! through its plugin, and records the attempt under the lease it ran with.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use crate::domain::{RetryPolicy, Timestamp};
+use crate::ids::TenantId;
 use crate::runtime::{Event, Grants, Invocation, KvNamespace, Limits, Outcome};
 use crate::store::{AttemptOutcome, AttemptRecord, Claim, ClaimRequest, Claimed, Completion, Next};
 
 /// How long the dispatcher waits after a failed claim (the store is away).
 const CLAIM_RETRY: Duration = Duration::from_secs(1);
+
+/// The longest the dispatcher waits when work is due but its tenants are at
+/// their share: the end of one of their invocations wakes it sooner.
+const SHARE_RECHECK: Duration = Duration::from_millis(50);
 
 /// Attempts per worker that may have finished without their result being
 /// committed yet. A worker is free as soon as its plugin returns, so commit
@@ -30,6 +36,55 @@ struct Reservation {
     slot: OwnedSemaphorePermit,
 }
 
+/// Invocations running on this host per tenant, so that a claim leaves each
+/// tenant within its share of the workers (its policy's `max_concurrent`).
+#[derive(Default)]
+struct Running {
+    tenants: Mutex<HashMap<TenantId, u32>>,
+    /// Signalled whenever an invocation ends, so a dispatcher that left due
+    /// work unclaimed because its tenant was at its share looks again.
+    ended: Notify,
+}
+
+impl Running {
+    fn snapshot(&self) -> HashMap<TenantId, u32> {
+        self.tenants.lock().expect("poisoned").clone()
+    }
+
+    fn start(self: &Arc<Self>, tenant: &TenantId) -> RunningGuard {
+        *self
+            .tenants
+            .lock()
+            .expect("poisoned")
+            .entry(tenant.clone())
+            .or_default() += 1;
+        RunningGuard {
+            running: self.clone(),
+            tenant: tenant.clone(),
+        }
+    }
+}
+
+/// One running invocation, counted against its tenant's share until dropped.
+struct RunningGuard {
+    running: Arc<Running>,
+    tenant: TenantId,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let mut tenants = self.running.tenants.lock().expect("poisoned");
+        if let Some(n) = tenants.get_mut(&self.tenant) {
+            *n -= 1;
+            if *n == 0 {
+                tenants.remove(&self.tenant);
+            }
+        }
+        drop(tenants);
+        self.running.ended.notify_one();
+    }
+}
+
 /// Claims and runs deliveries until `stop` fires, then waits up to `grace`
 /// for the running ones and hands back the leases of any still running.
 pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace: Duration) {
@@ -38,6 +93,7 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
         shared.config.workers * UNRECORDED_PER_WORKER,
     ));
     let abandon = CancellationToken::new();
+    let shares = Arc::new(Running::default());
     let mut running = JoinSet::new();
     loop {
         while running.try_join_next().is_some() {}
@@ -66,6 +122,8 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
         let request = ClaimRequest {
             now: Timestamp::now(),
             max: wanted,
+            running: shares.snapshot(),
+            default_share: shared.config.tenant.max_concurrent,
         };
         let Claim {
             claimed,
@@ -84,7 +142,14 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
         let all_taken = claimed.len() == wanted;
         for delivery in claimed {
             let reserved = held.pop().expect("claimed no more than reserved");
-            running.spawn(work(shared.clone(), delivery, reserved, abandon.clone()));
+            let share = shares.start(&delivery.tenant);
+            running.spawn(work(
+                shared.clone(),
+                delivery,
+                reserved,
+                share,
+                abandon.clone(),
+            ));
         }
         drop(held);
         if !all_taken {
@@ -92,9 +157,22 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
                 .map(|at| at.since(Timestamp::now()))
                 .unwrap_or(shared.config.idle_poll)
                 .min(shared.config.idle_poll);
+            // Work due now that was left unclaimed belongs to tenants at
+            // their share (or, on PostgreSQL, is another host's): look
+            // again when an invocation ends, not at once.
+            let held_back = wait.is_zero();
+            let share_ended = async {
+                if held_back {
+                    shares.ended.notified().await
+                } else {
+                    std::future::pending().await
+                }
+            };
+            let wait = if held_back { SHARE_RECHECK } else { wait };
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = shared.work_ready.notified() => {}
+                _ = share_ended => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -120,6 +198,7 @@ async fn work(
     shared: Arc<Shared>,
     delivery: Claimed,
     reserved: Reservation,
+    share: RunningGuard,
     abandon: CancellationToken,
 ) {
     let completion = tokio::select! {
@@ -131,6 +210,7 @@ async fn work(
             return;
         }
     };
+    drop(share);
     drop(reserved.worker);
     let _slot = reserved.slot;
     // The attempt is done; keep trying to record it while the lease lasts. If
@@ -249,11 +329,17 @@ async fn run(shared: &Shared, d: &Claimed) -> Result<(Invocation, RetryPolicy), 
         )
         .await
         .map_err(Outcome::Retry)?;
+    let policy = shared
+        .policies
+        .get(&d.tenant)
+        .await
+        .map_err(|e| Outcome::Retry(format!("could not read the tenant's policy: {e}")))?;
     let spec = &endpoint.spec;
     let grants = Grants {
         config: spec.config.clone(),
         allowed_hosts: spec.allowed_hosts.clone(),
         allow_private_network: spec.allow_private_network,
+        kv_quota_bytes: policy.kv_quota_bytes,
         ..Grants::new(
             KvNamespace {
                 tenant: d.tenant.clone(),

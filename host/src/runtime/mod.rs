@@ -91,7 +91,7 @@ impl Default for RuntimeConfig {
         Self {
             cache_dir: None,
             max_concurrent: 64,
-            max_memory_mb: 512,
+            max_memory_mb: crate::domain::hard::MEMORY_MB,
         }
     }
 }

@@ -539,6 +539,49 @@ macro_rules! admin_store {
                 Ok(done.rows_affected())
             }
 
+            async fn tenant_policy(
+                &self,
+                id: &$crate::ids::TenantId,
+            ) -> Result<Option<$crate::domain::PolicyOverrides>, $crate::store::StoreError> {
+                let row: Option<(Option<String>,)> =
+                    sqlx::query_as("SELECT policy FROM tenants WHERE id = $1")
+                        .bind(id.as_str())
+                        .fetch_optional(self.admin_reader())
+                        .await?;
+                row.map(|(policy,)| $crate::store::rows::policy(policy.as_deref()))
+                    .transpose()
+            }
+
+            async fn set_tenant_policy(
+                &self,
+                id: &$crate::ids::TenantId,
+                policy: &$crate::domain::PolicyOverrides,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let text = (!policy.0.is_empty())
+                    .then(|| serde_json::to_string(policy).expect("a policy serialises"));
+                let done = sqlx::query("UPDATE tenants SET policy = $1 WHERE id = $2")
+                    .bind(text)
+                    .bind(id.as_str())
+                    .execute(&mut *self.admin_writer().await?)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn queue_depth_by_tenant(
+                &self,
+            ) -> Result<Vec<($crate::ids::TenantId, u64)>, $crate::store::StoreError> {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT tenant, COUNT(*) FROM deliveries WHERE due_at IS NOT NULL GROUP BY tenant",
+                )
+                .fetch_all(self.admin_reader())
+                .await?;
+                rows.into_iter()
+                    .map(|(tenant, n)| {
+                        Ok(($crate::ids::TenantId::new(tenant).map_err($crate::store::rows::corrupt)?, n as u64))
+                    })
+                    .collect()
+            }
+
             async fn queue_depth(&self) -> Result<u64, $crate::store::StoreError> {
                 let n: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL")

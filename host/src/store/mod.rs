@@ -20,7 +20,7 @@ mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use cache::EndpointCache;
+pub use cache::{EndpointCache, PolicyCache};
 pub use model::*;
 pub use postgres::PostgresStore;
 #[cfg(test)]
@@ -31,7 +31,7 @@ use std::future::Future;
 
 use futures::future::BoxFuture;
 
-use crate::domain::{EndpointSpec, Timestamp};
+use crate::domain::{EndpointSpec, PolicyOverrides, Timestamp};
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvReader, KvWrite};
 
@@ -298,6 +298,20 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
 
     /// Deliveries not finished yet (pending, running or retrying).
     async fn queue_depth(&self) -> Result<u64, StoreError>;
+
+    /// Deliveries not finished yet, per tenant that has any.
+    async fn queue_depth_by_tenant(&self) -> Result<Vec<(TenantId, u64)>, StoreError>;
+
+    /// The fields of a tenant's policy the operator set; `None` when there
+    /// is no such tenant.
+    async fn tenant_policy(&self, id: &TenantId) -> Result<Option<PolicyOverrides>, StoreError>;
+
+    /// Replaces a tenant's policy overrides; `false` when there is no such tenant.
+    async fn set_tenant_policy(
+        &self,
+        id: &TenantId,
+        policy: &PolicyOverrides,
+    ) -> Result<bool, StoreError>;
 
     /// Queues a delivery to run again (a new attempt, same event), optionally
     /// on another plugin version.

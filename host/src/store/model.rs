@@ -1,5 +1,7 @@
 //! The records the store keeps, as plain data shared by ingress, queue and api.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{EndpointSpec, Provider, Timestamp};
@@ -226,13 +228,34 @@ pub struct Completion {
     pub next: Next,
 }
 
-/// A request for due deliveries, fairly across tenants.
-#[derive(Debug, Clone, Copy)]
+/// A request for due deliveries, fairly across tenants, each within its
+/// share of this host's workers.
+#[derive(Debug, Clone)]
 pub struct ClaimRequest {
     /// The clock.
     pub now: Timestamp,
     /// How many to claim at most.
     pub max: usize,
+    /// Invocations running on this host, per tenant that has any.
+    pub running: HashMap<TenantId, u32>,
+    /// The worker share of a tenant whose policy sets none
+    /// (`tenant.max_concurrent`).
+    pub default_share: u32,
+}
+
+impl ClaimRequest {
+    /// How many more deliveries a tenant may start, given the share its
+    /// stored policy sets, if any.
+    pub fn room(&self, tenant: &str, share: Option<u32>) -> usize {
+        let running = self.running.get(tenant).copied().unwrap_or(0);
+        share.unwrap_or(self.default_share).saturating_sub(running) as usize
+    }
+
+    /// How many tenants to consider: every tenant at its share may sort
+    /// first without being served, so look past them.
+    pub fn tenants_to_consider(&self) -> i64 {
+        (self.max + self.running.len()) as i64
+    }
 }
 
 /// Writes that share one transaction (and one fsync).

@@ -354,18 +354,23 @@ async fn complete(
 /// Claims up to `max` due deliveries, round-robin over tenants with due
 /// work; rows another host has locked are skipped, not waited for.
 async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
-    let max = req.max as i64;
-    let tenants: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM tenants t
+    let tenants: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT id, policy FROM tenants t
          WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= $1)
          ORDER BY claim_seq, id LIMIT $2",
     )
     .bind(req.now)
-    .bind(max)
+    .bind(req.tenants_to_consider())
     .fetch_all(&mut *conn)
     .await?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
-    for tenant in &tenants {
+    for (tenant, policy) in &tenants {
+        let room = req
+            .room(tenant, rows::worker_share(policy.as_deref())?)
+            .min(req.max);
+        if room == 0 {
+            continue;
+        }
         let due: Vec<(String, String, i64, Option<Timestamp>, i64)> = sqlx::query_as(
             "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
              WHERE tenant = $1 AND due_at <= $2 ORDER BY due_at LIMIT $3
@@ -373,7 +378,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
         )
         .bind(tenant)
         .bind(req.now)
-        .bind(max)
+        .bind(room as i64)
         .fetch_all(&mut *conn)
         .await?;
         per_tenant.push(due);

@@ -8,7 +8,7 @@ use super::{
     Attempt, AttemptOutcome, Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken,
     PluginVersion, StoreError, Tenant,
 };
-use crate::domain::{Provider, Timestamp};
+use crate::domain::{PolicyOverrides, Provider, Timestamp};
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvReadError, Outcome};
 
@@ -71,6 +71,20 @@ pub(super) fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Stor
 }
 
 /// Encodes a JSON column.
+/// A tenant's stored policy overrides; none stored is none overridden.
+pub(super) fn policy(text: Option<&str>) -> Result<PolicyOverrides, StoreError> {
+    Ok(text.map(json).transpose()?.unwrap_or_default())
+}
+
+/// The worker share a tenant's stored policy sets, if it sets one.
+pub(super) fn worker_share(text: Option<&str>) -> Result<Option<u32>, StoreError> {
+    Ok(policy(text)?
+        .0
+        .get("max_concurrent")
+        .and_then(serde_json::Value::as_u64)
+        .map(|n| n.min(u32::MAX.into()) as u32))
+}
+
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }

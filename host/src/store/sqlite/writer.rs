@@ -176,6 +176,8 @@ mod tests {
         ClaimRequest {
             now: Timestamp::now(),
             max: 10,
+            running: Default::default(),
+            default_share: u32::MAX,
         }
     }
 

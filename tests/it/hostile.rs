@@ -1,0 +1,369 @@
+//! A hostile tenant against a real server: it holds its own API key,
+//! uploads any component, configures its own endpoints and sends any number
+//! of validly signed webhooks. Each test plays one attack and asserts that
+//! the host holds, that the attacker meets a reason it can read, and that
+//! another tenant is served as if nothing happened.
+
+use std::time::{Duration, Instant};
+
+use hookhost::ids::TenantId;
+use hookhost::store::DeliveryStatus;
+use hookhost_tests::host::{OPERATOR_TOKEN, SECRET, TestHost};
+use hookhost_tests::{block_on, plugins};
+use serde_json::{Value, json};
+
+/// A tenant with its key, its plugin `name` uploaded through the API, and
+/// an endpoint `hook` running it with `extra` merged into the spec.
+async fn tenant_with_endpoint(host: &TestHost, tenant: &str, plugin: &str, extra: Value) -> String {
+    let key = host.create_tenant(tenant).await;
+    let (status, body) = host
+        .upload(&key, tenant, "handler", std::fs::read(plugin).unwrap())
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = put_endpoint(host, &key, tenant, extra).await;
+    assert_eq!(status, 201, "{body}");
+    key
+}
+
+async fn put_endpoint(host: &TestHost, token: &str, tenant: &str, extra: Value) -> (u16, Value) {
+    let mut spec = json!({
+        "provider": "standard-webhooks",
+        "secrets": [SECRET],
+        "plugin": "handler",
+        "retry": { "max_attempts": 1 },
+    });
+    merge(&mut spec, extra);
+    host.call(
+        "PUT",
+        &format!("/v1/tenants/{tenant}/endpoints/hook"),
+        Some(token),
+        Some(spec),
+    )
+    .await
+}
+
+fn merge(into: &mut Value, extra: Value) {
+    if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
+        into.extend(extra);
+    }
+}
+
+/// `mallory`, whose plugin spins to its deadline, and `alice`, whose plugin
+/// returns at once.
+async fn spinner_and_bystander(host: &TestHost, timeout_ms: u64) {
+    tenant_with_endpoint(
+        host,
+        "mallory",
+        plugins::SPIN_LOOP,
+        json!({ "limits": { "timeout_ms": timeout_ms } }),
+    )
+    .await;
+    tenant_with_endpoint(host, "alice", plugins::NOOP, json!({})).await;
+}
+
+/// Sends a signed webhook to a tenant's endpoint `hook`.
+async fn send(host: &TestHost, tenant: &str, event_id: &str) -> reqwest::Response {
+    host.send(
+        tenant,
+        "hook",
+        hookhost::domain::Provider::StandardWebhooks,
+        SECRET,
+        event_id,
+        b"{}",
+    )
+    .await
+}
+
+/// The fields a 422 names.
+fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_tenant_key_cannot_open_the_private_network_every_host_or_a_longer_deadline() {
+    block_on(async {
+        let host = TestHost::start().await;
+        let key = tenant_with_endpoint(&host, "mallory", plugins::HTTP_PROBE, json!({})).await;
+        for (attack, field, says) in [
+            (
+                json!({ "allowed_hosts": ["169.254.169.254"], "allow_private_network": true }),
+                "allow_private_network",
+                "operator",
+            ),
+            (
+                json!({ "allowed_hosts": ["*"] }),
+                "allowed_hosts[0]",
+                "allow_any_host",
+            ),
+            (
+                json!({ "limits": { "timeout_ms": 300000 } }),
+                "limits.timeout_ms",
+                "ceiling of 30000",
+            ),
+            (
+                json!({ "limits": { "memory_mb": 512 } }),
+                "limits.memory_mb",
+                "ceiling of 128",
+            ),
+            (
+                json!({ "retry": { "max_attempts": 100, "schedule_s": [0] } }),
+                "retry.max_attempts",
+                "ceiling of 20",
+            ),
+            (
+                json!({ "secrets": [SECRET, SECRET, SECRET, SECRET, SECRET] }),
+                "secrets",
+                "ceiling of 4",
+            ),
+        ] {
+            let (status, problem) = put_endpoint(&host, &key, "mallory", attack.clone()).await;
+            assert_eq!(status, 422, "{attack} was accepted: {problem}");
+            assert!(
+                fields(&problem).contains(&field.to_owned()),
+                "{attack}: {problem}"
+            );
+            assert!(
+                problem["detail"].as_str().unwrap().contains(says),
+                "{attack}: {problem}"
+            );
+        }
+
+        // Once the operator grants it, the same request goes through.
+        host.set_policy("mallory", json!({ "allow_private_network": true }))
+            .await;
+        let (status, body) = put_endpoint(
+            &host,
+            &key,
+            "mallory",
+            json!({ "allowed_hosts": ["127.0.0.1"], "allow_private_network": true }),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        host.stop().await;
+    })
+}
+
+#[test]
+fn the_policy_is_read_and_written_by_the_operator_alone() {
+    block_on(async {
+        let host = TestHost::start().await;
+        let mallory = host.create_tenant("mallory").await;
+        host.create_tenant("alice").await;
+        let own = "/v1/tenants/mallory/policy";
+        for (method, body) in [
+            ("GET", None),
+            ("PUT", Some(json!({ "max_concurrent": 64 }))),
+        ] {
+            let (status, answer) = host.call(method, own, Some(&mallory), body.clone()).await;
+            assert_eq!(status, 403, "{method} own policy: {answer}");
+            let (status, answer) = host
+                .call(method, "/v1/tenants/alice/policy", Some(&mallory), body)
+                .await;
+            assert_eq!(status, 404, "{method} another's policy: {answer}");
+        }
+
+        let (status, answer) = host
+            .call(
+                "PUT",
+                own,
+                Some(OPERATOR_TOKEN),
+                Some(json!({ "max_concurent": 2 })),
+            )
+            .await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(fields(&answer), ["max_concurent"]);
+        let (status, answer) = host
+            .call(
+                "PUT",
+                own,
+                Some(OPERATOR_TOKEN),
+                Some(json!({ "max_timeout_ms": 3_600_000, "max_secrets": 0 })),
+            )
+            .await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(fields(&answer), ["max_timeout_ms", "max_secrets"]);
+
+        let view = host
+            .set_policy("mallory", json!({ "max_concurrent": 2 }))
+            .await;
+        assert_eq!(view["policy"]["max_concurrent"], 2);
+        assert_eq!(view["overrides"], json!({ "max_concurrent": 2 }));
+        assert_eq!(view["policy"]["max_timeout_ms"], 30000, "the default stays");
+        let (status, answer) = host.call("GET", own, Some(OPERATOR_TOKEN), None).await;
+        assert_eq!((status, &answer["policy"]), (200, &view["policy"]));
+        host.stop().await;
+    })
+}
+
+#[test]
+fn an_endpoint_beyond_a_tightened_policy_is_reported_and_keeps_running() {
+    block_on(async {
+        let host = TestHost::start().await;
+        tenant_with_endpoint(
+            &host,
+            "acme",
+            plugins::NOOP,
+            json!({ "limits": { "timeout_ms": 20000 } }),
+        )
+        .await;
+        let view = host
+            .set_policy("acme", json!({ "max_timeout_ms": 10000 }))
+            .await;
+        let over = &view["endpoints_over_policy"];
+        assert_eq!(over[0]["endpoint"], "hook", "{view}");
+        assert_eq!(over[0]["violations"][0]["field"], "limits.timeout_ms");
+        assert!(
+            over[0]["violations"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("ceiling of 10000"),
+            "{view}"
+        );
+
+        let id = host.accept("acme", "hook", "evt_1", "{}").await;
+        let acme = TenantId::new("acme").unwrap();
+        host.wait_for(
+            &acme,
+            &id,
+            DeliveryStatus::Succeeded,
+            Duration::from_secs(10),
+        )
+        .await;
+        host.stop().await;
+    })
+}
+
+#[test]
+fn a_tenant_over_its_ingest_rate_is_answered_429_and_another_tenant_is_not() {
+    block_on(async {
+        let host = TestHost::start().await;
+        tenant_with_endpoint(&host, "mallory", plugins::NOOP, json!({})).await;
+        tenant_with_endpoint(&host, "alice", plugins::NOOP, json!({})).await;
+        host.set_policy("mallory", json!({ "ingest_rate": 1, "ingest_burst": 2 }))
+            .await;
+
+        // Unsigned requests spend nothing: nobody without the secret can
+        // use up a tenant's allowance.
+        for _ in 0..5 {
+            let response = host
+                .client
+                .post(host.url("/hooks/mallory/hook"))
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 401);
+        }
+        host.accept("mallory", "hook", "evt_1", "{}").await;
+        host.accept("mallory", "hook", "evt_2", "{}").await;
+        let response = send(&host, "mallory", "evt_3").await;
+        assert_eq!(response.status(), 429);
+        let retry_after: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=2).contains(&retry_after), "{retry_after}");
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains("ingest_rate"),
+            "{problem}"
+        );
+
+        for n in 0..5 {
+            host.accept("alice", "hook", &format!("evt_{n}"), "{}")
+                .await;
+        }
+        host.stop().await;
+    })
+}
+
+#[test]
+fn a_tenant_over_its_queue_depth_is_answered_429_and_another_tenant_is_not() {
+    block_on(async {
+        let host = TestHost::start().await;
+        spinner_and_bystander(&host, 3000).await;
+        host.set_policy("mallory", json!({ "max_queue_depth": 2 }))
+            .await;
+
+        host.accept("mallory", "hook", "evt_1", "{}").await;
+        host.accept("mallory", "hook", "evt_2", "{}").await;
+        let response = send(&host, "mallory", "evt_3").await;
+        assert_eq!(response.status(), 429);
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("max_queue_depth"),
+            "{problem}"
+        );
+        host.accept("alice", "hook", "evt_1", "{}").await;
+        host.stop().await;
+    })
+}
+
+#[test]
+fn a_tenant_spinning_in_every_worker_it_may_hold_leaves_the_rest_to_another() {
+    block_on(async {
+        // The default configuration: 64 workers, 16 of them per tenant.
+        let host = TestHost::start().await;
+        spinner_and_bystander(&host, 20000).await;
+        for n in 0..40 {
+            host.accept("mallory", "hook", &format!("evt_{n}"), "{}")
+                .await;
+        }
+        let running = || async {
+            let (status, page) = host
+                .call(
+                    "GET",
+                    "/v1/tenants/mallory/deliveries?status=running&limit=100",
+                    Some(OPERATOR_TOKEN),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{page}");
+            page["deliveries"].as_array().unwrap().len()
+        };
+        let started = Instant::now();
+        while running().await < 16 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "mallory never got its share"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let sent = Instant::now();
+        let id = host.accept("alice", "hook", "evt_1", "{}").await;
+        let alice = TenantId::new("alice").unwrap();
+        host.wait_for(
+            &alice,
+            &id,
+            DeliveryStatus::Succeeded,
+            Duration::from_secs(2),
+        )
+        .await;
+        let waited = sent.elapsed();
+        assert!(running().await <= 16, "mallory held more than its share");
+        assert!(waited < Duration::from_secs(2), "alice waited {waited:?}");
+        host.stop().await;
+    })
+}
+
+#[test]
+fn an_admin_json_body_over_its_limit_is_refused_unread() {
+    block_on(async {
+        let host = TestHost::start().await;
+        let key = host.create_tenant("mallory").await;
+        let huge = json!({ "config": { "k": "x".repeat(3 * 1024 * 1024) } });
+        let (status, problem) = put_endpoint(&host, &key, "mallory", huge).await;
+        assert_eq!(status, 413, "{problem}");
+        host.stop().await;
+    })
+}
