@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use hookhost::config::Config;
-use hookhost::domain::Provider;
+use hookhost::domain::{Provider, TenantPolicy};
 use hookhost::ingress::verify::{VerifyConfig, sign, verify};
 use hookhost::store::{PostgresStore, Store};
 use hookhost_tests::host::{PgSchema, TestHost, spec};
@@ -178,27 +178,34 @@ fn main() {
 
 /// A server with a GitHub endpoint running the trivial plugin.
 async fn bench_host(workers: usize) -> TestHost {
-    let host = TestHost::start_with(Config {
-        workers,
-        ..Config::default()
-    })
-    .await;
+    let host = TestHost::start_with(single_tenant(workers)).await;
     configure(&host).await;
     host
 }
 
 /// A server on `store` (PostgreSQL, shared by several hosts).
 async fn bench_host_on(store: Arc<dyn Store>, workers: usize) -> TestHost {
-    let host = TestHost::start_on(
-        store,
-        Config {
-            workers,
-            ..Config::default()
-        },
-    )
-    .await;
+    let host = TestHost::start_on(store, single_tenant(workers)).await;
     configure(&host).await;
     host
+}
+
+/// The configuration of a host whose one tenant may use all of it, as its
+/// operator would set it: every worker, and a rate and depth it never
+/// reaches (the bucket and the depth check still run for each webhook).
+fn single_tenant(workers: usize) -> Config {
+    let defaults = Config::default();
+    Config {
+        workers,
+        tenant: TenantPolicy {
+            max_concurrent: workers.max(1) as u32,
+            max_queue_depth: defaults.max_queue_depth,
+            ingest_rate: 10_000_000,
+            ingest_burst: 10_000_000,
+            ..defaults.tenant.clone()
+        },
+        ..defaults
+    }
 }
 
 /// Tenant `bench` with the trivial plugin on a GitHub endpoint (idempotent,
