@@ -236,3 +236,55 @@ fn an_invocation_finds_nothing_an_earlier_one_left_in_linear_memory() {
         }
     })
 }
+
+/// What an invocation's record holds in host memory: every text and byte
+/// the guest made the host keep, with each record's own size.
+fn retained_bytes(inv: &hookhost::runtime::Invocation) -> usize {
+    use hookhost::runtime::{KvWrite, LogLine, OutboundCall};
+    let logs: usize = inv
+        .logs
+        .iter()
+        .map(|l| std::mem::size_of::<LogLine>() + l.message.len())
+        .sum();
+    let kv: usize = inv
+        .kv_writes
+        .iter()
+        .map(|w| {
+            std::mem::size_of::<KvWrite>()
+                + match w {
+                    KvWrite::Set { key, value } => key.len() + value.len(),
+                    KvWrite::Delete { key } | KvWrite::Increment { key, .. } => key.len(),
+                }
+        })
+        .sum();
+    let calls: usize = inv
+        .http_calls
+        .iter()
+        .map(|c| {
+            std::mem::size_of::<OutboundCall>()
+                + c.method.len()
+                + c.url.len()
+                + c.error.as_ref().map_or(0, String::len)
+        })
+        .sum();
+    logs + kv + calls + inv.outcome.to_string().len()
+}
+
+#[test]
+fn whatever_a_guest_does_its_record_stays_within_the_stated_host_memory() {
+    block_on(async {
+        let hostile = load(plugins::HOSTILE).await;
+        let flood = load(plugins::LOG_FLOOD).await;
+        let mut worst = 0;
+        for attack in ["kv-flood", "huge-message", "huge-url", "raw-stdout"] {
+            let mut sandbox = Sandbox::new().await.config("attack", attack);
+            sandbox.limits.timeout_ms = 30_000;
+            let inv = sandbox.run(&hostile, event("{}", None)).await;
+            worst = worst.max(retained_bytes(&inv));
+        }
+        let inv = Sandbox::new().await.run(&flood, event("{}", None)).await;
+        worst = worst.max(retained_bytes(&inv));
+        // ARCHITECTURE.md: under 6 MiB by the default policy.
+        assert!(worst < 6 * 1024 * 1024, "{worst} bytes retained");
+    })
+}

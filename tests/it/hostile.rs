@@ -367,3 +367,214 @@ fn an_admin_json_body_over_its_limit_is_refused_unread() {
         host.stop().await;
     })
 }
+
+/// `mallory` running the `hostile` plugin's `attack`, `alice` a bystander.
+async fn attacker_and_bystander(host: &TestHost, attack: &str) {
+    tenant_with_endpoint(
+        host,
+        "mallory",
+        plugins::HOSTILE,
+        json!({ "config": { "attack": attack }, "limits": { "timeout_ms": 30000 } }),
+    )
+    .await;
+    tenant_with_endpoint(host, "alice", plugins::NOOP, json!({})).await;
+}
+
+/// Sends mallory an event, waits for it to end, checks it ended as
+/// `status`, and returns the delivery as the API shows it.
+async fn attack(host: &TestHost, event_id: &str, status: &str) -> Value {
+    let id = host.accept("mallory", "hook", event_id, "{}").await;
+    let started = Instant::now();
+    loop {
+        let (code, delivery) = host
+            .call(
+                "GET",
+                &format!("/v1/tenants/mallory/deliveries/{id}"),
+                Some(OPERATOR_TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(code, 200, "{delivery}");
+        if ["succeeded", "dead"].contains(&delivery["status"].as_str().unwrap()) {
+            assert_eq!(delivery["status"], status, "{delivery:#}");
+            return delivery;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{delivery:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Alice's webhooks are still accepted and run while mallory attacks.
+async fn bystander_is_served(host: &TestHost, event_id: &str) {
+    let id = host.accept("alice", "hook", event_id, "{}").await;
+    let alice = TenantId::new("alice").unwrap();
+    host.wait_for(
+        &alice,
+        &id,
+        DeliveryStatus::Succeeded,
+        Duration::from_secs(10),
+    )
+    .await;
+}
+
+async fn kv_keys(host: &TestHost) -> Value {
+    let (status, keys) = host
+        .call(
+            "GET",
+            "/v1/tenants/mallory/kv/handler/keys",
+            Some(OPERATOR_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{keys}");
+    keys
+}
+
+#[test]
+fn a_flood_of_kv_writes_and_deletes_commits_no_more_than_the_write_cap() {
+    block_on(async {
+        let host = TestHost::start().await;
+        attacker_and_bystander(&host, "kv-flood").await;
+        let delivery = attack(&host, "flood_1", "succeeded").await;
+        let logs = &delivery["attempts"][0]["logs"];
+        assert_eq!(logs[0]["message"], "refused 9000", "{logs}");
+        // The first 1,000 writes: 500 sets and 500 deletes, one write per key.
+        let keys = kv_keys(&host).await;
+        assert_eq!(keys["keys"].as_array().unwrap().len(), 500, "{keys}");
+        assert_eq!(keys["truncated"], false);
+        bystander_is_served(&host, "evt_1").await;
+        host.stop().await;
+    })
+}
+
+#[test]
+fn listing_more_keys_than_one_list_returns_is_refused_with_a_reason() {
+    block_on(async {
+        let host = TestHost::start().await;
+        attacker_and_bystander(&host, "kv-flood").await;
+        for n in 0..3 {
+            attack(&host, &format!("flood_{n}"), "succeeded").await;
+        }
+        let keys = kv_keys(&host).await;
+        assert_eq!(keys["keys"].as_array().unwrap().len(), 1000);
+        assert_eq!(keys["truncated"], true, "1,500 keys, 1,000 listed");
+
+        put_endpoint(
+            &host,
+            OPERATOR_TOKEN,
+            "mallory",
+            json!({ "config": { "attack": "kv-list" } }),
+        )
+        .await;
+        let delivery = attack(&host, "list_1", "dead").await;
+        let message = delivery["attempts"][0]["message"].as_str().unwrap();
+        assert!(message.contains("more than 1000 keys"), "{message}");
+        bystander_is_served(&host, "evt_1").await;
+        host.stop().await;
+    })
+}
+
+#[test]
+fn unstorable_text_and_overflowing_counters_fail_no_batch() {
+    block_on(async {
+        let host = TestHost::start().await;
+        attacker_and_bystander(&host, "kv-nul").await;
+        let delivery = attack(&host, "nul_1", "dead").await;
+        let message = delivery["attempts"][0]["message"].as_str().unwrap();
+        assert!(message.contains("NUL key refused"), "{message}");
+
+        put_endpoint(
+            &host,
+            OPERATOR_TOKEN,
+            "mallory",
+            json!({ "config": { "attack": "kv-overflow" } }),
+        )
+        .await;
+        for n in 0..2 {
+            attack(&host, &format!("overflow_{n}"), "succeeded").await;
+        }
+        let (status, n) = host
+            .call(
+                "GET",
+                "/v1/tenants/mallory/kv/handler/keys/n",
+                Some(OPERATOR_TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{n}");
+        assert_eq!(n["value"], i64::MAX.to_string(), "saturated, not failed");
+
+        // An event id with NUL in it, as a sender's body may carry.
+        let body = br#"{"id":"evt_\u0000x","type":"payment_intent.succeeded"}"#;
+        let stripe_secret = "whsec_test_secret";
+        let (status, answer) = put_endpoint(
+            &host,
+            OPERATOR_TOKEN,
+            "alice",
+            json!({ "provider": "stripe", "secrets": [stripe_secret], "plugin": "handler" }),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        for expected in [202, 200] {
+            let response = host
+                .send(
+                    "alice",
+                    "hook",
+                    hookhost::domain::Provider::Stripe,
+                    stripe_secret,
+                    "unused",
+                    body,
+                )
+                .await;
+            assert_eq!(response.status(), expected, "the repeat is a duplicate");
+        }
+        host.stop().await;
+    })
+}
+
+#[test]
+fn messages_urls_and_methods_of_any_size_are_kept_cut_to_their_bounds() {
+    block_on(async {
+        let host = TestHost::start().await;
+        attacker_and_bystander(&host, "huge-message").await;
+        let delivery = attack(&host, "message_1", "dead").await;
+        let message = delivery["attempts"][0]["message"].as_str().unwrap();
+        assert!(message.len() <= 4096, "{} bytes kept", message.len());
+        assert!(message.ends_with("more bytes cut]"), "{message}");
+        assert!(message.starts_with('\u{FFFD}'), "NUL made storable");
+
+        put_endpoint(
+            &host,
+            OPERATOR_TOKEN,
+            "mallory",
+            json!({ "config": { "attack": "huge-url" } }),
+        )
+        .await;
+        let delivery = attack(&host, "url_1", "succeeded").await;
+        let call = &delivery["attempts"][0]["http_calls"][0];
+        assert!(call["url"].as_str().unwrap().len() <= 2048, "{call}");
+        assert!(call["method"].as_str().unwrap().len() <= 32, "{call}");
+        bystander_is_served(&host, "evt_1").await;
+        host.stop().await;
+    })
+}
+
+#[test]
+fn a_raw_write_past_the_streams_permit_traps_the_guest_not_the_host() {
+    block_on(async {
+        let host = TestHost::start().await;
+        attacker_and_bystander(&host, "raw-stdout").await;
+        let delivery = attack(&host, "stdout_1", "dead").await;
+        let attempt = &delivery["attempts"][0];
+        assert_eq!(attempt["outcome"], "trap", "{attempt}");
+        assert!(
+            attempt["message"]
+                .as_str()
+                .unwrap()
+                .contains("exceeds the 65536 bytes"),
+            "{attempt}"
+        );
+        bystander_is_served(&host, "evt_1").await;
+        host.stop().await;
+    })
+}

@@ -13,6 +13,7 @@ use super::views::{KvKeys, KvValue, encode};
 use crate::ids::PluginName;
 use crate::problem::Problem;
 use crate::runtime::KvNamespace;
+use crate::runtime::MAX_LIST_KEYS;
 
 /// Which keys to list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -50,12 +51,18 @@ pub async fn keys(
     Query(query): Query<KeysQuery>,
 ) -> Result<Json<KvKeys>, ApiError> {
     let ns = namespace(&state, &caller, &tenant, &plugin).await?;
-    let keys = state
+    let mut keys = state
         .store
-        .list_keys(&ns, query.prefix.as_deref().unwrap_or(""))
+        .list_keys(
+            &ns,
+            query.prefix.as_deref().unwrap_or(""),
+            MAX_LIST_KEYS + 1,
+        )
         .await
         .map_err(store_down)?;
-    Ok(Json(KvKeys { keys }))
+    let truncated = keys.len() > MAX_LIST_KEYS;
+    keys.truncate(MAX_LIST_KEYS);
+    Ok(Json(KvKeys { keys, truncated }))
 }
 
 /// Reads one value.

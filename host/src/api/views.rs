@@ -351,8 +351,11 @@ pub struct ReplayedDead {
 /// Keys of a plugin's KV.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KvKeys {
-    /// In order.
+    /// In order; at most 1,000.
     pub keys: Vec<String>,
+    /// More keys match than are listed; ask for a narrower prefix.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// One KV value.

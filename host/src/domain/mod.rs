@@ -7,6 +7,7 @@ mod host_pattern;
 mod policy;
 mod provider;
 mod retry;
+mod text;
 mod time;
 
 pub use endpoint::{
@@ -16,4 +17,5 @@ pub use host_pattern::{HostPattern, InvalidHostPattern};
 pub use policy::{PolicyOverrides, TenantPolicy, Violation, config_bytes, hard};
 pub use provider::{HmacAlgorithm, HmacScheme, Provider, SignatureEncoding, UnknownProvider};
 pub use retry::{MAX_ATTEMPTS, MAX_DELAY_S, RetryPolicy};
+pub use text::{MAX_EVENT_ID_BYTES, clip, event_key};
 pub use time::Timestamp;

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::IngestRates;
 use super::verify::{self, VerifyConfig, VerifyError};
-use crate::domain::{Provider, Timestamp};
+use crate::domain::{Provider, Timestamp, clip, event_key};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::problem::{Problem, RETRY_AFTER_S};
 use crate::queue::{Queue, QueueError};
@@ -24,6 +24,9 @@ use crate::store::{EndpointCache, Ingested, NewDelivery, PolicyCache};
 /// Headers that carry the sender's own credentials rather than the event's
 /// data; they are neither stored nor shown to plugins.
 const DROPPED_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+/// Longest event type kept; a sender's body chooses it.
+const MAX_EVENT_TYPE_BYTES: usize = 256;
 
 /// Why a webhook was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -216,7 +219,8 @@ async fn accept(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         None => identity.event_id,
-    };
+    }
+    .map(event_key);
 
     if state.queue.is_full() {
         return Err(IngressError::Overloaded);
@@ -227,7 +231,7 @@ async fn accept(
         endpoint: endpoint.id.clone(),
         event_id,
         provider: spec.provider,
-        event_type: identity.event_type,
+        event_type: identity.event_type.map(|t| clip(t, MAX_EVENT_TYPE_BYTES)),
         headers: headers
             .iter()
             .filter(|(name, _)| !DROPPED_HEADERS.contains(&name.as_str()))

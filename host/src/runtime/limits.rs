@@ -21,8 +21,13 @@ pub struct Limits {
     pub memory_mb: u32,
     /// Outbound HTTP calls per invocation.
     pub max_http_calls: u32,
-    /// Bytes of keys and values written to KV per invocation.
+    /// Bytes of keys and values written to KV per invocation, each write
+    /// also charged a fixed overhead.
     pub max_kv_write_bytes: u64,
+    /// KV writes (set, delete, increment) per invocation.
+    pub max_kv_writes: u32,
+    /// KV reads that reach the store per invocation.
+    pub max_kv_reads: u32,
     /// Bytes of log kept per invocation; the rest is dropped behind a marker.
     pub max_log_bytes: u64,
     /// Timeout of one outbound call (the guest may ask for less, never more).
@@ -40,6 +45,8 @@ impl Default for Limits {
             memory_mb: endpoint.memory_mb,
             max_http_calls: endpoint.max_http_calls,
             max_kv_write_bytes: 4 * 1024 * 1024,
+            max_kv_writes: 1_000,
+            max_kv_reads: 10_000,
             max_log_bytes: 64 * 1024,
             http_timeout_ms: 10_000,
             http_response_max_bytes: 1024 * 1024,

@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+use crate::domain::clip;
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
@@ -34,15 +36,18 @@ use bindings::{Handler, HandlerPre};
 use cache::CompileCache;
 use capabilities::config::ConfigState;
 use capabilities::http_out::{HttpClients, HttpState};
-use capabilities::kv::KvState;
+use capabilities::kv::{KvBudget, KvState, UsageCache};
 use capabilities::log::LogBuffer;
 use capabilities::stdio::CapturedStream;
 use state::{MemoryLimiter, State};
 
-pub use capabilities::kv::{KvNamespace, KvReadError, KvReader, KvWrite};
+pub use capabilities::kv::{KvNamespace, KvReadError, KvReader, KvWrite, MAX_LIST_KEYS};
 pub use capabilities::log::{Level, LogLine};
 pub use limits::{Grants, Limits};
-pub use outcome::{Invocation, OutboundCall, Outcome};
+pub use outcome::{
+    Invocation, MAX_CALL_ERROR_BYTES, MAX_MESSAGE_BYTES, MAX_METHOD_BYTES, MAX_URL_BYTES,
+    OutboundCall, Outcome,
+};
 
 /// How often the epoch advances: the granularity of deadlines and of the
 /// cooperative yields that keep a spinning guest from starving others.
@@ -153,6 +158,7 @@ struct Inner {
     clients: HttpClients,
     max_memory_bytes: usize,
     compilations: AtomicU64,
+    kv_usage: Arc<UsageCache>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -185,6 +191,7 @@ impl Runtime {
             clients,
             max_memory_bytes,
             compilations: AtomicU64::new(0),
+            kv_usage: Arc::default(),
         });
         spawn_epoch_ticker(Arc::downgrade(&inner));
         Ok(Self { inner })
@@ -266,9 +273,14 @@ impl Runtime {
             },
             kv: KvState::new(
                 kv,
+                self.inner.kv_usage.clone(),
                 grants.kv.clone(),
-                limits.max_kv_write_bytes,
-                grants.kv_quota_bytes,
+                KvBudget {
+                    write_bytes: limits.max_kv_write_bytes,
+                    writes: limits.max_kv_writes,
+                    reads: limits.max_kv_reads,
+                    quota_bytes: grants.kv_quota_bytes,
+                },
             ),
             config: ConfigState::new(Arc::new(grants.config.clone())),
         };
@@ -295,8 +307,8 @@ impl Runtime {
         let outcome = match result {
             Err(_elapsed) => Outcome::Timeout,
             Ok(Ok(Ok(()))) => Outcome::Ok,
-            Ok(Ok(Err(HandlerError::Retry(m)))) => Outcome::Retry(m),
-            Ok(Ok(Err(HandlerError::Reject(m)))) => Outcome::Reject(m),
+            Ok(Ok(Err(HandlerError::Retry(m)))) => Outcome::Retry(clip(m, MAX_MESSAGE_BYTES)),
+            Ok(Ok(Err(HandlerError::Reject(m)))) => Outcome::Reject(clip(m, MAX_MESSAGE_BYTES)),
             Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Outcome::Timeout,
             Ok(Err(_)) if state.limiter.hit => Outcome::OutOfMemory,
             Ok(Err(e)) => {
@@ -304,10 +316,11 @@ impl Runtime {
                     Some(trap) => trap.to_string(),
                     None => format!("{e:#}"),
                 };
-                match log.lock().expect("log lock").panic_message() {
-                    Some(panic) => Outcome::Trap(format!("{panic} ({trap})")),
-                    None => Outcome::Trap(trap),
-                }
+                let message = match log.lock().expect("log lock").panic_message() {
+                    Some(panic) => format!("{panic} ({trap})"),
+                    None => trap,
+                };
+                Outcome::Trap(clip(message, MAX_MESSAGE_BYTES))
             }
         };
         let (logs, logs_truncated) = log.lock().expect("log lock").finish();

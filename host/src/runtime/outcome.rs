@@ -6,6 +6,16 @@ use serde::{Deserialize, Serialize};
 
 use super::capabilities::kv::KvWrite;
 use super::capabilities::log::LogLine;
+use crate::domain::clip;
+
+/// Longest outcome message kept (a handler's `retry`/`reject` text, a trap's).
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024;
+/// Longest outbound URL kept in an attempt's record.
+pub const MAX_URL_BYTES: usize = 2 * 1024;
+/// Longest outbound method kept in an attempt's record.
+pub const MAX_METHOD_BYTES: usize = 32;
+/// Longest reason for a failed outbound call kept in an attempt's record.
+pub const MAX_CALL_ERROR_BYTES: usize = 1024;
 
 /// How an invocation ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +68,25 @@ pub struct OutboundCall {
     pub duration_ms: u64,
     /// Why the call failed, when it did.
     pub error: Option<String>,
+}
+
+impl OutboundCall {
+    /// The record of a call, its guest-given texts cut to their bounds.
+    pub fn new(
+        method: String,
+        url: String,
+        status: Option<u16>,
+        duration_ms: u64,
+        error: Option<String>,
+    ) -> Self {
+        Self {
+            method: clip(method, MAX_METHOD_BYTES),
+            url: clip(url, MAX_URL_BYTES),
+            status,
+            duration_ms,
+            error: error.map(|e| clip(e, MAX_CALL_ERROR_BYTES)),
+        }
+    }
 }
 
 /// The full record of one invocation.

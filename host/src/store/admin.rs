@@ -42,11 +42,13 @@ macro_rules! admin_store {
                 &self,
                 ns: &$crate::runtime::KvNamespace,
                 prefix: &str,
+                limit: usize,
             ) -> Result<Vec<String>, $crate::runtime::KvReadError> {
                 sqlx::query_scalar($kv_keys)
                     .bind(ns.tenant.as_str())
                     .bind(ns.plugin.as_str())
                     .bind(prefix)
+                    .bind(limit as i64)
                     .fetch_all(self.admin_reader())
                     .await
                     .map_err($crate::store::rows::read_error)

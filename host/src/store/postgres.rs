@@ -95,12 +95,15 @@ super::admin::admin_store! {
     payload_join: "JOIN payloads ON delivery_id = id",
     // Keys compare bytewise, as on SQLite, whatever the database's collation.
     kv_keys: "SELECT key FROM kv WHERE tenant = $1 AND plugin = $2 AND starts_with(key, $3)
-              ORDER BY key COLLATE \"C\"",
+              ORDER BY key COLLATE \"C\" LIMIT $4",
     kv_usage: "SELECT COALESCE(SUM(octet_length(key) + length(value)), 0)::BIGINT FROM kv WHERE tenant = $1",
     // Another host's claim may be taking the same row.
     lock_row: " FOR UPDATE",
 }
 
+/// The handler's KV writes. An increment never fails the batch it is in: a
+/// stored value that is not an integer counts as 0 (a `set` raced it), and
+/// the sum saturates at the ends of BIGINT, as the guest's own view did.
 async fn apply_kv(
     conn: &mut PgConnection,
     ns: &KvNamespace,
@@ -128,7 +131,11 @@ async fn apply_kv(
                 "INSERT INTO kv (tenant, plugin, key, value, updated_at)
                  VALUES ($1, $2, $3, convert_to($4::BIGINT::TEXT, 'UTF8'), $5)
                  ON CONFLICT (tenant, plugin, key) DO UPDATE SET
-                   value = convert_to((convert_from(kv.value, 'UTF8')::BIGINT + $4::BIGINT)::TEXT, 'UTF8'),
+                   value = convert_to(LEAST(GREATEST(
+                     COALESCE(substring(encode(kv.value, 'escape')
+                                        FROM '^[[:space:]]*([-+]?[0-9]{1,19})[[:space:]]*$')::NUMERIC, 0)
+                       + $4::NUMERIC,
+                     -9223372036854775808), 9223372036854775807)::BIGINT::TEXT, 'UTF8'),
                    updated_at = $5",
             )
             .bind(ns.tenant.as_str())

@@ -254,13 +254,13 @@ impl Host for State {
         let budget_spent = self.http.calls.len() as u32 >= self.http.max_calls;
         let result = self.http.send(request).await;
         if !budget_spent {
-            self.http.calls.push(OutboundCall {
+            self.http.calls.push(OutboundCall::new(
                 method,
                 url,
-                status: result.as_ref().ok().map(|r| r.status),
-                duration_ms: started.elapsed().as_millis() as u64,
-                error: result.as_ref().err().map(describe),
-            });
+                result.as_ref().ok().map(|r| r.status),
+                started.elapsed().as_millis() as u64,
+                result.as_ref().err().map(describe),
+            ));
         }
         result
     }

@@ -7,8 +7,9 @@
 //! invocation leaves no trace. Increments stay deltas until commit, so
 //! concurrent invocations never lose an update.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,15 @@ use crate::runtime::state::State;
 pub const MAX_KEY_BYTES: usize = 512;
 /// Largest value, in bytes.
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+/// Most keys one `list-keys` returns; past it the guest is told to narrow
+/// its prefix (the 0.1 interface has no cursor), and no more are read.
+pub const MAX_LIST_KEYS: usize = 1_000;
+/// What each write costs the invocation's budget on top of its key and
+/// value, so that deletes and 1-byte writes are not free.
+pub const WRITE_OVERHEAD_BYTES: u64 = 32;
+/// How long a tenant's measured KV usage serves quota checks on this host:
+/// the measure scans the tenant's keys, so it is taken at most this often.
+const USAGE_TTL: Duration = Duration::from_secs(1);
 
 /// Whose data a key belongs to: one plugin of one tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -78,8 +88,13 @@ pub struct KvReadError(pub String);
 pub trait KvReader: Send + Sync {
     /// The committed value of `key`.
     async fn get(&self, ns: &KvNamespace, key: &str) -> Result<Option<Vec<u8>>, KvReadError>;
-    /// Committed keys starting with `prefix`, ascending.
-    async fn list_keys(&self, ns: &KvNamespace, prefix: &str) -> Result<Vec<String>, KvReadError>;
+    /// Committed keys starting with `prefix`, ascending, at most `limit`.
+    async fn list_keys(
+        &self,
+        ns: &KvNamespace,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, KvReadError>;
     /// Bytes of keys and values the tenant stores, across its plugins.
     async fn tenant_usage_bytes(&self, tenant: &TenantId) -> Result<u64, KvReadError>;
 }
@@ -92,85 +107,153 @@ enum Pending {
     Delta(i64),
 }
 
+/// Each tenant's KV usage as last measured on this host.
+#[derive(Default)]
+pub(crate) struct UsageCache(Mutex<HashMap<TenantId, (Instant, u64)>>);
+
+impl UsageCache {
+    /// The tenant's usage, measured at most once per [`USAGE_TTL`].
+    async fn usage(&self, reader: &dyn KvReader, tenant: &TenantId) -> Result<u64, KvReadError> {
+        if let Some((at, bytes)) = self.0.lock().expect("poisoned").get(tenant)
+            && at.elapsed() < USAGE_TTL
+        {
+            return Ok(*bytes);
+        }
+        let bytes = reader.tenant_usage_bytes(tenant).await?;
+        let mut entries = self.0.lock().expect("poisoned");
+        entries.retain(|_, (at, _)| at.elapsed() < USAGE_TTL);
+        entries.insert(tenant.clone(), (Instant::now(), bytes));
+        Ok(bytes)
+    }
+}
+
+/// How much KV work one invocation may do.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KvBudget {
+    /// Bytes of keys and values written, each write also charged
+    /// [`WRITE_OVERHEAD_BYTES`].
+    pub(crate) write_bytes: u64,
+    /// Writes (set, delete, increment).
+    pub(crate) writes: u32,
+    /// Reads that reach the store (get, list-keys, increment of an unread key).
+    pub(crate) reads: u32,
+    /// Bytes the tenant may hold in all.
+    pub(crate) quota_bytes: u64,
+}
+
 /// One invocation's view of its namespace.
 pub(crate) struct KvState {
     reader: Arc<dyn KvReader>,
+    usage: Arc<UsageCache>,
     ns: KvNamespace,
+    /// The last state of every key written: what commits, one write per key.
     pending: BTreeMap<String, Pending>,
-    log: Vec<KvWrite>,
+    budget: KvBudget,
     written_bytes: u64,
-    max_written_bytes: u64,
-    quota_bytes: u64,
+    writes: u32,
+    reads: u32,
     usage_bytes: Option<u64>,
 }
 
 impl KvState {
     pub(crate) fn new(
         reader: Arc<dyn KvReader>,
+        usage: Arc<UsageCache>,
         ns: KvNamespace,
-        max_written_bytes: u64,
-        quota_bytes: u64,
+        budget: KvBudget,
     ) -> Self {
         Self {
             reader,
+            usage,
             ns,
             pending: BTreeMap::new(),
-            log: Vec::new(),
+            budget,
             written_bytes: 0,
-            max_written_bytes,
-            quota_bytes,
+            writes: 0,
+            reads: 0,
             usage_bytes: None,
         }
     }
 
+    /// What the invocation wrote, one write per key in key order: a key set
+    /// twice commits its last value, increments commit their sum.
     pub(crate) fn into_writes(self) -> Vec<KvWrite> {
-        self.log
+        self.pending
+            .into_iter()
+            .map(|(key, pending)| match pending {
+                Pending::Set(value) => KvWrite::Set { key, value },
+                Pending::Deleted => KvWrite::Delete { key },
+                Pending::Delta(delta) => KvWrite::Increment { key, delta },
+            })
+            .collect()
     }
 
-    async fn committed(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+    fn count_read(&mut self) -> Result<(), Error> {
+        if self.reads >= self.budget.reads {
+            return Err(Error::TooLarge(format!(
+                "this invocation may read KV at most {} times",
+                self.budget.reads
+            )));
+        }
+        self.reads += 1;
+        Ok(())
+    }
+
+    async fn committed(&mut self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.count_read()?;
         self.reader
             .get(&self.ns, key)
             .await
             .map_err(|e| Error::Other(e.to_string()))
     }
 
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+    async fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         check_key(key)?;
         match self.pending.get(key) {
             Some(Pending::Set(v)) => Ok(Some(v.clone())),
             Some(Pending::Deleted) => Ok(None),
             Some(Pending::Delta(d)) => {
+                let d = *d;
                 let base = parse_counter(key, self.committed(key).await?.as_deref())?;
-                Ok(Some(base.saturating_add(*d).to_string().into_bytes()))
+                Ok(Some(base.saturating_add(d).to_string().into_bytes()))
             }
             None => self.committed(key).await,
         }
     }
 
+    /// Charges one write of `bytes` (key and value) before it is buffered.
     async fn charge(&mut self, bytes: u64) -> Result<(), Error> {
-        if self.written_bytes + bytes > self.max_written_bytes {
+        if self.writes >= self.budget.writes {
+            return Err(Error::TooLarge(format!(
+                "this invocation may write to KV at most {} times",
+                self.budget.writes
+            )));
+        }
+        let bytes = bytes + WRITE_OVERHEAD_BYTES;
+        if self.written_bytes + bytes > self.budget.write_bytes {
             return Err(Error::TooLarge(format!(
                 "this invocation may write at most {} bytes to KV",
-                self.max_written_bytes
+                self.budget.write_bytes
             )));
         }
         let usage = match self.usage_bytes {
             Some(u) => u,
             None => {
                 let u = self
-                    .reader
-                    .tenant_usage_bytes(&self.ns.tenant)
+                    .usage
+                    .usage(self.reader.as_ref(), &self.ns.tenant)
                     .await
                     .map_err(|e| Error::Other(e.to_string()))?;
                 *self.usage_bytes.insert(u)
             }
         };
-        if usage + self.written_bytes + bytes > self.quota_bytes {
+        if usage + self.written_bytes + bytes > self.budget.quota_bytes {
             return Err(Error::QuotaExceeded(format!(
                 "tenant {} has used its KV quota of {} bytes",
-                self.ns.tenant, self.quota_bytes
+                self.ns.tenant, self.budget.quota_bytes
             )));
         }
+        self.writes += 1;
         self.written_bytes += bytes;
         Ok(())
     }
@@ -184,21 +267,20 @@ impl KvState {
             )));
         }
         self.charge((key.len() + value.len()) as u64).await?;
-        self.pending
-            .insert(key.clone(), Pending::Set(value.clone()));
-        self.log.push(KvWrite::Set { key, value });
+        self.pending.insert(key, Pending::Set(value));
         Ok(())
     }
 
     async fn delete(&mut self, key: String) -> Result<(), Error> {
         check_key(&key)?;
-        self.pending.insert(key.clone(), Pending::Deleted);
-        self.log.push(KvWrite::Delete { key });
+        self.charge(key.len() as u64).await?;
+        self.pending.insert(key, Pending::Deleted);
         Ok(())
     }
 
     async fn increment(&mut self, key: String, delta: i64) -> Result<i64, Error> {
         check_key(&key)?;
+        self.charge(key.len() as u64 + 20).await?;
         let value = match self.pending.get(&key).cloned() {
             Some(Pending::Set(v)) => {
                 let value = parse_counter(&key, Some(&v))?.saturating_add(delta);
@@ -222,15 +304,14 @@ impl KvState {
                 base.saturating_add(pending).saturating_add(delta)
             }
         };
-        self.charge(key.len() as u64 + 20).await?;
-        self.log.push(KvWrite::Increment { key, delta });
         Ok(value)
     }
 
-    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, Error> {
+    async fn list_keys(&mut self, prefix: &str) -> Result<Vec<String>, Error> {
+        self.count_read()?;
         let committed = self
             .reader
-            .list_keys(&self.ns, prefix)
+            .list_keys(&self.ns, prefix, MAX_LIST_KEYS + 1)
             .await
             .map_err(|e| Error::Other(e.to_string()))?;
         let mut keys: std::collections::BTreeSet<String> = committed.into_iter().collect();
@@ -243,6 +324,11 @@ impl KvState {
                 _ => keys.insert(key.clone()),
             };
         }
+        if keys.len() > MAX_LIST_KEYS {
+            return Err(Error::TooLarge(format!(
+                "more than {MAX_LIST_KEYS} keys start with {prefix:?}; list a narrower prefix"
+            )));
+        }
         Ok(keys.into_iter().collect())
     }
 }
@@ -253,6 +339,9 @@ fn check_key(key: &str) -> Result<(), Error> {
             "keys must be 1 to {MAX_KEY_BYTES} bytes, got {}",
             key.len()
         )));
+    }
+    if key.contains('\0') {
+        return Err(Error::InvalidKey("keys may not contain NUL".into()));
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
-use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError, StreamResult};
 
 use super::log::{Level, SharedLog};
 
@@ -55,11 +55,20 @@ impl StdoutStream for CapturedStream {
     }
 }
 
-/// Writes never block: the log buffer takes everything and applies its own budget.
+/// Writes never block: the log buffer takes whatever fits the permit and
+/// applies its own budget. A guest writing more than it was permitted breaks
+/// the stream's contract, and WASI says that traps.
 const WRITE_PERMIT: usize = 64 * 1024;
 
 impl OutputStream for CapturedStream {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        if bytes.len() > WRITE_PERMIT {
+            return Err(StreamError::Trap(wasmtime::Error::msg(format!(
+                "a write of {} bytes to {} exceeds the {WRITE_PERMIT} bytes check-write permitted",
+                bytes.len(),
+                self.level.as_str(),
+            ))));
+        }
         self.append(&bytes);
         Ok(())
     }
@@ -84,8 +93,9 @@ impl AsyncWrite for CapturedStream {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        self.append(buf);
-        Poll::Ready(Ok(buf.len()))
+        let taken = &buf[..buf.len().min(WRITE_PERMIT)];
+        self.append(taken);
+        Poll::Ready(Ok(taken.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

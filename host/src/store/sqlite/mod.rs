@@ -146,7 +146,7 @@ super::admin::admin_store! {
     payload_join: "JOIN payloads USING (seq)",
     // A range scan rather than LIKE: keys may contain % and _.
     kv_keys: "SELECT key FROM kv WHERE tenant = $1 AND plugin = $2 AND key >= $3 AND key < $3 || char(1114111)
-              ORDER BY key",
+              ORDER BY key LIMIT $4",
     // Bytes, as PostgreSQL's octet_length counts them: length() of TEXT counts characters.
     kv_usage: "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(value)), 0) FROM kv WHERE tenant = $1",
     // The writer connection's transaction is the lock.

@@ -275,7 +275,10 @@ fn complete(tx: &Transaction<'_>, c: &Completion, now: Timestamp) -> Result<bool
 }
 
 /// One KV write. Values are stored as decimal text for counters; a delta
-/// arrives the same way.
+/// arrives the same way. An increment never fails the batch it is in: a
+/// stored value that is not an integer counts as 0 (a `set` raced it), and
+/// the sum saturates at the ends of i64 (SQLite's sum overflows into a
+/// REAL, which the cast to INTEGER clamps), as the guest's own view did.
 fn kv(
     tx: &Transaction<'_>,
     ns: &KvNamespace,
@@ -298,8 +301,9 @@ fn kv(
         KvWrite::Increment { key, delta } => (
             "INSERT OR FAIL INTO kv (tenant, plugin, key, value, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (tenant, plugin, key) DO UPDATE SET updated_at = excluded.updated_at,
-               value = CAST(CAST(CAST(CAST(kv.value AS TEXT) AS INTEGER)
-                                 + CAST(CAST(excluded.value AS TEXT) AS INTEGER) AS TEXT) AS BLOB)",
+               value = CAST(CAST(CAST(CAST(CAST(kv.value AS TEXT) AS INTEGER)
+                                      + CAST(CAST(excluded.value AS TEXT) AS INTEGER) AS INTEGER)
+                                 AS TEXT) AS BLOB)",
             key,
             Cow::Owned(delta.to_string().into_bytes()),
         ),
