@@ -185,7 +185,7 @@ fn an_attempt_whose_lease_expired_records_nothing_over_the_attempt_that_took_it_
                     completions: vec![c],
                     ..WriteBatch::default()
                 };
-                let (results, durable) = store.write(batch).await.unwrap();
+                let (results, durable) = store.write(batch.into()).await.unwrap();
                 durable.wait().await.unwrap();
                 results.completed
             }

@@ -138,7 +138,8 @@ async fn run(
             .map(|c| !matches!(c.next, Next::Retry { .. }))
             .collect();
         let released = !batch.releases.is_empty();
-        match store.write(batch).await {
+        let batch = Arc::new(batch);
+        match store.write(batch.clone()).await {
             Ok((results, durable)) => {
                 let accepted = results
                     .ingested
@@ -163,10 +164,61 @@ async fn run(
                     }
                 });
             }
+            // One record the database refuses must not fail the writes it
+            // was batched with: write each on its own, so only it fails.
+            Err(StoreError::Refused(e)) => {
+                tracing::warn!(error = %e, "the database refused a record; writing the batch's records one by one");
+                let accepted = isolate(store.as_ref(), &batch, replies).await;
+                depth.adjust(accepted as i64);
+                if accepted > 0 || released {
+                    work_ready.notify_one();
+                }
+            }
             Err(e) => replies.fail(&failed(e)),
         }
     }
     while answering.join_next().await.is_some() {}
+}
+
+/// Writes each record of a refused batch in a transaction of its own and
+/// answers it. A completion the database refuses is written again as an
+/// attempt that says why, without what the plugin produced, and
+/// dead-letters its delivery; any other refused record fails alone. Returns
+/// how many webhooks were accepted.
+async fn isolate(store: &dyn Store, batch: &WriteBatch, replies: Replies) -> usize {
+    async fn alone(store: &dyn Store, batch: WriteBatch) -> Result<WriteResults, StoreError> {
+        let (results, durable) = store.write(Arc::new(batch)).await?;
+        durable.wait().await?;
+        Ok(results)
+    }
+    let mut accepted = 0;
+    for (c, reply) in batch.completions.iter().zip(replies.completions) {
+        let mut result = alone(store, WriteBatch::completing(c.clone())).await;
+        if let Err(StoreError::Refused(e)) = &result {
+            let reason = format!(
+                "the database refused this attempt's record ({e}); its logs, calls and KV writes were dropped"
+            );
+            result = alone(store, WriteBatch::completing(c.refused(reason))).await;
+        }
+        let _ = reply.send(result.map(|r| r.completed[0]).map_err(failed));
+    }
+    for ((id, lease), reply) in batch.releases.iter().zip(replies.releases) {
+        let release = WriteBatch {
+            releases: vec![(id.clone(), lease.clone())],
+            ..WriteBatch::default()
+        };
+        let _ = reply.send(alone(store, release).await.map(drop).map_err(failed));
+    }
+    for (d, reply) in batch.ingests.iter().zip(replies.ingests) {
+        let ingest = WriteBatch {
+            ingests: vec![d.clone()],
+            ..WriteBatch::default()
+        };
+        let result = alone(store, ingest).await.map(|mut r| r.ingested.remove(0));
+        accepted += usize::from(matches!(result, Ok(Ingested::Accepted(_))));
+        let _ = reply.send(result.map_err(failed));
+    }
+    accepted
 }
 
 fn failed(e: StoreError) -> QueueError {
@@ -219,8 +271,8 @@ mod tests {
 
     use super::*;
     use crate::ids::{PluginName, TenantId};
-    use crate::store::SqliteStore;
     use crate::store::testing::{delivery, tenant_with_plugin};
+    use crate::store::{AdminStore, SqliteStore};
 
     struct Fixture {
         committer: Committer,
@@ -255,6 +307,30 @@ mod tests {
     /// Time enough for an answer that did not wait for the disk to arrive.
     async fn settle() {
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    #[tokio::test]
+    async fn a_record_the_database_refuses_fails_alone_and_its_batch_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let (tenant, plugin) = tenant_with_plugin(&store).await;
+        let store = Arc::new(store);
+        let (committer, _) = Committer::start(store.clone(), Arc::default(), Arc::default());
+        let (first, second) = (delivery(&tenant, &plugin), delivery(&tenant, &plugin));
+        let mut clash = delivery(&tenant, &plugin);
+        clash.id = first.id.clone();
+        // Sent before the commit task runs, so they share one batch.
+        let (a, b, c) = tokio::join!(
+            committer.ingest(first),
+            committer.ingest(clash),
+            committer.ingest(second)
+        );
+        assert!(matches!(a, Ok(Ingested::Accepted(_))), "{a:?}");
+        assert!(b.is_err(), "a second delivery under one id is refused");
+        let Ok(Ingested::Accepted(id)) = c else {
+            panic!("{c:?}")
+        };
+        assert!(store.delivery(&tenant, &id).await.unwrap().is_some());
     }
 
     #[tokio::test]

@@ -3,17 +3,20 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::QueueError;
 use super::Shared;
-use crate::domain::{RetryPolicy, Timestamp};
+use crate::domain::{LEASE_MARGIN_MS, RetryPolicy, Timestamp};
 use crate::ids::TenantId;
 use crate::runtime::{Event, Grants, Invocation, KvNamespace, Limits, Outcome};
-use crate::store::{AttemptOutcome, AttemptRecord, Claim, ClaimRequest, Claimed, Completion, Next};
+use crate::store::{
+    AttemptOutcome, AttemptRecord, Claim, ClaimRequest, Claimed, Completion, Next, StoreError,
+};
 
 /// How long the dispatcher waits after a failed claim (the store is away).
 const CLAIM_RETRY: Duration = Duration::from_secs(1);
@@ -213,14 +216,25 @@ async fn work(
     drop(share);
     drop(reserved.worker);
     let _slot = reserved.slot;
-    // The attempt is done; keep trying to record it while the lease lasts. If
-    // the store stays away past that, the delivery runs again elsewhere.
+    // The attempt is done; keep trying to record it while the lease lasts
+    // (it runs out at most LEASE_MARGIN_MS after the deadline, which the
+    // attempt ended before). Past that, or if the database refuses the
+    // record itself, the delivery runs again once its lease expires.
+    let lease_over = Instant::now() + Duration::from_millis(LEASE_MARGIN_MS);
     let mut backoff = Duration::from_millis(100);
     loop {
         match shared.committer.complete(completion.clone()).await {
             Ok(true) => return,
             Ok(false) => {
                 tracing::warn!(delivery = %delivery.id, "lease lost before the attempt was recorded; a newer attempt owns it");
+                return;
+            }
+            Err(QueueError::Store(e)) if matches!(*e, StoreError::Refused(_)) => {
+                tracing::error!(delivery = %delivery.id, error = %e, "the database refused even the short record of this attempt; the delivery runs again when its lease expires");
+                return;
+            }
+            Err(e) if Instant::now() >= lease_over => {
+                tracing::warn!(delivery = %delivery.id, error = %e, "gave up recording an attempt: its lease is over, and the delivery runs again");
                 return;
             }
             Err(e) if !abandon.is_cancelled() => {

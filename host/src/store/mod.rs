@@ -28,6 +28,7 @@ pub(crate) use sqlite::FsyncGate;
 pub use sqlite::SqliteStore;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
@@ -39,9 +40,14 @@ use crate::runtime::{KvNamespace, KvReader, KvWrite};
 /// errors stay inside: callers see what happened, not which crate said so.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database refused or failed a statement, or went away.
+    /// The database failed a statement, or went away.
     #[error("database error: {0}")]
     Database(DriverError),
+    /// The database refused a record it was given (a value out of range,
+    /// text it cannot hold, a constraint): writing the same again fails the
+    /// same way, so the record must be left out, not retried.
+    #[error("the database refused a record: {0}")]
+    Refused(DriverError),
     /// The schema could not be brought up to date.
     #[error("database migration failed: {0}")]
     Migrate(DriverError),
@@ -84,13 +90,47 @@ impl std::error::Error for DriverError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Database(DriverError(Box::new(e)))
+        // PostgreSQL's SQLSTATE classes of a refused value: data exceptions
+        // (22: out of range, NUL, bad encoding), integrity constraints (23)
+        // and program limits (54: a value too large to index or store).
+        let refused = match &e {
+            sqlx::Error::Database(db) => {
+                db.code().is_some_and(|code| {
+                    ["22", "23", "54"]
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                }) || matches!(
+                    db.kind(),
+                    sqlx::error::ErrorKind::UniqueViolation
+                        | sqlx::error::ErrorKind::ForeignKeyViolation
+                        | sqlx::error::ErrorKind::NotNullViolation
+                        | sqlx::error::ErrorKind::CheckViolation
+                )
+            }
+            _ => false,
+        };
+        let e = DriverError(Box::new(e));
+        if refused {
+            Self::Refused(e)
+        } else {
+            Self::Database(e)
+        }
     }
 }
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        Self::Database(DriverError(Box::new(e)))
+        use rusqlite::ErrorCode::{ConstraintViolation, TooBig, TypeMismatch};
+        let refused = matches!(
+            e.sqlite_error_code(),
+            Some(ConstraintViolation | TooBig | TypeMismatch)
+        );
+        let e = DriverError(Box::new(e));
+        if refused {
+            Self::Refused(e)
+        } else {
+            Self::Database(e)
+        }
     }
 }
 
@@ -329,8 +369,9 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
 #[async_trait::async_trait]
 pub trait QueueStore: Send + Sync + 'static {
     /// Applies a batch of queue writes in one transaction. Nobody may be
-    /// told of the results before the [`Durable`] resolves.
-    async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError>;
+    /// told of the results before the [`Durable`] resolves. Shared, so a
+    /// caller whose batch the database refused can still write its parts.
+    async fn write(&self, batch: Arc<WriteBatch>) -> Result<(WriteResults, Durable), StoreError>;
 
     /// Claims due deliveries in a transaction of its own that is committed
     /// without waiting for the disk. Losing a claim to a power loss only

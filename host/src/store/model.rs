@@ -228,6 +228,29 @@ pub struct Completion {
     pub next: Next,
 }
 
+impl Completion {
+    /// This completion as an attempt the database refused to record: the
+    /// reason in place of what the plugin produced, and a dead delivery, so
+    /// the refusal is seen and not retried into the same wall.
+    pub fn refused(&self, reason: String) -> Self {
+        Self {
+            id: self.id.clone(),
+            lease: self.lease.clone(),
+            record: AttemptRecord {
+                outcome: Outcome::Trap(crate::domain::clip(
+                    reason,
+                    crate::runtime::MAX_MESSAGE_BYTES,
+                )),
+                logs: Vec::new(),
+                logs_truncated: false,
+                http_calls: Vec::new(),
+                ..self.record.clone()
+            },
+            next: Next::Dead,
+        }
+    }
+}
+
 /// A request for due deliveries, fairly across tenants, each within its
 /// share of this host's workers.
 #[derive(Debug, Clone)]
@@ -270,6 +293,14 @@ pub struct WriteBatch {
 }
 
 impl WriteBatch {
+    /// A batch of one completion.
+    pub fn completing(c: Completion) -> Self {
+        Self {
+            completions: vec![c],
+            ..Self::default()
+        }
+    }
+
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
         self.completions.is_empty() && self.ingests.is_empty() && self.releases.is_empty()

@@ -455,7 +455,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
 
 #[async_trait::async_trait]
 impl QueueStore for PostgresStore {
-    async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
+    async fn write(&self, batch: Arc<WriteBatch>) -> Result<(WriteResults, Durable), StoreError> {
         let now = Timestamp::now();
         let mut results = WriteResults::default();
         let mut tx = self.pool.begin().await?;

@@ -283,7 +283,7 @@ async fn record_lost_attempt(
 
 #[async_trait::async_trait]
 impl QueueStore for SqliteStore {
-    async fn write(&self, batch: WriteBatch) -> Result<(WriteResults, Durable), StoreError> {
+    async fn write(&self, batch: Arc<WriteBatch>) -> Result<(WriteResults, Durable), StoreError> {
         self.queue.write(batch).await
     }
 

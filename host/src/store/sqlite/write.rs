@@ -45,7 +45,7 @@ const PREPARED: usize = 32;
 
 enum Job {
     Batch(
-        WriteBatch,
+        Arc<WriteBatch>,
         oneshot::Sender<Result<(WriteResults, Durable), StoreError>>,
     ),
     Kv(
@@ -84,7 +84,7 @@ impl QueueWriter {
     /// Writes a batch in one transaction; durable once the [`Durable`] resolves.
     pub(super) async fn write(
         &self,
-        batch: WriteBatch,
+        batch: Arc<WriteBatch>,
     ) -> Result<(WriteResults, Durable), StoreError> {
         self.call(|reply| Job::Batch(batch, reply)).await
     }
@@ -344,7 +344,7 @@ mod tests {
             ingests: vec![first, second, again],
             ..WriteBatch::default()
         };
-        let (results, durable) = store.write(batch).await.unwrap();
+        let (results, durable) = store.write(batch.into()).await.unwrap();
         durable.wait().await.unwrap();
         assert!(matches!(&results.ingested[..], [
             Ingested::Accepted(a), Ingested::Accepted(_), Ingested::Duplicate(d)
@@ -354,7 +354,7 @@ mod tests {
             ingests: vec![event(1)],
             ..WriteBatch::default()
         };
-        let (results, _) = store.write(batch).await.unwrap();
+        let (results, _) = store.write(batch.into()).await.unwrap();
         assert!(matches!(&results.ingested[..], [Ingested::Duplicate(d)] if *d == first_id));
     }
 
@@ -367,19 +367,19 @@ mod tests {
         same_id.id = first.id.clone();
         let id = first.id.clone();
         let failed = store
-            .write(WriteBatch {
+            .write(std::sync::Arc::new(WriteBatch {
                 ingests: vec![first, same_id],
                 ..WriteBatch::default()
-            })
+            }))
             .await;
 
         assert!(failed.is_err(), "a delivery id is unique");
         assert!(store.delivery(&tenant, &id).await.unwrap().is_none());
         let (results, durable) = store
-            .write(WriteBatch {
+            .write(std::sync::Arc::new(WriteBatch {
                 ingests: vec![delivery(&tenant, &plugin)],
                 ..WriteBatch::default()
-            })
+            }))
             .await
             .unwrap();
         durable.wait().await.unwrap();

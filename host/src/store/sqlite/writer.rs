@@ -169,7 +169,7 @@ mod tests {
             ingests: vec![delivery(&tenant, &plugin)],
             ..Default::default()
         };
-        store.write(batch).await.unwrap().1
+        store.write(batch.into()).await.unwrap().1
     }
 
     fn claim_all() -> ClaimRequest {
@@ -258,7 +258,7 @@ mod tests {
             Err(StoreError::NotDurable(_))
         ));
 
-        let refused = store.write(WriteBatch::default()).await.err();
+        let refused = store.write(WriteBatch::default().into()).await.err();
         assert!(
             matches!(refused, Some(StoreError::NotDurable(_))),
             "{refused:?}"
