@@ -303,6 +303,16 @@ fn a_tenant_over_its_queue_depth_is_answered_429_and_another_tenant_is_not() {
                 .contains("max_queue_depth"),
             "{problem}"
         );
+        // Replays are held to the same depth.
+        let (status, problem) = host
+            .call(
+                "POST",
+                "/v1/tenants/mallory/endpoints/hook/replay-dead",
+                Some(OPERATOR_TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(status, 429, "{problem}");
         host.accept("alice", "hook", "evt_1", "{}").await;
         host.stop().await;
     })

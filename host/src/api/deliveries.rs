@@ -11,7 +11,7 @@ use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::Body;
-use super::tenants::tenant_of;
+use super::tenants::{room_to_queue, tenant_of};
 use super::views::{
     DeliveryBase, DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, ReplayRequest, encode,
 };
@@ -161,7 +161,7 @@ pub async fn get(
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/deliveries/{id}/replay", tag = "deliveries",
     params(("tenant" = String, Path), ("id" = String, Path)),
     request_body = ReplayRequest,
-    responses((status = 202, body = ReplayQueued), (status = 404, body = Problem),
+    responses((status = 202, body = ReplayQueued), (status = 404, body = Problem), (status = 429, body = Problem),
               (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn replay(
     State(state): State<ApiState>,
@@ -171,6 +171,7 @@ pub async fn replay(
 ) -> Result<(StatusCode, Json<ReplayQueued>), ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
     let id = delivery_id(&id)?;
+    room_to_queue(&state, &tenant).await?;
     if let Some(version) = request.plugin_version {
         let delivery = state
             .store

@@ -9,7 +9,7 @@ use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::json::Body;
-use super::tenants::tenant_of;
+use super::tenants::{room_to_queue, tenant_of};
 use super::views::{EndpointList, EndpointView, ReplayedDead};
 use crate::domain::{
     EndpointRequest, EndpointSpec, HostPattern, Provider, Timestamp, config_bytes, hard,
@@ -289,7 +289,7 @@ pub async fn list(
 /// Queues every dead delivery of an endpoint to run again.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/endpoints/{endpoint}/replay-dead", tag = "endpoints",
     params(("tenant" = String, Path), ("endpoint" = String, Path)),
-    responses((status = 200, body = ReplayedDead), (status = 404, body = Problem)))]
+    responses((status = 200, body = ReplayedDead), (status = 404, body = Problem), (status = 429, body = Problem)))]
 pub async fn replay_dead(
     State(state): State<ApiState>,
     caller: Caller,
@@ -300,6 +300,7 @@ pub async fn replay_dead(
     if state.store.endpoint(&tenant, &id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no endpoint {id}")));
     }
+    room_to_queue(&state, &tenant).await?;
     let replayed = state
         .store
         .replay_dead(&tenant, &id, Timestamp::now())

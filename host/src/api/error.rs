@@ -25,6 +25,9 @@ pub enum ApiError {
     /// The request's fields are invalid.
     #[error("invalid request")]
     Invalid(Vec<FieldError>),
+    /// The tenant has as many deliveries waiting as its policy allows.
+    #[error("{0}")]
+    TenantQueueFull(String),
     /// The request body is over the limit.
     #[error("{0}")]
     TooLarge(String),
@@ -54,6 +57,12 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(detail) => Problem::new(StatusCode::FORBIDDEN, "Forbidden", detail),
             ApiError::NotFound(detail) => Problem::new(StatusCode::NOT_FOUND, "Not found", detail),
             ApiError::Conflict(detail) => Problem::new(StatusCode::CONFLICT, "Conflict", detail),
+            ApiError::TenantQueueFull(detail) => {
+                let mut p =
+                    Problem::new(StatusCode::TOO_MANY_REQUESTS, "Tenant queue full", detail);
+                p.retry_after_s = Some(crate::problem::RETRY_AFTER_S);
+                p
+            }
             ApiError::TooLarge(detail) => {
                 Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Payload too large", detail)
             }

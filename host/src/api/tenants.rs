@@ -23,6 +23,18 @@ pub async fn tenant_of(state: &ApiState, caller: &Caller, id: &str) -> Result<Te
     }
 }
 
+/// Refuses work for a tenant that has as many deliveries waiting as its
+/// policy allows: replays are held to the same depth as ingress.
+pub async fn room_to_queue(state: &ApiState, tenant: &TenantId) -> Result<(), ApiError> {
+    let max = state.policies.get(tenant).await?.max_queue_depth;
+    if state.queue.tenant_is_full(tenant, max) {
+        return Err(ApiError::TenantQueueFull(format!(
+            "tenant {tenant} has {max} deliveries waiting, as many as its policy allows (max_queue_depth); replay later"
+        )));
+    }
+    Ok(())
+}
+
 /// Creates a tenant and returns its API key, once.
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = CreateTenant,
     responses((status = 201, body = TenantCreated), (status = 403, body = Problem),

@@ -121,9 +121,15 @@ impl HostPattern {
         }
     }
 
-    /// Whether this is `*`, every public host.
-    pub fn is_any(&self) -> bool {
-        self.host == HostMatch::Any
+    /// Whether this allows every host, or every host under a one-label
+    /// suffix (`*.com`, or `*.1`, which also matches IPv4 literals): what
+    /// only the operator may grant a tenant.
+    pub fn is_broad(&self) -> bool {
+        match &self.host {
+            HostMatch::Any => true,
+            HostMatch::Subdomains(suffix) => !suffix[1..].contains('.'),
+            HostMatch::Exact(_) => false,
+        }
     }
 }
 

@@ -272,11 +272,13 @@ impl TenantPolicy {
         }
         for (i, host) in spec.allowed_hosts.iter().enumerate() {
             let field = format!("allowed_hosts[{i}]");
-            if host.is_any() && !self.allow_any_host {
-                over.push(Violation::new(
-                    field,
-                    "`*` (every public host) needs the operator's grant (policy allow_any_host); list the hosts the plugin calls",
-                ));
+            if host.is_broad() {
+                if !self.allow_any_host {
+                    over.push(Violation::new(
+                        field,
+                        format!("{host} (every host, or every host of a top-level domain) needs the operator's grant (policy allow_any_host); list the hosts the plugin calls"),
+                    ));
+                }
             } else if !self.allowed_hosts.iter().any(|p| p.covers(host)) {
                 let allowed: Vec<String> =
                     self.allowed_hosts.iter().map(ToString::to_string).collect();
@@ -393,9 +395,14 @@ mod tests {
         assert_eq!(fields(&policy().check(&s)), ["allowed_hosts[0]"]);
         let granted = TenantPolicy {
             allow_any_host: true,
+            allowed_hosts: vec!["*.stripe.com".parse().unwrap()],
             ..policy()
         };
-        assert_eq!(granted.check(&s), []);
+        assert_eq!(granted.check(&s), [], "the grant stands on its own");
+        for broad in ["*.com", "*.1"] {
+            s.allowed_hosts = vec![broad.parse().unwrap()];
+            assert_eq!(fields(&policy().check(&s)), ["allowed_hosts[0]"], "{broad}");
+        }
 
         let narrow = TenantPolicy {
             allowed_hosts: vec!["*.stripe.com".parse().unwrap()],

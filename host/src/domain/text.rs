@@ -35,11 +35,15 @@ pub const MAX_EVENT_ID_BYTES: usize = 256;
 /// storable, otherwise `sha256:` and its digest, so two different ids never
 /// collide and nothing a sender writes there can make a batch fail.
 pub fn event_key(id: String) -> String {
-    if id.len() <= MAX_EVENT_ID_BYTES && !id.contains('\0') {
+    if id.len() <= MAX_EVENT_ID_BYTES && !id.contains('\0') && !id.starts_with(DIGESTED) {
         return id;
     }
-    format!("sha256:{}", hex::encode(Sha256::digest(id.as_bytes())))
+    format!("{DIGESTED}{}", hex::encode(Sha256::digest(id.as_bytes())))
 }
+
+/// What starts a digested event id; a sent id that starts so is digested
+/// too, so it cannot pose as another's digest.
+const DIGESTED: &str = "sha256:";
 
 #[cfg(test)]
 mod tests {
@@ -67,5 +71,10 @@ mod tests {
         assert!(a.starts_with("sha256:") && a.len() < MAX_EVENT_ID_BYTES);
         assert_ne!(a, b);
         assert!(event_key("a\0b".into()).starts_with("sha256:"));
+        assert_ne!(
+            event_key(a.clone()),
+            a,
+            "a sent digest is not kept as it is"
+        );
     }
 }

@@ -76,13 +76,18 @@ pub(super) fn policy(text: Option<&str>) -> Result<PolicyOverrides, StoreError> 
     Ok(text.map(json).transpose()?.unwrap_or_default())
 }
 
-/// The worker share a tenant's stored policy sets, if it sets one.
-pub(super) fn worker_share(text: Option<&str>) -> Result<Option<u32>, StoreError> {
-    Ok(policy(text)?
+/// The worker share a tenant's stored policy sets, if it sets one; an
+/// unreadable policy sets none (as the policy cache falls back to the
+/// defaults), so it cannot stall every tenant's claims.
+pub(super) fn worker_share(text: Option<&str>) -> Option<u32> {
+    let policy = policy(text)
+        .inspect_err(|e| tracing::warn!(error = %e, "stored tenant policy is unreadable"))
+        .ok()?;
+    policy
         .0
         .get("max_concurrent")
         .and_then(serde_json::Value::as_u64)
-        .map(|n| n.min(u32::MAX.into()) as u32))
+        .map(|n| n.min(u32::MAX.into()) as u32)
 }
 
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {

@@ -221,8 +221,10 @@ impl KvState {
         }
     }
 
-    /// Charges one write of `bytes` (key and value) before it is buffered.
-    async fn charge(&mut self, bytes: u64) -> Result<(), Error> {
+    /// Charges one write of `bytes` (key and value) before it is buffered;
+    /// a delete (`grows` false) frees space, so the tenant's quota does not
+    /// stop it, only the invocation's budget.
+    async fn charge(&mut self, bytes: u64, grows: bool) -> Result<(), Error> {
         if self.writes >= self.budget.writes {
             return Err(Error::TooLarge(format!(
                 "this invocation may write to KV at most {} times",
@@ -235,6 +237,11 @@ impl KvState {
                 "this invocation may write at most {} bytes to KV",
                 self.budget.write_bytes
             )));
+        }
+        if !grows {
+            self.writes += 1;
+            self.written_bytes += bytes;
+            return Ok(());
         }
         let usage = match self.usage_bytes {
             Some(u) => u,
@@ -266,21 +273,21 @@ impl KvState {
                 value.len()
             )));
         }
-        self.charge((key.len() + value.len()) as u64).await?;
+        self.charge((key.len() + value.len()) as u64, true).await?;
         self.pending.insert(key, Pending::Set(value));
         Ok(())
     }
 
     async fn delete(&mut self, key: String) -> Result<(), Error> {
         check_key(&key)?;
-        self.charge(key.len() as u64).await?;
+        self.charge(key.len() as u64, false).await?;
         self.pending.insert(key, Pending::Deleted);
         Ok(())
     }
 
     async fn increment(&mut self, key: String, delta: i64) -> Result<i64, Error> {
         check_key(&key)?;
-        self.charge(key.len() as u64 + 20).await?;
+        self.charge(key.len() as u64 + 20, true).await?;
         let value = match self.pending.get(&key).cloned() {
             Some(Pending::Set(v)) => {
                 let value = parse_counter(&key, Some(&v))?.saturating_add(delta);
@@ -308,12 +315,23 @@ impl KvState {
     }
 
     async fn list_keys(&mut self, prefix: &str) -> Result<Vec<String>, Error> {
+        if prefix.len() > MAX_KEY_BYTES {
+            return Ok(Vec::new());
+        }
         self.count_read()?;
         let committed = self
             .reader
             .list_keys(&self.ns, prefix, MAX_LIST_KEYS + 1)
             .await
             .map_err(|e| Error::Other(e.to_string()))?;
+        let too_many = || {
+            Error::TooLarge(format!(
+                "more than {MAX_LIST_KEYS} keys start with {prefix:?}; list a narrower prefix"
+            ))
+        };
+        if committed.len() > MAX_LIST_KEYS {
+            return Err(too_many());
+        }
         let mut keys: std::collections::BTreeSet<String> = committed.into_iter().collect();
         for (key, pending) in self.pending.range(prefix.to_owned()..) {
             if !key.starts_with(prefix) {
@@ -325,9 +343,7 @@ impl KvState {
             };
         }
         if keys.len() > MAX_LIST_KEYS {
-            return Err(Error::TooLarge(format!(
-                "more than {MAX_LIST_KEYS} keys start with {prefix:?}; list a narrower prefix"
-            )));
+            return Err(too_many());
         }
         Ok(keys.into_iter().collect())
     }
@@ -375,5 +391,96 @@ impl Host for State {
 
     async fn list_keys(&mut self, prefix: String) -> Result<Vec<String>, Error> {
         self.kv.list_keys(&prefix).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store whose tenant already holds `usage` bytes and `keys` keys.
+    struct Full {
+        usage: u64,
+        keys: usize,
+    }
+
+    #[async_trait::async_trait]
+    impl KvReader for Full {
+        async fn get(&self, _: &KvNamespace, _: &str) -> Result<Option<Vec<u8>>, KvReadError> {
+            Ok(None)
+        }
+        async fn list_keys(
+            &self,
+            _: &KvNamespace,
+            _: &str,
+            limit: usize,
+        ) -> Result<Vec<String>, KvReadError> {
+            Ok((0..self.keys.min(limit))
+                .map(|i| format!("k{i:05}"))
+                .collect())
+        }
+        async fn tenant_usage_bytes(&self, _: &TenantId) -> Result<u64, KvReadError> {
+            Ok(self.usage)
+        }
+    }
+
+    fn kv(usage: u64, keys: usize) -> KvState {
+        KvState::new(
+            Arc::new(Full { usage, keys }),
+            Arc::default(),
+            KvNamespace {
+                tenant: TenantId::new("t").unwrap(),
+                plugin: PluginName::new("p").unwrap(),
+            },
+            KvBudget {
+                write_bytes: 4096,
+                writes: 3,
+                reads: 2,
+                quota_bytes: 1000,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_tenant_at_its_quota_can_still_delete_but_not_write() {
+        let mut kv = kv(1000, 0);
+        assert!(matches!(
+            kv.set("a".into(), b"x".to_vec()).await,
+            Err(Error::QuotaExceeded(_))
+        ));
+        assert!(kv.delete("a".into()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn writes_and_reads_are_counted_and_coalesce_per_key() {
+        let mut kv = kv(0, 0);
+        kv.set("a".into(), b"1".to_vec()).await.unwrap();
+        kv.set("a".into(), b"2".to_vec()).await.unwrap();
+        kv.delete("b".into()).await.unwrap();
+        assert!(matches!(
+            kv.delete("c".into()).await,
+            Err(Error::TooLarge(_))
+        ));
+        kv.get("z").await.unwrap();
+        kv.get("z").await.unwrap();
+        assert!(matches!(kv.get("z").await, Err(Error::TooLarge(_))));
+        assert_eq!(
+            kv.into_writes(),
+            [
+                KvWrite::Set {
+                    key: "a".into(),
+                    value: b"2".to_vec()
+                },
+                KvWrite::Delete { key: "b".into() }
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_list_past_the_bound_is_refused_even_when_pending_deletes_would_hide_it() {
+        let mut kv = kv(0, MAX_LIST_KEYS + 5);
+        kv.delete("k00000".into()).await.unwrap();
+        kv.delete("k00001".into()).await.unwrap();
+        assert!(matches!(kv.list_keys("").await, Err(Error::TooLarge(_))));
     }
 }

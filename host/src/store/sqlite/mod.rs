@@ -171,7 +171,7 @@ async fn claim_due(
     let mut per_tenant = Vec::with_capacity(tenants.len());
     for (tenant, policy) in &tenants {
         let room = req
-            .room(tenant, rows::worker_share(policy.as_deref())?)
+            .room(tenant, rows::worker_share(policy.as_deref()))
             .min(req.max);
         if room == 0 {
             continue;
