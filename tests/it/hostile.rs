@@ -588,3 +588,47 @@ fn a_raw_write_past_the_streams_permit_traps_the_guest_not_the_host() {
         host.stop().await;
     })
 }
+
+#[test]
+fn every_count_in_an_endpoint_and_the_number_of_endpoints_are_capped() {
+    block_on(async {
+        let host = TestHost::start().await;
+        let key = tenant_with_endpoint(&host, "mallory", plugins::NOOP, json!({})).await;
+        let hosts: Vec<String> = (0..65).map(|i| format!("h{i}.example.com")).collect();
+        for (attack, field) in [
+            (json!({ "allowed_hosts": hosts }), "allowed_hosts"),
+            (
+                json!({ "retry": { "max_attempts": 2, "schedule_s": vec![5; 101] } }),
+                "retry.schedule_s",
+            ),
+            (json!({ "secrets": ["s".repeat(2000)] }), "secrets[0]"),
+        ] {
+            // Hard ceilings bind the operator too.
+            let (status, problem) = put_endpoint(&host, OPERATOR_TOKEN, "mallory", attack).await;
+            assert_eq!(status, 422, "{problem}");
+            assert!(fields(&problem).contains(&field.to_owned()), "{problem}");
+        }
+
+        host.set_policy("mallory", json!({ "max_endpoints": 1 }))
+            .await;
+        let (status, problem) = host
+            .call(
+                "PUT",
+                "/v1/tenants/mallory/endpoints/second",
+                Some(&key),
+                Some(json!({ "provider": "none", "plugin": "handler" })),
+            )
+            .await;
+        assert_eq!(status, 409, "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("max_endpoints"),
+            "{problem}"
+        );
+        let (status, problem) = put_endpoint(&host, &key, "mallory", json!({})).await;
+        assert_eq!(status, 200, "replacing the one it has: {problem}");
+        host.stop().await;
+    })
+}

@@ -47,6 +47,24 @@ async fn validate(
             ),
         );
     }
+    if r.allowed_hosts.len() > hard::ALLOWED_HOSTS {
+        fail(
+            "allowed_hosts",
+            format!("at most {} entries", hard::ALLOWED_HOSTS),
+        );
+    }
+    if r.retry.schedule_s.len() > hard::SCHEDULE_ENTRIES {
+        fail(
+            "retry.schedule_s",
+            format!("at most {} entries", hard::SCHEDULE_ENTRIES),
+        );
+    }
+    if let Some(i) = r.secrets.iter().position(|s| s.len() > hard::SECRET_BYTES) {
+        fail(
+            &format!("secrets[{i}]"),
+            format!("a secret may be at most {} bytes", hard::SECRET_BYTES),
+        );
+    }
     if config_bytes(&r) > hard::CONFIG_BYTES {
         fail(
             "config",
@@ -173,6 +191,24 @@ async fn validate(
     Ok(spec)
 }
 
+/// Refuses a new endpoint beyond the tenant's `max_endpoints`; replacing
+/// one is always allowed. The operator is held to it too: endpoints are
+/// what every webhook of the tenant costs a lookup in.
+async fn room_for_endpoint(
+    state: &ApiState,
+    tenant: &TenantId,
+    id: &EndpointId,
+) -> Result<(), ApiError> {
+    let endpoints = state.store.list_endpoints(tenant).await?;
+    let max = state.policies.get(tenant).await?.max_endpoints;
+    if endpoints.len() as u64 >= u64::from(max) && !endpoints.iter().any(|e| &e.id == id) {
+        return Err(ApiError::Conflict(format!(
+            "tenant {tenant} has {max} endpoints, as many as its policy allows (max_endpoints); delete one first"
+        )));
+    }
+    Ok(())
+}
+
 /// `http(s)://host:port` this API is reached at, for inbound URLs.
 fn base_url(state: &ApiState, headers: &HeaderMap) -> String {
     if let Some(url) = &state.public_url {
@@ -206,6 +242,7 @@ pub async fn put(
     let tenant = tenant_of(&state, &caller, &tenant).await?;
     let id = endpoint_id(&endpoint)?;
     let spec = validate(&state, &caller, &tenant, request).await?;
+    room_for_endpoint(&state, &tenant, &id).await?;
     let created = state.store.put_endpoint(&tenant, &id, &spec).await?;
     state.endpoints.invalidate(&tenant, &id);
     let stored = state

@@ -29,6 +29,16 @@ pub mod hard {
     pub const CONFIG_BYTES: u64 = 1024 * 1024;
     /// Most deliveries of one tenant waiting at once.
     pub const QUEUE_DEPTH: u64 = 100_000_000;
+    /// Most endpoints of one tenant.
+    pub const ENDPOINTS: u32 = 100_000;
+    /// Most `allowed_hosts` entries per endpoint: each is tried on every call.
+    pub const ALLOWED_HOSTS: usize = 64;
+    /// Longest signing secret.
+    pub const SECRET_BYTES: usize = 1024;
+    /// Most entries of a retry schedule.
+    pub const SCHEDULE_ENTRIES: usize = 100;
+    /// What each `config` entry costs beyond its text: its two strings.
+    pub const CONFIG_ENTRY_BYTES: u64 = 32;
 }
 
 /// A tenant's policy, every field resolved.
@@ -62,6 +72,8 @@ pub struct TenantPolicy {
     pub kv_quota_bytes: u64,
     /// Invocations of the tenant's plugins running at once on one host.
     pub max_concurrent: u32,
+    /// Endpoints the tenant may have.
+    pub max_endpoints: u32,
     /// Unfinished deliveries beyond which its webhooks are refused (429).
     pub max_queue_depth: u64,
     /// Webhooks per second accepted for the tenant on one host; 0 for no limit.
@@ -305,11 +317,13 @@ impl TenantPolicy {
     }
 }
 
-/// An endpoint's `config` as the policy counts it: keys and values together.
+/// An endpoint's `config` as the policy counts it: keys and values
+/// together, and each entry [`hard::CONFIG_ENTRY_BYTES`], so that many
+/// empty entries are not free.
 pub fn config_bytes<V, H>(spec: &EndpointSpec<V, H>) -> u64 {
     spec.config
         .iter()
-        .map(|(k, v)| (k.len() + v.len()) as u64)
+        .map(|(k, v)| (k.len() + v.len()) as u64 + hard::CONFIG_ENTRY_BYTES)
         .sum()
 }
 
@@ -333,6 +347,7 @@ mod tests {
             allow_private_network: false,
             kv_quota_bytes: 64 * 1024 * 1024,
             max_concurrent: 16,
+            max_endpoints: 100,
             max_queue_depth: 100_000,
             ingest_rate: 0,
             ingest_burst: 1,

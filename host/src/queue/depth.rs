@@ -4,9 +4,10 @@
 //! Counting rows on every request would cost a query per webhook, so the
 //! counts are read from the store every second and adjusted in between by
 //! what this host commits. A tenant's count only grows in between (its
-//! finished deliveries are seen at the next read), so it errs towards
-//! refusing; across several hosts each adds only its own acceptances, so a
-//! tenant can overshoot its depth by what the other hosts accept in a second.
+//! finished deliveries are seen at the next read), and acceptances made
+//! while a read runs are added to its result, so it errs towards refusing.
+//! It can still be overshot by the requests that passed the check at once,
+//! and, across several hosts, by what the others accept in a second.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -22,7 +23,15 @@ use crate::store::Store;
 #[derive(Debug, Default)]
 pub struct QueueDepth {
     all: AtomicI64,
-    tenants: Mutex<HashMap<TenantId, u64>>,
+    tenants: Mutex<TenantCounts>,
+}
+
+#[derive(Debug, Default)]
+struct TenantCounts {
+    /// The estimate per tenant.
+    depth: HashMap<TenantId, u64>,
+    /// Acceptances since the last read began, added to its result.
+    since_read: HashMap<TenantId, u64>,
 }
 
 impl QueueDepth {
@@ -36,6 +45,7 @@ impl QueueDepth {
         self.tenants
             .lock()
             .expect("poisoned")
+            .depth
             .get(tenant)
             .copied()
             .unwrap_or(0)
@@ -46,22 +56,25 @@ impl QueueDepth {
     }
 
     pub(crate) fn accepted(&self, tenant: &TenantId) {
-        *self
-            .tenants
-            .lock()
-            .expect("poisoned")
-            .entry(tenant.clone())
-            .or_default() += 1;
+        let mut counts = self.tenants.lock().expect("poisoned");
+        *counts.depth.entry(tenant.clone()).or_default() += 1;
+        *counts.since_read.entry(tenant.clone()).or_default() += 1;
     }
 
     /// Re-reads the counts from the store every second until cancelled.
     pub(crate) async fn refresh(self: Arc<Self>, store: Arc<dyn Store>, stop: CancellationToken) {
         loop {
+            self.tenants.lock().expect("poisoned").since_read.clear();
             match store.queue_depth_by_tenant().await {
-                Ok(counts) => {
-                    let all: u64 = counts.iter().map(|(_, n)| n).sum();
+                Ok(read) => {
+                    let all: u64 = read.iter().map(|(_, n)| n).sum();
                     self.all.store(all as i64, Ordering::Relaxed);
-                    *self.tenants.lock().expect("poisoned") = counts.into_iter().collect();
+                    let mut counts = self.tenants.lock().expect("poisoned");
+                    let mut depth: HashMap<TenantId, u64> = read.into_iter().collect();
+                    for (tenant, n) in std::mem::take(&mut counts.since_read) {
+                        *depth.entry(tenant).or_default() += n;
+                    }
+                    counts.depth = depth;
                 }
                 Err(e) => tracing::warn!(error = %e, "could not read the queue depth"),
             }
