@@ -75,3 +75,65 @@ fn a_component_is_compiled_once_and_not_again_after_a_restart() {
         assert_eq!(inv.outcome, Outcome::Ok);
     })
 }
+
+/// A component of `instances` instances of one core module with `memories`
+/// memories, encoded by hand: the smallest thing that asks the instance pool
+/// for more than its share.
+fn greedy_component(instances: u8, memories: u8) -> Vec<u8> {
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    if memories > 0 {
+        let mut section = vec![memories];
+        for _ in 0..memories {
+            section.extend([0x00, 0x01]);
+        }
+        module.extend([0x05, section.len() as u8]);
+        module.extend(section);
+    }
+    let mut wasm = b"\0asm\x0d\0\x01\0".to_vec();
+    wasm.extend([0x01, module.len() as u8]);
+    wasm.extend(module);
+    let mut instances_section = vec![instances];
+    for _ in 0..instances {
+        instances_section.extend([0x00, 0x00, 0x00]);
+    }
+    wasm.extend([0x02, instances_section.len() as u8]);
+    wasm.extend(instances_section);
+    wasm
+}
+
+#[test]
+fn a_component_asking_for_more_than_its_share_of_the_pool_is_refused_naming_the_counts() {
+    block_on(async {
+        let reason = invalid_reason(runtime().load(&greedy_component(9, 0)).await);
+        assert!(
+            reason.contains("9 core module instances") && reason.contains("maximum of 8"),
+            "{reason}"
+        );
+        let reason = invalid_reason(runtime().load(&greedy_component(3, 1)).await);
+        assert!(
+            reason.contains("3 Wasm linear memories") && reason.contains("maximum of 2"),
+            "{reason}"
+        );
+    })
+}
+
+#[test]
+fn a_refused_component_leaves_nothing_in_the_compile_cache() {
+    block_on(async {
+        let cache = tempfile::tempdir().unwrap();
+        let config = RuntimeConfig {
+            cache_dir: Some(cache.path().to_owned()),
+            ..RuntimeConfig::default()
+        };
+        let runtime = Runtime::new(&config).unwrap();
+        for wasm in [
+            std::fs::read(plugins::NO_HANDLER).unwrap(),
+            std::fs::read(plugins::FOREIGN_IMPORT).unwrap(),
+            greedy_component(9, 0),
+        ] {
+            invalid_reason(runtime.load(&wasm).await);
+        }
+        let left: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    })
+}

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::OnceCell;
 
@@ -15,11 +16,18 @@ use crate::ids::{PluginName, TenantId};
 use crate::runtime::{Plugin, Runtime};
 use crate::store::Store;
 
+/// Most plugin versions kept loaded; past it the one used longest ago is
+/// dropped (and loaded again from the disk cache when next needed), so
+/// uploading many versions cannot grow the host's memory without bound.
+const MAX_LOADED: usize = 256;
+
+type Entry = (Arc<OnceCell<Arc<Plugin>>>, Instant);
+
 /// Loaded plugin versions of every tenant.
 pub(crate) struct PluginCache {
     store: Arc<dyn Store>,
     runtime: Arc<Runtime>,
-    loaded: Mutex<HashMap<String, Arc<OnceCell<Arc<Plugin>>>>>,
+    loaded: Mutex<HashMap<String, Entry>>,
 }
 
 impl PluginCache {
@@ -42,13 +50,23 @@ impl PluginCache {
     ) -> Result<Arc<Plugin>, String> {
         let digest =
             digest.ok_or_else(|| format!("plugin {plugin} v{version} no longer exists"))?;
-        let cell = self
-            .loaded
-            .lock()
-            .expect("poisoned")
-            .entry(digest.to_owned())
-            .or_default()
-            .clone();
+        let cell = {
+            let mut loaded = self.loaded.lock().expect("poisoned");
+            if !loaded.contains_key(digest) && loaded.len() >= MAX_LOADED {
+                let oldest = loaded
+                    .iter()
+                    .min_by_key(|(_, (_, used))| *used)
+                    .map(|(digest, _)| digest.clone());
+                if let Some(oldest) = oldest {
+                    loaded.remove(&oldest);
+                }
+            }
+            let (cell, used) = loaded
+                .entry(digest.to_owned())
+                .or_insert_with(|| (Arc::default(), Instant::now()));
+            *used = Instant::now();
+            cell.clone()
+        };
         cell.get_or_try_init(|| async {
             let wasm = self
                 .store

@@ -57,6 +57,16 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// the guest is blocked in a host call rather than running.
 const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
+/// Core instances, memories and tables one component may hold.
+pub const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+/// See [`CORE_INSTANCES_PER_COMPONENT`].
+pub const MEMORIES_PER_COMPONENT: u32 = 2;
+/// See [`CORE_INSTANCES_PER_COMPONENT`].
+pub const TABLES_PER_COMPONENT: u32 = 8;
+
+/// Longest a load waits for its compilation.
+const COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// One webhook as handed to a plugin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -153,7 +163,13 @@ struct Inner {
     engine: Engine,
     linker: Linker<State>,
     cache: Option<CompileCache>,
-    loaded: Mutex<HashMap<String, Arc<Plugin>>>,
+    /// Plugins loaded and still in use somewhere, by digest: concurrent loads
+    /// of one component share it, and one nobody holds is freed (the disk
+    /// cache makes loading it again cheap).
+    loaded: Mutex<HashMap<String, Weak<Plugin>>>,
+    /// Compilations at once: one, so uploads never take both cores from
+    /// the webhooks being served.
+    compiling: Arc<Semaphore>,
     permits: Semaphore,
     clients: HttpClients,
     max_memory_bytes: usize,
@@ -187,6 +203,7 @@ impl Runtime {
             linker,
             cache,
             loaded: Mutex::new(HashMap::new()),
+            compiling: Arc::new(Semaphore::new(1)),
             permits: Semaphore::new(config.max_concurrent as usize),
             clients,
             max_memory_bytes,
@@ -213,29 +230,53 @@ impl Runtime {
     /// executor: it is CPU-bound and, for hostile input, slow.
     pub async fn load(&self, wasm: &[u8]) -> Result<Arc<Plugin>, RuntimeError> {
         let digest_hex = hex::encode(Sha256::digest(wasm));
-        if let Some(plugin) = self
-            .inner
-            .loaded
-            .lock()
-            .expect("plugins lock")
-            .get(&digest_hex)
-        {
-            return Ok(plugin.clone());
+        if let Some(plugin) = self.loaded(&digest_hex) {
+            return Ok(plugin);
         }
         validate::check_preamble(wasm).map_err(RuntimeError::InvalidPlugin)?;
+        let permit = self
+            .inner
+            .compiling
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        // Another load of the same component may have finished meanwhile.
+        if let Some(plugin) = self.loaded(&digest_hex) {
+            return Ok(plugin);
+        }
         let inner = self.inner.clone();
         let wasm = wasm.to_vec();
         let key = digest_hex.clone();
-        let plugin = tokio::task::spawn_blocking(move || inner.prepare(&key, &wasm))
+        // The permit goes with the compiler thread, which cannot be stopped:
+        // a load that gives up waiting leaves it to finish within the bound.
+        let compile = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            inner.prepare(&key, &wasm)
+        });
+        let plugin = tokio::time::timeout(COMPILE_TIMEOUT, compile)
             .await
+            .map_err(|_| {
+                RuntimeError::InvalidPlugin(format!(
+                    "compiling the component took longer than {} s; make it smaller",
+                    COMPILE_TIMEOUT.as_secs()
+                ))
+            })?
             .map_err(|e| RuntimeError::Setup(format!("compiler task failed: {e}")))??;
         let plugin = Arc::new(plugin);
+        let mut loaded = self.inner.loaded.lock().expect("plugins lock");
+        loaded.retain(|_, weak| weak.strong_count() > 0);
+        loaded.insert(digest_hex, Arc::downgrade(&plugin));
+        Ok(plugin)
+    }
+
+    fn loaded(&self, digest_hex: &str) -> Option<Arc<Plugin>> {
         self.inner
             .loaded
             .lock()
             .expect("plugins lock")
-            .insert(digest_hex, plugin.clone());
-        Ok(plugin)
+            .get(digest_hex)
+            .and_then(Weak::upgrade)
     }
 
     /// Runs `handle(event)` once in a fresh store. Never fails: every way a
@@ -342,26 +383,27 @@ impl Inner {
             .cache
             .as_ref()
             .and_then(|c| c.load(&self.engine, digest_hex));
+        let fresh = cached.is_none();
         let component = match cached {
             Some(component) => component,
             None => {
                 self.compilations.fetch_add(1, Ordering::Relaxed);
-                match &self.cache {
-                    Some(cache) => {
-                        let artifact = self.engine.precompile_component(wasm).map_err(invalid)?;
-                        cache.store(digest_hex, &artifact)?;
-                        cache.load(&self.engine, digest_hex).ok_or_else(|| {
-                            RuntimeError::Setup("compiled component vanished from the cache".into())
-                        })?
-                    }
-                    None => Component::new(&self.engine, wasm).map_err(invalid)?,
-                }
+                // Compiling also checks the component against the instance
+                // pool's per-component limits.
+                Component::new(&self.engine, wasm).map_err(invalid)?
             }
         };
         let imports =
             validate::check_world(&self.engine, &component).map_err(RuntimeError::InvalidPlugin)?;
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         let pre = HandlerPre::new(pre).map_err(invalid)?;
+        // Only a component that passed every check reaches the disk.
+        if fresh && let Some(cache) = &self.cache {
+            let artifact = component.serialize().map_err(|e| {
+                RuntimeError::Setup(format!("serialising a compiled component: {e}"))
+            })?;
+            cache.store(digest_hex, &artifact)?;
+        }
         Ok(Plugin {
             digest: format!("sha256:{digest_hex}"),
             imports,
@@ -376,10 +418,17 @@ fn engine_config(max_concurrent: u32, max_memory_bytes: usize) -> Config {
     pool.total_component_instances(max_concurrent)
         // A Rust wasip2 component holds a handful of core instances and
         // tables (the program plus wit-component's shims) but one memory.
-        .total_core_instances(max_concurrent * 8)
-        .total_memories(max_concurrent * 2)
-        .total_tables(max_concurrent * 8)
+        .total_core_instances(max_concurrent * CORE_INSTANCES_PER_COMPONENT)
+        .total_memories(max_concurrent * MEMORIES_PER_COMPONENT)
+        .total_tables(max_concurrent * TABLES_PER_COMPONENT)
         .total_stacks(max_concurrent)
+        // The same ratios per component: no component can take more than
+        // its share of the pool, so a permit always finds room to
+        // instantiate. A component beyond them is refused when compiled,
+        // naming the count and the limit.
+        .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(TABLES_PER_COMPONENT)
         .max_memory_size(max_memory_bytes)
         // Keeping the first pages resident between instances saves a
         // page-fault storm per invocation; slots are reset on reuse either
