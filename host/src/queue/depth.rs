@@ -56,9 +56,18 @@ impl QueueDepth {
     }
 
     pub(crate) fn accepted(&self, tenant: &TenantId) {
-        let mut counts = self.tenants.lock().expect("poisoned");
-        *counts.depth.entry(tenant.clone()).or_default() += 1;
-        *counts.since_read.entry(tenant.clone()).or_default() += 1;
+        let mut guard = self.tenants.lock().expect("poisoned");
+        let counts = &mut *guard;
+        for map in [&mut counts.depth, &mut counts.since_read] {
+            // Looked up first: on the ingest path the tenant is nearly always
+            // there, and its id need not be copied.
+            match map.get_mut(tenant) {
+                Some(n) => *n += 1,
+                None => {
+                    map.insert(tenant.clone(), 1);
+                }
+            }
+        }
     }
 
     /// Re-reads the counts from the store every second until cancelled.
