@@ -30,6 +30,7 @@ use hookhost::ingress::verify::{VerifyConfig, sign, verify};
 use hookhost::store::{PostgresStore, Store};
 use hookhost_tests::host::{PgSchema, TestHost, spec};
 use hookhost_tests::{block_on_within, plugins};
+use serde_json::json;
 
 /// The allocator of the `hookhost` binary, so the server here is the one shipped.
 #[global_allocator]
@@ -119,6 +120,41 @@ fn main() {
         let elapsed = started.elapsed().as_secs_f64();
         println!(
             "end to end: {accepted} webhooks to succeeded in {elapsed:.1} s = {:.0}/s",
+            accepted as f64 / elapsed
+        );
+        host.stop().await;
+
+        // A well-behaved tenant beside a hostile one: `bench` under the same
+        // load while `mallory`, on the default policy, keeps every worker it
+        // may hold spinning to its deadline.
+        let host = bench_host(Config::default().workers).await;
+        let mallory = host.tenant("mallory").await;
+        let default = Config::default().tenant;
+        host.set_policy(
+            "mallory",
+            json!({
+                "max_concurrent": default.max_concurrent,
+                "ingest_rate": default.ingest_rate,
+                "ingest_burst": default.ingest_burst,
+            }),
+        )
+        .await;
+        let version = host.plugin(&mallory, "spin", plugins::SPIN_LOOP).await;
+        let mut spinning = spec("spin", version, None);
+        spinning.limits.timeout_ms = 30_000;
+        host.endpoint(&mallory, "spin", &spinning).await;
+        for n in 0..200 {
+            host.accept("mallory", "spin", &format!("spin_{n}"), "{}")
+                .await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let started = Instant::now();
+        let beside = wrk(&host.url("/hooks/bench/github"), script.path());
+        drain_tenant(&host, "bench").await;
+        let accepted = beside.requests - beside.non_2xx;
+        let elapsed = started.elapsed().as_secs_f64();
+        println!(
+            "beside a tenant spinning in its 16 workers: ingest {beside}; end to end {accepted} webhooks in {elapsed:.1} s = {:.0}/s",
             accepted as f64 / elapsed
         );
         host.stop().await;
@@ -335,6 +371,17 @@ async fn start_ceiling() -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
+}
+
+/// Waits until every accepted delivery of `tenant` has finished.
+async fn drain_tenant(host: &TestHost, tenant: &str) {
+    loop {
+        let depths = host.store.queue_depth_by_tenant().await.expect("depth");
+        if !depths.iter().any(|(t, n)| t.as_str() == tenant && *n > 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Waits until every accepted delivery has finished.
