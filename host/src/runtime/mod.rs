@@ -175,58 +175,7 @@ struct Inner {
     max_memory_bytes: usize,
     compilations: AtomicU64,
     kv_usage: Arc<UsageCache>,
-    /// Where guests run; `None` only while the runtime is dropped.
-    guests: Option<tokio::runtime::Runtime>,
 }
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Without waiting: the last handle may go inside an async context,
-        // and guests still running end at their deadline anyway.
-        if let Some(guests) = self.guests.take() {
-            guests.shutdown_background();
-        }
-    }
-}
-
-/// A guest's task, stopped when whoever awaited it goes away (a shutdown
-/// that abandons the attempt), as the guest was when it ran inline.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// The threads guests run on: a tokio runtime of their own, one thread per
-/// core, each at a lower scheduling priority (nice 10). A guest yields only
-/// at each epoch tick, so on the server's runtime a few spinning guests
-/// would queue every HTTP handler and commit behind their time slices; on
-/// threads of their own the kernel divides the cores, and the server's
-/// threads win whenever they have work.
-fn guest_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
-        .thread_name("hookhost-guest")
-        .on_thread_start(lower_priority)
-        .enable_all()
-        .build()
-}
-
-/// Lowers the calling thread's scheduling priority to nice 10.
-fn lower_priority() {
-    // SAFETY: setpriority only reads its integer arguments; on Linux,
-    // PRIO_PROCESS with who = 0 applies to the calling thread alone.
-    #[allow(unsafe_code)]
-    let failed = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, GUEST_NICE) } != 0;
-    if failed {
-        tracing::warn!(error = %std::io::Error::last_os_error(), "could not lower a guest thread's priority");
-    }
-}
-
-/// The niceness of guest threads: a weight of about a tenth of the server's.
-const GUEST_NICE: libc::c_int = 10;
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -260,10 +209,6 @@ impl Runtime {
             max_memory_bytes,
             compilations: AtomicU64::new(0),
             kv_usage: Arc::default(),
-            guests: Some(
-                guest_runtime()
-                    .map_err(|e| RuntimeError::Setup(format!("starting the guest threads: {e}")))?,
-            ),
         });
         spawn_epoch_ticker(Arc::downgrade(&inner));
         Ok(Self { inner })
@@ -334,9 +279,8 @@ impl Runtime {
             .and_then(Weak::upgrade)
     }
 
-    /// Runs `handle(event)` once in a fresh store, on the runtime's own
-    /// guest threads (see [`guest_runtime`]). Never fails: every way a guest
-    /// can end is an [`Outcome`]. Dropping the future stops the guest.
+    /// Runs `handle(event)` once in a fresh store. Never fails: every way a
+    /// guest can end is an [`Outcome`].
     pub async fn invoke(
         &self,
         plugin: &Plugin,
@@ -345,38 +289,7 @@ impl Runtime {
         limits: &Limits,
         kv: Arc<dyn KvReader>,
     ) -> Invocation {
-        let started = Instant::now();
-        let inner = self.inner.clone();
-        let (pre, grants, limits) = (plugin.pre.clone(), grants.clone(), limits.clone());
-        let task = self
-            .inner
-            .guests()
-            .spawn(async move { inner.invoke(&pre, event, &grants, &limits, kv).await });
-        let mut task = AbortOnDrop(task);
-        match (&mut task.0).await {
-            Ok(invocation) => invocation,
-            Err(e) => Invocation {
-                outcome: Outcome::Trap(format!("the invocation's task failed: {e}")),
-                duration: started.elapsed(),
-                logs: Vec::new(),
-                logs_truncated: false,
-                kv_writes: Vec::new(),
-                http_calls: Vec::new(),
-            },
-        }
-    }
-}
-
-impl Inner {
-    async fn invoke(
-        &self,
-        pre: &HandlerPre<State>,
-        event: Event,
-        grants: &Grants,
-        limits: &Limits,
-        kv: Arc<dyn KvReader>,
-    ) -> Invocation {
-        let _permit = self.permits.acquire().await.expect("never closed");
+        let _permit = self.inner.permits.acquire().await.expect("never closed");
         let started = Instant::now();
         let deadline = started + limits.timeout();
         let log = LogBuffer::shared(limits.max_log_bytes);
@@ -384,12 +297,12 @@ impl Inner {
             wasi: sandbox_wasi(&log),
             table: Default::default(),
             limiter: MemoryLimiter {
-                max_bytes: limits.memory_bytes().min(self.max_memory_bytes),
+                max_bytes: limits.memory_bytes().min(self.inner.max_memory_bytes),
                 hit: false,
             },
             log: log.clone(),
             http: HttpState {
-                clients: self.clients.clone(),
+                clients: self.inner.clients.clone(),
                 allowed_hosts: Arc::new(grants.allowed_hosts.clone()),
                 allow_private_network: grants.allow_private_network,
                 event_id: event.id.clone(),
@@ -401,7 +314,7 @@ impl Inner {
             },
             kv: KvState::new(
                 kv,
-                self.kv_usage.clone(),
+                self.inner.kv_usage.clone(),
                 grants.kv.clone(),
                 KvBudget {
                     write_bytes: limits.max_kv_write_bytes,
@@ -412,7 +325,7 @@ impl Inner {
             ),
             config: ConfigState::new(Arc::new(grants.config.clone())),
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
@@ -425,7 +338,7 @@ impl Inner {
 
         let event = to_wit(event);
         let run = async {
-            let handler = pre.instantiate_async(&mut store).await?;
+            let handler = plugin.pre.instantiate_async(&mut store).await?;
             handler.call_handle(&mut store, &event).await
         };
         let result = tokio::time::timeout(limits.timeout() + DEADLINE_GRACE, run).await;
@@ -461,14 +374,9 @@ impl Inner {
             http_calls: state.http.calls,
         }
     }
+}
 
-    fn guests(&self) -> &tokio::runtime::Handle {
-        self.guests
-            .as_ref()
-            .expect("the guest runtime lives as long as the runtime")
-            .handle()
-    }
-
+impl Inner {
     fn prepare(&self, digest_hex: &str, wasm: &[u8]) -> Result<Plugin, RuntimeError> {
         let invalid = |e: wasmtime::Error| RuntimeError::InvalidPlugin(format!("{e:#}"));
         let cached = self
