@@ -322,3 +322,40 @@ fn tenant_policy_shows_the_configured_defaults_and_sets_and_unsets_overrides() {
         assert!(stderr.contains("max_timeout_ms"), "{stderr}");
     })
 }
+
+#[test]
+fn a_deleted_plugin_version_leaves_no_compiled_artifact_behind() {
+    cli_test(async {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let server = ServeProcess::start(&data, &["--admin-token", "hh_op_evict"]).await;
+        let client = reqwest::Client::new();
+        let created = client
+            .post(server.url("/v1/tenants"))
+            .bearer_auth("hh_op_evict")
+            .json(&serde_json::json!({ "id": "acme" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let uploaded = client
+            .post(server.url("/v1/tenants/acme/plugins/noop/versions"))
+            .bearer_auth("hh_op_evict")
+            .body(std::fs::read(plugins::NOOP).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploaded.status(), 201);
+        let compiled = || std::fs::read_dir(data.join("compiled")).unwrap().count();
+        assert_eq!(compiled(), 1, "the upload was compiled into the cache");
+
+        let deleted = client
+            .delete(server.url("/v1/tenants/acme/plugins/noop/versions/1"))
+            .bearer_auth("hh_op_evict")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204);
+        assert_eq!(compiled(), 0, "the deleted version's artifact is gone");
+    })
+}

@@ -124,12 +124,24 @@ pub async fn delete_version(
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
     let name = plugin_name(&name)?;
+    let digest = state
+        .store
+        .plugin_versions(&tenant, Some(&name))
+        .await?
+        .into_iter()
+        .find(|v| v.version == version)
+        .map(|v| v.digest);
     match state
         .store
         .delete_plugin_version(&tenant, &name, version)
         .await?
     {
-        DeleteVersion::Deleted => Ok(StatusCode::NO_CONTENT),
+        DeleteVersion::Deleted => {
+            if let Some(digest) = digest {
+                state.runtime.evict(&digest);
+            }
+            Ok(StatusCode::NO_CONTENT)
+        }
         DeleteVersion::NotFound => Err(ApiError::NotFound(format!(
             "no version {version} of plugin {name}"
         ))),

@@ -110,7 +110,11 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let id = tenant_of(&state, &caller, &tenant).await?;
     caller.operator()?;
+    let versions = state.store.plugin_versions(&id, None).await?;
     state.store.delete_tenant(&id).await?;
+    for version in versions {
+        state.runtime.evict(&version.digest);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -55,6 +55,15 @@ impl CompileCache {
         }
     }
 
+    /// Deletes the artifact of `digest_hex`, if there is one.
+    pub(crate) fn remove(&self, digest_hex: &str) {
+        match std::fs::remove_file(self.path(digest_hex)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "could not delete a compiled component"),
+        }
+    }
+
     /// Writes an artifact atomically (temp file + rename).
     pub(crate) fn store(&self, digest_hex: &str, artifact: &[u8]) -> std::io::Result<()> {
         let path = self.path(digest_hex);

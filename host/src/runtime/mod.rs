@@ -270,6 +270,21 @@ impl Runtime {
         Ok(plugin)
     }
 
+    /// Forgets a component that was deleted: its compiled artifact leaves
+    /// the disk cache, and it is freed once the invocations running it end.
+    /// Another version with the same component only compiles it again.
+    pub fn evict(&self, digest: &str) {
+        let digest_hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        self.inner
+            .loaded
+            .lock()
+            .expect("plugins lock")
+            .remove(digest_hex);
+        if let Some(cache) = &self.inner.cache {
+            cache.remove(digest_hex);
+        }
+    }
+
     fn loaded(&self, digest_hex: &str) -> Option<Arc<Plugin>> {
         self.inner
             .loaded
