@@ -196,8 +196,8 @@ async fn accept(
         SystemTime::now(),
     )?;
 
-    // Charged only once verified: without the secret nobody can spend a
-    // tenant's allowance.
+    // Charged only once verified, so nobody without the secret can spend a
+    // tenant's allowance (but for provider `none`, which verifies nothing).
     state
         .rates
         .take(&tenant, &policy)
