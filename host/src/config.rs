@@ -43,6 +43,8 @@ pub struct Config {
     pub admin_token: Option<Secret>,
     /// Plugin invocations at once; 0 for an ingest-only host.
     pub workers: usize,
+    /// Invocations running WebAssembly at once; 0 for all cores but one.
+    pub guest_cpus: usize,
     /// Unfinished deliveries beyond which ingress answers 503.
     pub max_queue_depth: u64,
     /// How long shutdown waits for running attempts.

@@ -52,6 +52,35 @@ fn a_spinning_plugin_does_not_stall_another_invocation() {
 }
 
 #[test]
+fn a_guest_asleep_in_the_host_leaves_the_guest_cpu_to_another_tenant() {
+    block_on(async {
+        let hostile = load(plugins::HOSTILE).await;
+        let noop = load(plugins::NOOP).await;
+        let mut sleeping = Sandbox::new().await.config("attack", "sleep");
+        sleeping.limits.timeout_ms = 3_000;
+        let quick = Sandbox::new().await;
+        let mut asleep = event("{}", None);
+        asleep.tenant = "mallory".into();
+        // The test runtime has one guest CPU, which a sleeper holding it
+        // would keep until its deadline.
+        let started = Instant::now();
+        let sleep_run = sleeping.run(&hostile, asleep);
+        let quick_run = async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let inv = quick.run(&noop, event("{}", None)).await;
+            (inv, started.elapsed())
+        };
+        let (slept, (quick_inv, quick_done)) = tokio::join!(sleep_run, quick_run);
+        assert_eq!(slept.outcome, Outcome::Timeout, "{}", log_text(&slept));
+        assert_eq!(quick_inv.outcome, Outcome::Ok);
+        assert!(
+            quick_done < Duration::from_millis(1_500),
+            "the quick invocation finished after {quick_done:?}, behind the sleeping one"
+        );
+    })
+}
+
+#[test]
 fn a_memory_hog_ends_out_of_memory_and_the_host_carries_on() {
     block_on(async {
         let hog = load(plugins::MEMORY_HOG).await;

@@ -33,6 +33,7 @@ impl ServeArgs {
         let runtime = Runtime::new(&RuntimeConfig {
             cache_dir: Some(config.data_dir.join("compiled")),
             max_concurrent: config.workers.max(1) as u32,
+            guest_cpus: config.guest_cpus,
             ..RuntimeConfig::default()
         })?;
         let listener = tokio::net::TcpListener::bind(config.listen)

@@ -9,6 +9,7 @@
 mod bindings;
 mod cache;
 pub mod capabilities;
+mod cpu;
 mod limits;
 mod outcome;
 mod state;
@@ -39,6 +40,7 @@ use capabilities::http_out::{HttpClients, HttpState};
 use capabilities::kv::{KvBudget, KvState, UsageCache};
 use capabilities::log::LogBuffer;
 use capabilities::stdio::CapturedStream;
+use cpu::{CpuGate, Turn, TurnHook};
 use state::{MemoryLimiter, State};
 
 pub use capabilities::kv::{KvNamespace, KvReadError, KvReader, KvWrite, MAX_LIST_KEYS};
@@ -99,6 +101,9 @@ pub struct RuntimeConfig {
     pub max_concurrent: u32,
     /// The largest per-endpoint memory limit that may be configured.
     pub max_memory_mb: u32,
+    /// Guests running WebAssembly at once, shared fairly between tenants
+    /// (see `cpu`); 0 for all cores but one, left to the host's own work.
+    pub guest_cpus: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -107,6 +112,7 @@ impl Default for RuntimeConfig {
             cache_dir: None,
             max_concurrent: 64,
             max_memory_mb: crate::domain::hard::MEMORY_MB,
+            guest_cpus: 0,
         }
     }
 }
@@ -171,6 +177,7 @@ struct Inner {
     /// the webhooks being served.
     compiling: Arc<Semaphore>,
     permits: Semaphore,
+    cpu: Arc<CpuGate>,
     clients: HttpClients,
     max_memory_bytes: usize,
     compilations: AtomicU64,
@@ -205,6 +212,10 @@ impl Runtime {
             loaded: Mutex::new(HashMap::new()),
             compiling: Arc::new(Semaphore::new(1)),
             permits: Semaphore::new(config.max_concurrent as usize),
+            cpu: CpuGate::new(match config.guest_cpus {
+                0 => all_cores_but_one(),
+                n => n,
+            }),
             clients,
             max_memory_bytes,
             compilations: AtomicU64::new(0),
@@ -285,6 +296,19 @@ impl Runtime {
         }
     }
 
+    /// Deletes compiled artifacts of components no version has any more, on
+    /// any host, and those of other engine configurations; returns how many.
+    pub fn sweep_cache(&self, live_digests: &[String]) -> usize {
+        let live: std::collections::HashSet<&str> = live_digests
+            .iter()
+            .map(|d| d.strip_prefix("sha256:").unwrap_or(d))
+            .collect();
+        self.inner
+            .cache
+            .as_ref()
+            .map_or(0, |cache| cache.sweep(&live))
+    }
+
     fn loaded(&self, digest_hex: &str) -> Option<Arc<Plugin>> {
         self.inner
             .loaded
@@ -340,12 +364,16 @@ impl Runtime {
             ),
             config: ConfigState::new(Arc::new(grants.config.clone())),
         };
+        let turn = Turn::new(self.inner.cpu.clone(), &event.tenant);
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
+        store.call_hook_async(TurnHook(turn.clone()));
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             Ok(if Instant::now() >= deadline {
                 UpdateDeadline::Interrupt
+            } else if turn.should_yield() {
+                UpdateDeadline::YieldCustom(1, turn.requeue())
             } else {
                 UpdateDeadline::Yield(1)
             })
@@ -425,6 +453,12 @@ impl Inner {
             pre,
         })
     }
+}
+
+/// All cores but one, at least one: whatever tenants' guests do, receiving
+/// and recording webhooks keeps a core.
+fn all_cores_but_one() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 /// Engine settings for untrusted code (see ARCHITECTURE.md, "Sandbox").

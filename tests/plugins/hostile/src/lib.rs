@@ -58,6 +58,11 @@ fn handle(event: Event) -> Result<(), HandlerError> {
             let written = out.write(&vec![b'\n'; MIB]);
             Err(reject(format!("the oversized write returned {written:?}")))
         }
+        // Blocks in the host for a minute, past any deadline.
+        "sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            Err(reject("woke up"))
+        }
         other => Err(reject(format!("unknown attack: {other}"))),
     }
 }
