@@ -359,3 +359,76 @@ fn a_deleted_plugin_version_leaves_no_compiled_artifact_behind() {
         assert_eq!(compiled(), 0, "the deleted version's artifact is gone");
     })
 }
+
+#[test]
+fn a_host_sweeps_compiled_artifacts_no_version_needs_at_start() {
+    cli_test(async {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let server = ServeProcess::start(&data, &["--admin-token", "hh_op_sweep"]).await;
+        let client = reqwest::Client::new();
+        let created = client
+            .post(server.url("/v1/tenants"))
+            .bearer_auth("hh_op_sweep")
+            .json(&serde_json::json!({ "id": "acme" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let uploaded = client
+            .post(server.url("/v1/tenants/acme/plugins/noop/versions"))
+            .bearer_auth("hh_op_sweep")
+            .body(std::fs::read(plugins::NOOP).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploaded.status(), 201);
+        drop(server);
+
+        // What a version deleted on another host, an older wasmtime and a
+        // crash mid-write leave behind, all written an hour ago, beside the
+        // live version's artifact, also an hour old.
+        let compiled = data.join("compiled");
+        let live = std::fs::read_dir(&compiled)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let engine_key = live
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split('-')
+            .nth(1)
+            .unwrap()
+            .to_owned();
+        let stale = [
+            compiled.join(format!("{}-{engine_key}", "ab".repeat(32))),
+            compiled.join(format!("{}-0123456789abcdef.cwasm", "cd".repeat(32))),
+            compiled.join(".tmpAbCdEf"),
+        ];
+        let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for path in stale.iter().chain([&live]) {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .unwrap();
+            file.set_modified(an_hour_ago).unwrap();
+        }
+
+        let _server = ServeProcess::start(&data, &["--admin-token", "hh_op_sweep"]).await;
+        let swept = || stale.iter().all(|path| !path.exists());
+        let started = std::time::Instant::now();
+        while !swept() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the stale files stayed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(live.exists(), "the live version's artifact was kept");
+    })
+}

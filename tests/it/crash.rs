@@ -32,7 +32,14 @@ async fn data_dir_with(
     let loaded = runtime().load(&wasm).await.unwrap();
     let name = hookhost::ids::PluginName::new("handler").unwrap();
     let version = store
-        .add_plugin_version(&acme, &name, loaded.digest(), loaded.imports(), &wasm)
+        .add_plugin_version(
+            &acme,
+            &name,
+            loaded.digest(),
+            loaded.imports(),
+            &wasm,
+            u64::MAX,
+        )
         .await
         .unwrap()
         .version;

@@ -632,3 +632,44 @@ fn every_count_in_an_endpoint_and_the_number_of_endpoints_are_capped() {
         host.stop().await;
     })
 }
+
+#[test]
+fn the_plugin_versions_a_tenant_stores_are_capped_by_its_policy() {
+    block_on(async {
+        let host = TestHost::start().await;
+        let key = host.create_tenant("mallory").await;
+        let wasm = std::fs::read(plugins::NOOP).unwrap();
+        let size = wasm.len() as u64;
+        host.set_policy(
+            "mallory",
+            json!({ "max_plugin_bytes": 2 * size + size / 2 }),
+        )
+        .await;
+        for _ in 0..2 {
+            let (status, body) = host.upload(&key, "mallory", "handler", wasm.clone()).await;
+            assert_eq!(status, 201, "{body}");
+        }
+        // The third would take the tenant past its share, operator or not.
+        for token in [key.as_str(), OPERATOR_TOKEN] {
+            let (status, problem) = host.upload(token, "mallory", "handler", wasm.clone()).await;
+            assert_eq!(status, 409, "{problem}");
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(detail.contains("max_plugin_bytes"), "{problem}");
+            assert!(detail.contains(&format!("{} bytes", 2 * size)), "{problem}");
+        }
+        // Deleting a version makes room again.
+        let (status, body) = host
+            .call(
+                "DELETE",
+                "/v1/tenants/mallory/plugins/handler/versions/1",
+                Some(&key),
+                None,
+            )
+            .await;
+        assert!(status < 300, "{status} {body}");
+        let (status, body) = host.upload(&key, "mallory", "handler", wasm).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["version"], 3, "{body}");
+        host.stop().await;
+    })
+}

@@ -241,7 +241,14 @@ async fn echo_to(store: &dyn Store, receiver: &Receiver) -> TenantId {
     let loaded = runtime().load(&wasm).await.unwrap();
     let name = PluginName::new("echo").unwrap();
     let v = store
-        .add_plugin_version(&acme, &name, loaded.digest(), loaded.imports(), &wasm)
+        .add_plugin_version(
+            &acme,
+            &name,
+            loaded.digest(),
+            loaded.imports(),
+            &wasm,
+            u64::MAX,
+        )
         .await
         .unwrap()
         .version;

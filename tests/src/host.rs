@@ -117,6 +117,7 @@ impl TestHost {
                 plugin.digest(),
                 plugin.imports(),
                 &wasm,
+                u64::MAX,
             )
             .await
             .expect("store plugin")

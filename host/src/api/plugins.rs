@@ -14,7 +14,7 @@ use super::views::{PluginList, PluginVersionView, PluginView, VersionList};
 use crate::ids::PluginName;
 use crate::problem::Problem;
 use crate::runtime::RuntimeError;
-use crate::store::DeleteVersion;
+use crate::store::{DeleteVersion, StoreError};
 
 /// Largest component accepted.
 pub const MAX_COMPONENT_BYTES: usize = 32 * 1024 * 1024;
@@ -24,12 +24,14 @@ fn plugin_name(name: &str) -> Result<PluginName, ApiError> {
 }
 
 /// Uploads a component as the next version of a plugin. It is validated and
-/// compiled first, so a version that is stored can run.
+/// compiled first, so a version that is stored can run. A tenant's versions
+/// together may take at most its policy's `max_plugin_bytes` (409 past it),
+/// for the operator's uploads too: they are a share of the database.
 #[utoipa::path(post, path = "/v1/tenants/{tenant}/plugins/{name}/versions", tag = "plugins",
     params(("tenant" = String, Path), ("name" = String, Path)),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses((status = 201, body = PluginVersionView), (status = 404, body = Problem),
-              (status = 422, body = Problem)))]
+              (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn upload(
     State(state): State<ApiState>,
     caller: Caller,
@@ -38,14 +40,36 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<PluginVersionView>), ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
     let name = plugin_name(&name)?;
+    // Checked before compiling too, which costs far more than the check.
+    let max_bytes = state.policies.get(&tenant).await?.max_plugin_bytes;
+    let stored = state.store.plugin_bytes(&tenant).await?;
+    let over_quota = |e: StoreError| match e {
+        quota @ StoreError::PluginQuota { .. } => ApiError::Conflict(quota.to_string()),
+        other => other.into(),
+    };
+    if stored.saturating_add(wasm.len() as u64) > max_bytes {
+        return Err(over_quota(StoreError::PluginQuota {
+            stored,
+            size: wasm.len() as u64,
+            max: max_bytes,
+        }));
+    }
     let plugin = state.runtime.load(&wasm).await.map_err(|e| match e {
         RuntimeError::InvalidPlugin(reason) => ApiError::InvalidPlugin(reason),
         other => ApiError::InvalidPlugin(other.to_string()),
     })?;
     let version = state
         .store
-        .add_plugin_version(&tenant, &name, plugin.digest(), plugin.imports(), &wasm)
-        .await?;
+        .add_plugin_version(
+            &tenant,
+            &name,
+            plugin.digest(),
+            plugin.imports(),
+            &wasm,
+            max_bytes,
+        )
+        .await
+        .map_err(over_quota)?;
     Ok((StatusCode::CREATED, Json(PluginVersionView::from(&version))))
 }
 

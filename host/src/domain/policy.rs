@@ -70,6 +70,9 @@ pub struct TenantPolicy {
     pub allow_private_network: bool,
     /// Bytes of KV keys and values the tenant may hold.
     pub kv_quota_bytes: u64,
+    /// Bytes of plugin components, every version counted, the tenant may
+    /// store; each is kept in the database and compiled on every host.
+    pub max_plugin_bytes: u64,
     /// Invocations of the tenant's plugins running at once on one host.
     pub max_concurrent: u32,
     /// Endpoints the tenant may have.
@@ -346,6 +349,7 @@ mod tests {
             allow_any_host: false,
             allow_private_network: false,
             kv_quota_bytes: 64 * 1024 * 1024,
+            max_plugin_bytes: 256 * 1024 * 1024,
             max_concurrent: 16,
             max_endpoints: 100,
             max_queue_depth: 100_000,

@@ -66,7 +66,8 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Starts the committer, the dispatcher, the depth gauge and retention.
+    /// Starts the committer, the dispatcher, the depth gauge, retention and
+    /// the sweep of compiled artifacts.
     pub fn start(
         config: Arc<Config>,
         store: Arc<dyn Store>,
@@ -83,6 +84,7 @@ impl Queue {
             let (store, wake, stop) = (store.clone(), work_ready.clone(), stop.clone());
             tokio::spawn(async move { store.listen_for_work(wake, stop).await })
         };
+        let runtime_for_sweep = runtime.clone();
         let shared = Arc::new(Shared {
             plugins: PluginCache::new(store.clone(), runtime.clone()),
             config: config.clone(),
@@ -100,7 +102,8 @@ impl Queue {
                 config.shutdown_grace,
             )),
             tokio::spawn(depth.clone().refresh(store.clone(), stop.clone())),
-            tokio::spawn(prune(store, config.retention, stop.clone())),
+            tokio::spawn(prune(store.clone(), config.retention, stop.clone())),
+            tokio::spawn(sweep_compiled(store, runtime_for_sweep, stop.clone())),
             listening,
             committer_task,
         ];
@@ -178,6 +181,30 @@ async fn prune(store: Arc<dyn Store>, retention: Duration, stop: CancellationTok
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// How often compiled artifacts of deleted versions are swept from this
+/// host's disk: another host may have deleted them.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes compiled artifacts no stored version needs, at start and hourly.
+async fn sweep_compiled(store: Arc<dyn Store>, runtime: Arc<Runtime>, stop: CancellationToken) {
+    loop {
+        match store.plugin_digests().await {
+            Ok(live) => {
+                let runtime = runtime.clone();
+                match tokio::task::spawn_blocking(move || runtime.sweep_cache(&live)).await {
+                    Ok(0) | Err(_) => {}
+                    Ok(n) => tracing::info!(deleted = n, "swept stale compiled components"),
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not list plugin versions to sweep"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
         }
     }
 }

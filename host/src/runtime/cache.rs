@@ -5,11 +5,17 @@
 //! compatibility hash: a new wasmtime version or different engine settings
 //! never load an artifact compiled for another configuration.
 
+use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+/// Age below which [`CompileCache::sweep`] leaves a file alone: well past
+/// the longest compilation.
+const SWEEP_GRACE: Duration = Duration::from_secs(600);
 
 /// A directory of precompiled components.
 pub(crate) struct CompileCache {
@@ -62,6 +68,40 @@ impl CompileCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(error = %e, "could not delete a compiled component"),
         }
+    }
+
+    /// Deletes what no longer serves: artifacts of components not in `live`
+    /// (deleted on another host, say) or compiled by another engine
+    /// configuration, and temporary files a crash left. Files younger than
+    /// [`SWEEP_GRACE`] are kept, so a compilation finishing now is not
+    /// undone. Returns how many files were deleted.
+    pub(crate) fn sweep(&self, live: &HashSet<&str>) -> usize {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let suffix = format!("-{}.cwasm", self.engine_key);
+        let mut deleted = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let wanted = name
+                .strip_suffix(&suffix)
+                .is_some_and(|digest| live.contains(digest));
+            let young = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at.elapsed().is_ok_and(|age| age < SWEEP_GRACE));
+            if wanted || young {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => deleted += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, file = %name, "could not delete a stale compiled component")
+                }
+            }
+        }
+        deleted
     }
 
     /// Writes an artifact atomically (temp file + rename).

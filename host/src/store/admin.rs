@@ -10,6 +10,11 @@
 //! side by side where each backend invokes it. A backend provides
 //! `admin_reader()` (a pool) and `admin_writer()` (a connection for writes).
 
+/// Bytes of a tenant's plugin versions (`$1`), as a 64-bit integer on both
+/// backends (PostgreSQL's `SUM` of `BIGINT` is `NUMERIC`).
+pub(super) const PLUGIN_BYTES: &str =
+    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM plugin_versions WHERE tenant = $1";
+
 /// Implements `AdminStore` and `KvReader` for a backend; see the module doc.
 macro_rules! admin_store {
     (
@@ -195,6 +200,7 @@ macro_rules! admin_store {
                 digest: &str,
                 imports: &[String],
                 wasm: &[u8],
+                max_bytes: u64,
             ) -> Result<$crate::store::PluginVersion, $crate::store::StoreError> {
                 let now = $crate::domain::Timestamp::now();
                 let no_tenant = |e: sqlx::Error| match &e {
@@ -205,6 +211,20 @@ macro_rules! admin_store {
                 };
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                // Checked in the transaction that inserts, so concurrent
+                // uploads overshoot only by those committing at the same moment.
+                let stored: i64 = sqlx::query_scalar($crate::store::admin::PLUGIN_BYTES)
+                    .bind(tenant.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let (stored, size) = (stored as u64, wasm.len() as u64);
+                if stored.saturating_add(size) > max_bytes {
+                    return Err($crate::store::StoreError::PluginQuota {
+                        stored,
+                        size,
+                        max: max_bytes,
+                    });
+                }
                 let version: i64 = sqlx::query_scalar(
                     "INSERT INTO plugin_counters (tenant, plugin, last_version) VALUES ($1, $2, 1)
                      ON CONFLICT (tenant, plugin) DO UPDATE
@@ -240,6 +260,25 @@ macro_rules! admin_store {
                     imports: imports.to_vec(),
                     uploaded_at: now,
                 })
+            }
+
+            async fn plugin_bytes(
+                &self,
+                tenant: &$crate::ids::TenantId,
+            ) -> Result<u64, $crate::store::StoreError> {
+                let stored: i64 = sqlx::query_scalar($crate::store::admin::PLUGIN_BYTES)
+                    .bind(tenant.as_str())
+                    .fetch_one(self.admin_reader())
+                    .await?;
+                Ok(stored as u64)
+            }
+
+            async fn plugin_digests(&self) -> Result<Vec<String>, $crate::store::StoreError> {
+                Ok(
+                    sqlx::query_scalar("SELECT DISTINCT digest FROM plugin_versions")
+                        .fetch_all(self.admin_reader())
+                        .await?,
+                )
             }
 
             async fn plugin_wasm(

@@ -70,6 +70,19 @@ pub enum StoreError {
     /// The tenant does not exist.
     #[error("no such tenant")]
     NoSuchTenant,
+    /// Storing a plugin version would take the tenant past its
+    /// `max_plugin_bytes`.
+    #[error(
+        "the tenant's plugins take {stored} bytes and this version {size} more, past the {max} its policy allows (max_plugin_bytes); delete versions no endpoint uses"
+    )]
+    PluginQuota {
+        /// Bytes of the versions already stored.
+        stored: u64,
+        /// Bytes of the version refused.
+        size: u64,
+        /// The policy's `max_plugin_bytes`.
+        max: u64,
+    },
 }
 
 /// What a database driver reported, kept opaque.
@@ -256,7 +269,8 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
     /// Answers when the database does; for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Stores a new immutable version of a plugin, numbered after the last.
+    /// Stores a new immutable version of a plugin, numbered after the last,
+    /// unless the tenant's versions would then take more than `max_bytes`.
     async fn add_plugin_version(
         &self,
         tenant: &TenantId,
@@ -264,7 +278,14 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
         digest: &str,
         imports: &[String],
         wasm: &[u8],
+        max_bytes: u64,
     ) -> Result<PluginVersion, StoreError>;
+
+    /// Bytes of all the tenant's plugin versions.
+    async fn plugin_bytes(&self, tenant: &TenantId) -> Result<u64, StoreError>;
+
+    /// The digest of every plugin version of every tenant, each once.
+    async fn plugin_digests(&self) -> Result<Vec<String>, StoreError>;
 
     /// The component bytes of one plugin version.
     async fn plugin_wasm(

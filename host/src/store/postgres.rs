@@ -96,7 +96,8 @@ super::admin::admin_store! {
     // Keys compare bytewise, as on SQLite, whatever the database's collation.
     kv_keys: "SELECT key FROM kv WHERE tenant = $1 AND plugin = $2 AND starts_with(key, $3)
               ORDER BY key COLLATE \"C\" LIMIT $4",
-    kv_usage: "SELECT COALESCE(SUM(octet_length(key) + length(value)), 0)::BIGINT FROM kv WHERE tenant = $1",
+    // Each row is charged its key, its value and kv::WRITE_OVERHEAD_BYTES.
+    kv_usage: "SELECT COALESCE(SUM(octet_length(key) + length(value) + 32), 0)::BIGINT FROM kv WHERE tenant = $1",
     // Another host's claim may be taking the same row.
     lock_row: " FOR UPDATE",
 }

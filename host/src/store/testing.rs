@@ -10,7 +10,7 @@ pub(crate) async fn tenant_with_plugin(store: &dyn Store) -> (TenantId, PluginNa
     let plugin = PluginName::new("echo").unwrap();
     store.create_tenant(&tenant, None).await.unwrap();
     store
-        .add_plugin_version(&tenant, &plugin, "sha256:00", &[], b"\0asm")
+        .add_plugin_version(&tenant, &plugin, "sha256:00", &[], b"\0asm", u64::MAX)
         .await
         .unwrap();
     (tenant, plugin)

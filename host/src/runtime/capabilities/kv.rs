@@ -25,7 +25,8 @@ pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
 /// its prefix (the 0.1 interface has no cursor), and no more are read.
 pub const MAX_LIST_KEYS: usize = 1_000;
 /// What each write costs the invocation's budget on top of its key and
-/// value, so that deletes and 1-byte writes are not free.
+/// value, so that deletes and 1-byte writes are not free; each stored key
+/// costs the tenant's quota as much.
 pub const WRITE_OVERHEAD_BYTES: u64 = 32;
 /// How long a tenant's measured KV usage serves quota checks on this host:
 /// the measure scans the tenant's keys, so it is taken at most this often.
@@ -95,7 +96,8 @@ pub trait KvReader: Send + Sync {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<String>, KvReadError>;
-    /// Bytes of keys and values the tenant stores, across its plugins.
+    /// Bytes of keys and values the tenant stores, across its plugins, with
+    /// [`WRITE_OVERHEAD_BYTES`] for each key: what its quota counts.
     async fn tenant_usage_bytes(&self, tenant: &TenantId) -> Result<u64, KvReadError>;
 }
 
