@@ -81,6 +81,35 @@ fn a_guest_asleep_in_the_host_leaves_the_guest_cpu_to_another_tenant() {
 }
 
 #[test]
+fn randomness_and_host_resources_a_guest_asks_for_are_bounded() {
+    block_on(async {
+        let hostile = load(plugins::HOSTILE).await;
+        let sandbox = Sandbox::new().await.config("attack", "random-flood");
+        let inv = sandbox.run(&hostile, event("{}", None)).await;
+        match &inv.outcome {
+            Outcome::Trap(message) => assert!(message.contains("exceeds limit 65536"), "{message}"),
+            other => panic!("a megabyte of randomness was given: {other:?}"),
+        }
+
+        let sandbox = Sandbox::new().await.config("attack", "resource-flood");
+        let inv = sandbox.run(&hostile, event("{}", None)).await;
+        assert!(matches!(inv.outcome, Outcome::Trap(_)), "{:?}", inv.outcome);
+        let held = inv
+            .logs
+            .iter()
+            .filter_map(|l| l.message.strip_prefix("holding ")?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0);
+        // ARCHITECTURE.md, "The sandbox": 10,000 host resources at once (a
+        // pollable takes two), not wasmtime's default million.
+        assert!(
+            (4_000..=10_000).contains(&held),
+            "the host held {held} pollables"
+        );
+    })
+}
+
+#[test]
 fn a_memory_hog_ends_out_of_memory_and_the_host_carries_on() {
     block_on(async {
         let hog = load(plugins::MEMORY_HOG).await;

@@ -21,14 +21,13 @@ use crate::problem::{FieldError, Problem};
 /// Longest accepted timestamp tolerance: one day.
 const MAX_TOLERANCE_S: u64 = 86_400;
 
-/// Checks every field and resolves the plugin version; a tenant key's
-/// request must also stay within the tenant's policy.
-async fn validate(
-    state: &ApiState,
-    caller: &Caller,
-    tenant: &TenantId,
-    r: EndpointRequest,
-) -> Result<EndpointSpec, ApiError> {
+/// Checks every field a request can be judged by alone, on a host whose
+/// largest memory limit is `max_memory_mb`: each fault with its own message,
+/// else the allowed hosts parsed. Pure, so that it is fuzzed.
+pub fn check_request(
+    r: &EndpointRequest,
+    max_memory_mb: u32,
+) -> Result<Vec<HostPattern>, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
 
@@ -117,10 +116,10 @@ async fn validate(
             format!("must be between 1 and {}", hard::TIMEOUT_MS),
         );
     }
-    if !(1..=state.max_memory_mb).contains(&limits.memory_mb) {
+    if !(1..=max_memory_mb).contains(&limits.memory_mb) {
         fail(
             "limits.memory_mb",
-            format!("must be between 1 and {} on this host", state.max_memory_mb),
+            format!("must be between 1 and {max_memory_mb} on this host"),
         );
     }
     if limits.max_http_calls > hard::HTTP_CALLS {
@@ -138,6 +137,26 @@ async fn validate(
     if let Err(message) = r.retry.validate() {
         fail("retry", message);
     }
+    if errors.is_empty() {
+        Ok(allowed_hosts)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Checks every field and resolves the plugin version; a tenant key's
+/// request must also stay within the tenant's policy.
+async fn validate(
+    state: &ApiState,
+    caller: &Caller,
+    tenant: &TenantId,
+    r: EndpointRequest,
+) -> Result<EndpointSpec, ApiError> {
+    let (mut errors, allowed_hosts) = match check_request(&r, state.max_memory_mb) {
+        Ok(hosts) => (Vec::new(), hosts),
+        Err(errors) => (errors, Vec::new()),
+    };
+    let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
     let mut plugin_version = 0;
     {
         let name = &r.plugin;

@@ -57,10 +57,14 @@ pub async fn readyz(State(state): State<ApiState>) -> impl IntoResponse {
 }
 
 /// Prometheus metrics: ingress by outcome and provider, queue depth,
-/// invocations by outcome and their durations, outbound calls by outcome.
+/// invocations by outcome and their durations, outbound calls by outcome,
+/// guests waiting for CPU and the preemptions that served them.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, body = String)))]
 pub async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
     metrics::gauge!("hookhost_queue_depth").set(state.queue.depth().get() as f64);
+    let cpu = state.runtime.guest_cpu();
+    metrics::gauge!("hookhost_guests_waiting_for_cpu").set(cpu.waiting as f64);
+    metrics::counter!("hookhost_guest_preemptions_total").absolute(cpu.preemptions);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -4,6 +4,7 @@ use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::problem::FieldError;
 
 /// Largest JSON body: the largest endpoint `config` (1 MiB) with room for
 /// its escaping; everything else the API takes is far smaller.
@@ -31,18 +32,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                     ApiError::field("body", e.to_string())
                 }
             })?;
-        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        let mut de = serde_json::Deserializer::from_slice(text);
-        serde_path_to_error::deserialize(&mut de)
+        parse(&bytes)
             .map(Body)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::field(field, e.into_inner().to_string())
-            })
+            .map_err(|e| ApiError::Invalid(vec![e]))
     }
+}
+
+/// Reads a request body as `T`, an empty one as `{}`; the error names the
+/// field at fault.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
+    let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let mut de = serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        FieldError::new(field, e.into_inner().to_string())
+    })
 }

@@ -26,8 +26,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{Caller, generate_key, hash_key, init_operator_token};
+pub use endpoints::check_request;
 pub use error::ApiError;
 pub use health::metrics_handle;
+pub use json::parse as parse_json;
 
 use crate::ingress::{self, IngressState};
 use crate::problem::{FieldError, Problem};

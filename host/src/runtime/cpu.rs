@@ -1,44 +1,76 @@
-//! Guest CPU is rationed between tenants. A guest runs WebAssembly only
+//! Guest CPU is rationed between tenants. A guest executes WebAssembly only
 //! while it holds one of a few slots (by default one per core but one), so
 //! however many of a tenant's invocations spin, the host's own work
 //! (receiving, recording, claiming) keeps a core and sees few runnable guest
 //! tasks in its way.
 //!
-//! A slot is held only while wasm code runs: it is given back on every call
-//! into the host (an outbound request, a KV read, a sleep) and taken again on
-//! the way back. At each epoch tick a holder gives its slot up if anyone is
-//! waiting, and waiters are served by the guest time their tenant has used
-//! while present, least first: a tenant whose plugins spin queues behind a
-//! tenant whose plugins return in microseconds, which waits at most one tick.
+//! wasmtime's call hook moves the slot with the guest: it is given back on
+//! every transition into the host (a host call, a libcall such as
+//! `memory.grow`, the epoch check, the return of `handle`) and taken again,
+//! waiting if need be, on the way back into wasm. Waiters are served by the
+//! guest time their tenant has used, least first. A waiter whose tenant has
+//! used clearly less than a holder's advances the engine's epoch, so the
+//! holder reaches its epoch check within microseconds and hands over: a
+//! tenant whose plugins return quickly barely waits behind one that spins.
 
 use std::collections::HashMap;
-use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
-use wasmtime::{CallHook, StoreContextMut};
+use wasmtime::{CallHook, Engine, StoreContextMut};
+
+/// How far ahead of a waiter's tenant a holder's tenant must be before the
+/// waiter preempts it; without a margin two spinning tenants would hand the
+/// slot back and forth at every step.
+const PREEMPT_MARGIN: Duration = Duration::from_millis(2);
+
+/// Tenants remembered while none of their guests contend, beyond which the
+/// ones that would restart at the floor anyway are forgotten.
+const REMEMBERED_TENANTS: usize = 1024;
 
 /// Rations slots among invocations, fairly between tenants.
 pub(crate) struct CpuGate {
+    /// Advanced to preempt a holder (see the module doc).
+    engine: Engine,
     state: Mutex<GateState>,
 }
 
 struct GateState {
     free: usize,
-    /// Tenants with an invocation running; forgotten when they have none, so
-    /// the map is bounded by the worker count.
+    /// The least guest time among contending tenants, never decreasing: a
+    /// tenant that starts contending again starts no lower, so going away
+    /// and coming back earns no credit to starve the others with.
+    floor: Duration,
     tenants: HashMap<Arc<str>, TenantUse>,
+    holders: Vec<Holder>,
     waiters: Vec<Waiter>,
-    next_seq: u64,
+    next_id: u64,
+    preemptions: u64,
+}
+
+/// What `/metrics` shows of the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestCpu {
+    /// Guests waiting for a slot now.
+    pub waiting: usize,
+    /// Times a waiter made a holder of a busier tenant yield.
+    pub preemptions: u64,
 }
 
 #[derive(Default)]
 struct TenantUse {
-    /// Guest time used while present, the order in which waiters are served.
+    /// Guest time used, the order in which waiters are served.
     used: Duration,
-    /// Invocations running.
-    present: u32,
+    /// Its guests holding or waiting for a slot.
+    contending: u32,
+}
+
+struct Holder {
+    id: u64,
+    tenant: Arc<str>,
+    since: Instant,
 }
 
 struct Waiter {
@@ -47,20 +79,25 @@ struct Waiter {
     grant: Arc<Grant>,
 }
 
+/// A waiter's slot, once handed over: the holder id, 0 until then.
 #[derive(Default)]
 struct Grant {
-    given: std::sync::atomic::AtomicBool,
+    id: AtomicU64,
     notify: Notify,
 }
 
 impl CpuGate {
-    pub(crate) fn new(slots: usize) -> Arc<Self> {
+    pub(crate) fn new(slots: usize, engine: Engine) -> Arc<Self> {
         Arc::new(Self {
+            engine,
             state: Mutex::new(GateState {
                 free: slots.max(1),
+                floor: Duration::ZERO,
                 tenants: HashMap::new(),
+                holders: Vec::new(),
                 waiters: Vec::new(),
-                next_seq: 0,
+                next_id: 1,
+                preemptions: 0,
             }),
         })
     }
@@ -69,77 +106,124 @@ impl CpuGate {
         self.state.lock().expect("cpu gate lock")
     }
 
-    /// Takes a slot for `tenant`, waiting behind the invocations of tenants
-    /// that have used less.
-    async fn acquire(&self, tenant: &Arc<str>) {
-        let grant = {
+    pub(crate) fn stats(&self) -> GuestCpu {
+        let state = self.lock();
+        GuestCpu {
+            waiting: state.waiters.len(),
+            preemptions: state.preemptions,
+        }
+    }
+
+    /// Takes a slot for `tenant`, waiting behind the guests of tenants that
+    /// have used less; returns the holder id to release it with.
+    async fn acquire(&self, tenant: &Arc<str>) -> u64 {
+        let (grant, preempt) = {
             let mut state = self.lock();
+            state.contend(tenant);
             if state.free > 0 && state.waiters.is_empty() {
                 state.free -= 1;
-                return;
+                return state.hold(tenant);
             }
             let grant = Arc::new(Grant::default());
-            let seq = state.next_seq;
-            state.next_seq += 1;
+            let seq = state.next_id;
+            state.next_id += 1;
             state.waiters.push(Waiter {
                 tenant: tenant.clone(),
                 seq,
                 grant: grant.clone(),
             });
-            grant
+            let preempt = state.should_preempt(tenant);
+            state.preemptions += u64::from(preempt);
+            (grant, preempt)
         };
-        // Dropped while waiting (the invocation's deadline passed): leave the
-        // queue, or pass on a slot given meanwhile.
+        if preempt {
+            self.engine.increment_epoch();
+        }
+        // Dropped while waiting (the invocation's deadline passed): leave
+        // the queue, or give back a slot handed over meanwhile.
         let mut waiting = Waiting {
             gate: self,
-            grant: Some(grant),
+            tenant,
+            grant,
+            served: false,
         };
-        let grant = waiting.grant.clone().expect("set above");
-        while !grant.given.load(std::sync::atomic::Ordering::Acquire) {
-            grant.notify.notified().await;
+        loop {
+            let id = waiting.grant.id.load(Ordering::Acquire);
+            if id != 0 {
+                waiting.served = true;
+                return id;
+            }
+            waiting.grant.notify.notified().await;
         }
-        waiting.grant = None;
     }
 
-    /// Gives a slot back, charging `tenant` for the time it was held.
-    fn release(&self, tenant: &Arc<str>, held: Duration) {
+    /// Gives slot `id` back, charging its tenant for the time it was held.
+    fn release(&self, id: u64) {
         let mut state = self.lock();
-        if let Some(used) = state.tenants.get_mut(tenant) {
-            used.used += held;
-        }
-        state.hand_over();
-    }
-
-    fn has_waiters(&self) -> bool {
-        !self.lock().waiters.is_empty()
+        state.release(id);
     }
 }
 
 impl GateState {
-    fn arrive(&mut self, tenant: &Arc<str>) {
-        // A tenant (re)appearing starts level with the least-used tenant
-        // present: being away earns no credit to starve the others with.
-        let floor = self.tenants.values().map(|t| t.used).min();
-        let entry = self
-            .tenants
-            .entry(tenant.clone())
-            .or_insert_with(|| TenantUse {
-                used: floor.unwrap_or_default(),
-                present: 0,
-            });
-        entry.present += 1;
+    fn contend(&mut self, tenant: &Arc<str>) {
+        let floor = self.floor;
+        let entry = self.tenants.entry(tenant.clone()).or_default();
+        if entry.contending == 0 {
+            entry.used = entry.used.max(floor);
+        }
+        entry.contending += 1;
     }
 
-    fn depart(&mut self, tenant: &Arc<str>) {
+    fn hold(&mut self, tenant: &Arc<str>) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.holders.push(Holder {
+            id,
+            tenant: tenant.clone(),
+            since: Instant::now(),
+        });
+        id
+    }
+
+    fn release(&mut self, id: u64) {
+        let Some(i) = self.holders.iter().position(|h| h.id == id) else {
+            return;
+        };
+        let holder = self.holders.swap_remove(i);
+        self.stop_contending(&holder.tenant, holder.since.elapsed());
+        self.hand_over();
+    }
+
+    fn stop_contending(&mut self, tenant: &Arc<str>, held: Duration) {
+        let mut released = None;
         if let Some(entry) = self.tenants.get_mut(tenant) {
-            entry.present -= 1;
-            if entry.present == 0 {
-                self.tenants.remove(tenant);
-            }
+            entry.used += held;
+            entry.contending -= 1;
+            released = Some(entry.used);
+        }
+        // The floor follows the least-used tenant still in the running, the
+        // one releasing included (alone, it is the only one).
+        let contending = self.tenants.values().filter(|t| t.contending > 0);
+        if let Some(least) = contending.map(|t| t.used).chain(released).min() {
+            self.floor = self.floor.max(least);
+        }
+        if self.tenants.len() > REMEMBERED_TENANTS {
+            let floor = self.floor;
+            self.tenants
+                .retain(|_, t| t.contending > 0 || t.used > floor);
         }
     }
 
-    /// Gives the free slot to the waiter whose tenant has used least.
+    /// Whether a holder's tenant is clearly ahead of `tenant`.
+    fn should_preempt(&self, tenant: &Arc<str>) -> bool {
+        let used = |t: &Arc<str>| self.tenants.get(t).map(|u| u.used).unwrap_or_default();
+        let mine = used(tenant) + PREEMPT_MARGIN;
+        self.holders
+            .iter()
+            .any(|h| used(&h.tenant) + h.since.elapsed() > mine)
+    }
+
+    /// Gives a free slot to the waiter whose tenant has used least.
     fn hand_over(&mut self) {
         let next = self
             .waiters
@@ -153,10 +237,8 @@ impl GateState {
         match next {
             Some(i) => {
                 let waiter = self.waiters.swap_remove(i);
-                waiter
-                    .grant
-                    .given
-                    .store(true, std::sync::atomic::Ordering::Release);
+                let id = self.hold(&waiter.tenant);
+                waiter.grant.id.store(id, Ordering::Release);
                 waiter.grant.notify.notify_one();
             }
             None => self.free += 1,
@@ -164,88 +246,75 @@ impl GateState {
     }
 }
 
-/// A wait for a slot in progress; on drop it leaves the queue or, when the
-/// slot arrived just as it was abandoned, passes it on.
+/// A wait for a slot in progress; dropped before the slot came (its future
+/// was abandoned), it leaves the queue or passes on a slot just given.
 struct Waiting<'a> {
     gate: &'a CpuGate,
-    grant: Option<Arc<Grant>>,
+    tenant: &'a Arc<str>,
+    grant: Arc<Grant>,
+    served: bool,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        let Some(grant) = self.grant.take() else {
+        if self.served {
             return;
-        };
+        }
         let mut state = self.gate.lock();
-        state.waiters.retain(|w| !Arc::ptr_eq(&w.grant, &grant));
-        if grant.given.load(std::sync::atomic::Ordering::Acquire) {
-            state.hand_over();
+        match self.grant.id.load(Ordering::Acquire) {
+            0 => {
+                state
+                    .waiters
+                    .retain(|w| !Arc::ptr_eq(&w.grant, &self.grant));
+                state.stop_contending(self.tenant, Duration::ZERO);
+            }
+            id => state.release(id),
         }
     }
 }
 
-/// One invocation's claim on the gate, shared by its call hook and its epoch
-/// callback; a slot still held when the store is dropped is given back.
+/// One invocation's claim on the gate, shared by its call hook; a slot
+/// still held when the store is dropped is given back.
 pub(crate) struct Turn {
     gate: Arc<CpuGate>,
     tenant: Arc<str>,
-    held_since: Mutex<Option<Instant>>,
+    /// The slot held, 0 for none.
+    held: AtomicU64,
 }
 
 impl Turn {
     pub(crate) fn new(gate: Arc<CpuGate>, tenant: &str) -> Arc<Self> {
-        let tenant: Arc<str> = Arc::from(tenant);
-        gate.lock().arrive(&tenant);
         Arc::new(Self {
             gate,
-            tenant,
-            held_since: Mutex::new(None),
+            tenant: Arc::from(tenant),
+            held: AtomicU64::new(0),
         })
     }
 
-    fn holding(&self) -> bool {
-        self.held_since.lock().expect("turn lock").is_some()
-    }
-
     /// Waits for a slot unless one is held already.
-    pub(crate) async fn enter(&self) {
-        if self.holding() {
-            return;
+    async fn enter(&self) {
+        if self.held.load(Ordering::Relaxed) == 0 {
+            let id = self.gate.acquire(&self.tenant).await;
+            self.held.store(id, Ordering::Relaxed);
         }
-        self.gate.acquire(&self.tenant).await;
-        *self.held_since.lock().expect("turn lock") = Some(Instant::now());
     }
 
     /// Gives the slot back, if one is held.
-    pub(crate) fn leave(&self) {
-        let since = self.held_since.lock().expect("turn lock").take();
-        if let Some(since) = since {
-            self.gate.release(&self.tenant, since.elapsed());
+    fn leave(&self) {
+        match self.held.swap(0, Ordering::Relaxed) {
+            0 => {}
+            id => self.gate.release(id),
         }
-    }
-
-    /// At an epoch tick: whether to give the slot to someone waiting.
-    pub(crate) fn should_yield(&self) -> bool {
-        self.gate.has_waiters()
-    }
-
-    /// The future an epoch callback yields with: the slot is given up now
-    /// and taken again, in turn, before the guest resumes.
-    pub(crate) fn requeue(self: &Arc<Self>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        self.leave();
-        let turn = self.clone();
-        Box::pin(async move { turn.enter().await })
     }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
         self.leave();
-        self.gate.lock().depart(&self.tenant);
     }
 }
 
-/// Slots follow the guest across the wasm/host boundary.
+/// The slot follows the guest across the wasm/host boundary.
 pub(crate) struct TurnHook(pub(crate) Arc<Turn>);
 
 #[async_trait::async_trait]
@@ -270,6 +339,10 @@ mod tests {
 
     const SOON: Duration = Duration::from_secs(1);
 
+    fn gate() -> Arc<CpuGate> {
+        CpuGate::new(1, Engine::default())
+    }
+
     fn waits(turn: &Arc<Turn>) -> tokio::task::JoinHandle<()> {
         let turn = turn.clone();
         tokio::spawn(async move { turn.enter().await })
@@ -283,10 +356,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_free_slot_is_taken_at_once_and_the_last_one_makes_others_wait() {
-        let gate = CpuGate::new(1);
+        let gate = gate();
         let (first, second) = (Turn::new(gate.clone(), "a"), Turn::new(gate.clone(), "a"));
         first.enter().await;
-        assert!(gate.has_waiters() == false);
         let waiting = waits(&second);
         queued(&gate, 1).await;
         first.leave();
@@ -298,14 +370,14 @@ mod tests {
 
     #[tokio::test]
     async fn the_tenant_that_used_less_is_served_first() {
-        let gate = CpuGate::new(1);
+        let gate = gate();
         let spinner = Turn::new(gate.clone(), "spinner");
         let spinner_again = Turn::new(gate.clone(), "spinner");
         let quick = Turn::new(gate.clone(), "quick");
         spinner.enter().await;
         tokio::time::sleep(Duration::from_millis(5)).await;
-        // The spinner's other invocation queued before the quick tenant's:
-        // the quick tenant, having used nothing, still goes first.
+        // The spinner's other guest queued before the quick tenant's: the
+        // quick tenant, having used nothing, still goes first.
         let spinner_waits = waits(&spinner_again);
         queued(&gate, 1).await;
         let quick_waits = waits(&quick);
@@ -324,8 +396,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_waiter_that_used_less_preempts_the_holder_through_the_epoch() {
+        let gate = gate();
+        let spinner = Turn::new(gate.clone(), "spinner");
+        spinner.enter().await;
+        tokio::time::sleep(PREEMPT_MARGIN * 2).await;
+        let quick = Turn::new(gate.clone(), "quick");
+        let quick_waits = waits(&quick);
+        queued(&gate, 1).await;
+        assert_eq!(gate.stats().preemptions, 1, "the holder was asked to yield");
+
+        // A waiter of the tenant holding the slot asks nothing of it.
+        spinner.leave();
+        quick_waits.await.expect("task");
+        let spinner_again = Turn::new(gate.clone(), "spinner");
+        let spinner_waits = waits(&spinner_again);
+        queued(&gate, 1).await;
+        assert_eq!(gate.stats().preemptions, 1, "no preemption by the spinner");
+        quick.leave();
+        spinner_waits.await.expect("task");
+    }
+
+    #[tokio::test]
+    async fn a_tenant_arriving_late_starts_level_with_the_one_that_ran_alone() {
+        let gate = gate();
+        let old = Turn::new(gate.clone(), "old");
+        old.enter().await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        old.leave();
+        // The newcomer has no claim to the 20 ms `old` used alone: it starts
+        // where `old` is, so it cannot take the slot for that long.
+        let new = Turn::new(gate.clone(), "new");
+        new.enter().await;
+        new.leave();
+        let state = gate.lock();
+        let used = |t: &str| state.tenants.get(t).map(|u| u.used).unwrap_or_default();
+        assert!(
+            used("new") >= Duration::from_millis(20),
+            "{:?}",
+            used("new")
+        );
+        assert!(used("new") >= used("old"));
+    }
+
+    #[tokio::test]
     async fn an_abandoned_wait_leaves_no_trace_and_loses_no_slot() {
-        let gate = CpuGate::new(1);
+        let gate = gate();
         let holder = Turn::new(gate.clone(), "a");
         holder.enter().await;
         let abandoned = Turn::new(gate.clone(), "b");
@@ -334,11 +450,15 @@ mod tests {
                 .await
                 .is_err()
         );
-        assert!(!gate.has_waiters(), "the waiter left the queue");
+        assert!(gate.lock().waiters.is_empty(), "the waiter left the queue");
         drop(abandoned);
         drop(holder);
         let state = gate.lock();
         assert_eq!(state.free, 1, "the slot is free again");
-        assert!(state.tenants.is_empty(), "no tenant is remembered");
+        assert!(state.holders.is_empty());
+        assert!(
+            state.tenants.values().all(|t| t.contending == 0),
+            "nobody contends"
+        );
     }
 }

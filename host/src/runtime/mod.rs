@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::clip;
 use tokio::sync::Semaphore;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
     UpdateDeadline,
@@ -40,6 +40,7 @@ use capabilities::http_out::{HttpClients, HttpState};
 use capabilities::kv::{KvBudget, KvState, UsageCache};
 use capabilities::log::LogBuffer;
 use capabilities::stdio::CapturedStream;
+pub use cpu::GuestCpu;
 use cpu::{CpuGate, Turn, TurnHook};
 use state::{MemoryLimiter, State};
 
@@ -205,6 +206,13 @@ impl Runtime {
             None => None,
         };
         let clients = HttpClients::new().map_err(|e| RuntimeError::Setup(e.to_string()))?;
+        let cpu = CpuGate::new(
+            match config.guest_cpus {
+                0 => all_cores_but_one(),
+                n => n,
+            },
+            engine.clone(),
+        );
         let inner = Arc::new(Inner {
             engine,
             linker,
@@ -212,10 +220,7 @@ impl Runtime {
             loaded: Mutex::new(HashMap::new()),
             compiling: Arc::new(Semaphore::new(1)),
             permits: Semaphore::new(config.max_concurrent as usize),
-            cpu: CpuGate::new(match config.guest_cpus {
-                0 => all_cores_but_one(),
-                n => n,
-            }),
+            cpu,
             clients,
             max_memory_bytes,
             compilations: AtomicU64::new(0),
@@ -228,6 +233,11 @@ impl Runtime {
     /// The largest memory limit an invocation may be given, in MiB.
     pub fn max_memory_mb(&self) -> u32 {
         (self.inner.max_memory_bytes / (1024 * 1024)) as u32
+    }
+
+    /// Guests waiting for CPU, and preemptions so far.
+    pub fn guest_cpu(&self) -> GuestCpu {
+        self.inner.cpu.stats()
     }
 
     /// How many components this runtime compiled (rather than loaded from
@@ -334,7 +344,7 @@ impl Runtime {
         let log = LogBuffer::shared(limits.max_log_bytes);
         let state = State {
             wasi: sandbox_wasi(&log),
-            table: Default::default(),
+            table: resource_table(),
             limiter: MemoryLimiter {
                 max_bytes: limits.memory_bytes().min(self.inner.max_memory_bytes),
                 hit: false,
@@ -367,13 +377,15 @@ impl Runtime {
         let turn = Turn::new(self.inner.cpu.clone(), &event.tenant);
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.call_hook_async(TurnHook(turn.clone()));
+        store.set_max_component_handles(MAX_HANDLES);
+        // The epoch check is a call into the host, so the hook has given the
+        // guest's CPU slot up before the callback runs and takes it again,
+        // in turn, after it.
+        store.call_hook_async(TurnHook(turn));
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             Ok(if Instant::now() >= deadline {
                 UpdateDeadline::Interrupt
-            } else if turn.should_yield() {
-                UpdateDeadline::YieldCustom(1, turn.requeue())
             } else {
                 UpdateDeadline::Yield(1)
             })
@@ -509,7 +521,27 @@ fn sandbox_wasi(log: &capabilities::log::SharedLog) -> WasiCtx {
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
+        .max_random_size(MAX_RANDOM_BYTES)
         .build()
+}
+
+/// Host-side resources (WASI streams, pollables, outgoing requests) one
+/// invocation may hold at once: far above what a handler uses, and each
+/// entry is host memory the guest makes the host allocate.
+const MAX_RESOURCES: usize = 10_000;
+
+/// Handles one invocation's component instances may hold at once, by the
+/// same reasoning (wasmtime's default is 100,000).
+const MAX_HANDLES: usize = 10_000;
+
+/// Largest buffer `wasi:random` fills in one call (wasmtime's default is
+/// 64 MiB, filled on the host while no deadline can interrupt it).
+const MAX_RANDOM_BYTES: u64 = 64 * 1024;
+
+fn resource_table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_RESOURCES);
+    table
 }
 
 /// Advances the engine's epoch until the runtime is dropped.

@@ -63,6 +63,28 @@ fn handle(event: Event) -> Result<(), HandlerError> {
             std::thread::sleep(std::time::Duration::from_secs(60));
             Err(reject("woke up"))
         }
+        // Asks the host for a megabyte of randomness at a time, which the host
+        // would fill in a call no deadline interrupts.
+        "random-flood" => {
+            for _ in 0..1000 {
+                std::hint::black_box(wasi::random::random::get_random_bytes(MIB as u64));
+            }
+            Err(reject("got every megabyte"))
+        }
+        // Makes the host hold pollables, never dropping one, saying how many
+        // it has every thousand.
+        "resource-flood" => {
+            let mut held = Vec::new();
+            for i in 1..=2_000_000u32 {
+                held.push(wasi::clocks::monotonic_clock::subscribe_duration(
+                    1_000_000_000,
+                ));
+                if i % 1000 == 0 {
+                    info!("holding {i}");
+                }
+            }
+            Err(reject(format!("held {} pollables", held.len())))
+        }
         other => Err(reject(format!("unknown attack: {other}"))),
     }
 }
