@@ -26,8 +26,8 @@ use wasmtime::{CallHook, Engine, StoreContextMut};
 /// slot back and forth at every step.
 const PREEMPT_MARGIN: Duration = Duration::from_millis(2);
 
-/// Tenants remembered while none of their guests contend, beyond which the
-/// ones that would restart at the floor anyway are forgotten.
+/// Tenants remembered while none of their guests contend, beyond which
+/// those the floor has caught up with are forgotten.
 const REMEMBERED_TENANTS: usize = 1024;
 
 /// Rations slots among invocations, fairly between tenants.
@@ -43,7 +43,10 @@ struct GateState {
     /// tenant that starts contending again starts no lower, so going away
     /// and coming back earns no credit to starve the others with.
     floor: Duration,
+    /// Tenants with a guest holding or waiting for a slot.
     tenants: HashMap<Arc<str>, TenantUse>,
+    /// Guest time of tenants that stopped contending above the floor.
+    remembered: HashMap<Arc<str>, Duration>,
     holders: Vec<Holder>,
     waiters: Vec<Waiter>,
     next_id: u64,
@@ -76,14 +79,9 @@ struct Holder {
 struct Waiter {
     tenant: Arc<str>,
     seq: u64,
-    grant: Arc<Grant>,
-}
-
-/// A waiter's slot, once handed over: the holder id, 0 until then.
-#[derive(Default)]
-struct Grant {
-    id: AtomicU64,
-    notify: Notify,
+    wake: Arc<Notify>,
+    /// Woken to try for a freed slot and not yet run.
+    woken: bool,
 }
 
 impl CpuGate {
@@ -94,6 +92,7 @@ impl CpuGate {
                 free: slots.max(1),
                 floor: Duration::ZERO,
                 tenants: HashMap::new(),
+                remembered: HashMap::new(),
                 holders: Vec::new(),
                 waiters: Vec::new(),
                 next_id: 1,
@@ -116,44 +115,49 @@ impl CpuGate {
 
     /// Takes a slot for `tenant`, waiting behind the guests of tenants that
     /// have used less; returns the holder id to release it with.
+    ///
+    /// A freed slot is not handed to a waiter (whose task may sit in a
+    /// run queue for a while) but offered: the best waiter is woken, and
+    /// until it runs, any guest whose tenant has used no more than every
+    /// waiter's may take it. Guests of one tenant thus never convoy behind
+    /// each other, while a busier tenant still waits its turn.
     async fn acquire(&self, tenant: &Arc<str>) -> u64 {
-        let (grant, preempt) = {
+        let wake = {
             let mut state = self.lock();
             state.contend(tenant);
-            if state.free > 0 && state.waiters.is_empty() {
-                state.free -= 1;
-                return state.hold(tenant);
+            if let Some(id) = state.try_take(tenant, None) {
+                return id;
             }
-            let grant = Arc::new(Grant::default());
+            let wake = Arc::new(Notify::new());
             let seq = state.next_id;
             state.next_id += 1;
             state.waiters.push(Waiter {
                 tenant: tenant.clone(),
                 seq,
-                grant: grant.clone(),
+                wake: wake.clone(),
+                woken: false,
             });
-            let preempt = state.should_preempt(tenant);
-            state.preemptions += u64::from(preempt);
-            (grant, preempt)
+            if state.should_preempt(tenant) {
+                state.preemptions += 1;
+                self.engine.increment_epoch();
+            }
+            wake
         };
-        if preempt {
-            self.engine.increment_epoch();
-        }
         // Dropped while waiting (the invocation's deadline passed): leave
-        // the queue, or give back a slot handed over meanwhile.
+        // the queue, and pass on a wake it was given.
         let mut waiting = Waiting {
             gate: self,
             tenant,
-            grant,
+            wake,
             served: false,
         };
         loop {
-            let id = waiting.grant.id.load(Ordering::Acquire);
-            if id != 0 {
+            waiting.wake.notified().await;
+            let mut state = self.lock();
+            if let Some(id) = state.try_take(tenant, Some(&waiting.wake)) {
                 waiting.served = true;
                 return id;
             }
-            waiting.grant.notify.notified().await;
         }
     }
 
@@ -166,12 +170,18 @@ impl CpuGate {
 
 impl GateState {
     fn contend(&mut self, tenant: &Arc<str>) {
-        let floor = self.floor;
-        let entry = self.tenants.entry(tenant.clone()).or_default();
-        if entry.contending == 0 {
-            entry.used = entry.used.max(floor);
+        if let Some(entry) = self.tenants.get_mut(tenant) {
+            entry.contending += 1;
+            return;
         }
-        entry.contending += 1;
+        let used = self.remembered.remove(tenant).unwrap_or_default();
+        self.tenants.insert(
+            tenant.clone(),
+            TenantUse {
+                used: used.max(self.floor),
+                contending: 1,
+            },
+        );
     }
 
     fn hold(&mut self, tenant: &Arc<str>) -> u64 {
@@ -191,67 +201,103 @@ impl GateState {
         };
         let holder = self.holders.swap_remove(i);
         self.stop_contending(&holder.tenant, holder.since.elapsed());
-        self.hand_over();
+        self.free += 1;
+        self.wake_next();
+    }
+
+    /// A slot for `tenant` if one is free and no waiter's tenant has used
+    /// less; `me` is the caller's own entry in the queue, if it has one.
+    fn try_take(&mut self, tenant: &Arc<str>, me: Option<&Arc<Notify>>) -> Option<u64> {
+        let mine = self.used(tenant);
+        let position = me.and_then(|me| self.waiters.iter().position(|w| Arc::ptr_eq(&w.wake, me)));
+        let others_first = self.waiters.iter().any(|w| self.used(&w.tenant) < mine);
+        if self.free == 0 || others_first {
+            if let Some(i) = position {
+                self.waiters[i].woken = false;
+                // Woken, but another tenant's waiter came first meanwhile:
+                // the slot is offered to it instead.
+                if self.free > 0 {
+                    self.wake_next();
+                }
+            }
+            return None;
+        }
+        if let Some(i) = position {
+            self.waiters.swap_remove(i);
+        }
+        self.free -= 1;
+        let id = self.hold(tenant);
+        if self.free > 0 {
+            self.wake_next();
+        }
+        Some(id)
+    }
+
+    fn used(&self, tenant: &Arc<str>) -> Duration {
+        self.tenants.get(tenant).map(|t| t.used).unwrap_or_default()
+    }
+
+    /// Wakes the waiter whose tenant has used least, unless one is awake.
+    fn wake_next(&mut self) {
+        if self.waiters.iter().any(|w| w.woken) {
+            return;
+        }
+        let next = self
+            .waiters
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, w)| (self.used(&w.tenant), w.seq))
+            .map(|(i, _)| i);
+        if let Some(i) = next {
+            self.waiters[i].woken = true;
+            self.waiters[i].wake.notify_one();
+        }
     }
 
     fn stop_contending(&mut self, tenant: &Arc<str>, held: Duration) {
-        let mut released = None;
-        if let Some(entry) = self.tenants.get_mut(tenant) {
-            entry.used += held;
-            entry.contending -= 1;
-            released = Some(entry.used);
+        let Some(entry) = self.tenants.get_mut(tenant) else {
+            return;
+        };
+        entry.used += held;
+        entry.contending -= 1;
+        let released = entry.used;
+        if entry.contending == 0 {
+            self.tenants.remove(tenant);
         }
         // The floor follows the least-used tenant still in the running, the
         // one releasing included (alone, it is the only one).
-        let contending = self.tenants.values().filter(|t| t.contending > 0);
-        if let Some(least) = contending.map(|t| t.used).chain(released).min() {
-            self.floor = self.floor.max(least);
-        }
-        if self.tenants.len() > REMEMBERED_TENANTS {
-            let floor = self.floor;
-            self.tenants
-                .retain(|_, t| t.contending > 0 || t.used > floor);
+        let least = self
+            .tenants
+            .values()
+            .map(|t| t.used)
+            .fold(released, Duration::min);
+        self.floor = self.floor.max(least);
+        // Leaving keeps what was used beyond the floor; what is at or below
+        // it would come back at the floor anyway.
+        if released > self.floor && !self.tenants.contains_key(tenant) {
+            self.remembered.insert(tenant.clone(), released);
+            if self.remembered.len() > REMEMBERED_TENANTS {
+                let floor = self.floor;
+                self.remembered.retain(|_, used| *used > floor);
+            }
         }
     }
 
     /// Whether a holder's tenant is clearly ahead of `tenant`.
     fn should_preempt(&self, tenant: &Arc<str>) -> bool {
-        let used = |t: &Arc<str>| self.tenants.get(t).map(|u| u.used).unwrap_or_default();
-        let mine = used(tenant) + PREEMPT_MARGIN;
+        let mine = self.used(tenant) + PREEMPT_MARGIN;
         self.holders
             .iter()
-            .any(|h| used(&h.tenant) + h.since.elapsed() > mine)
-    }
-
-    /// Gives a free slot to the waiter whose tenant has used least.
-    fn hand_over(&mut self) {
-        let next = self
-            .waiters
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, w)| {
-                let used = self.tenants.get(&w.tenant).map(|t| t.used);
-                (used.unwrap_or_default(), w.seq)
-            })
-            .map(|(i, _)| i);
-        match next {
-            Some(i) => {
-                let waiter = self.waiters.swap_remove(i);
-                let id = self.hold(&waiter.tenant);
-                waiter.grant.id.store(id, Ordering::Release);
-                waiter.grant.notify.notify_one();
-            }
-            None => self.free += 1,
-        }
+            .any(|h| self.used(&h.tenant) + h.since.elapsed() > mine)
     }
 }
 
-/// A wait for a slot in progress; dropped before the slot came (its future
-/// was abandoned), it leaves the queue or passes on a slot just given.
+/// A wait for a slot in progress; dropped unserved (its future was
+/// abandoned), it leaves the queue and passes on a wake it was given.
 struct Waiting<'a> {
     gate: &'a CpuGate,
     tenant: &'a Arc<str>,
-    grant: Arc<Grant>,
+    wake: Arc<Notify>,
     served: bool,
 }
 
@@ -261,14 +307,10 @@ impl Drop for Waiting<'_> {
             return;
         }
         let mut state = self.gate.lock();
-        match self.grant.id.load(Ordering::Acquire) {
-            0 => {
-                state
-                    .waiters
-                    .retain(|w| !Arc::ptr_eq(&w.grant, &self.grant));
-                state.stop_contending(self.tenant, Duration::ZERO);
-            }
-            id => state.release(id),
+        state.waiters.retain(|w| !Arc::ptr_eq(&w.wake, &self.wake));
+        state.stop_contending(self.tenant, Duration::ZERO);
+        if state.free > 0 {
+            state.wake_next();
         }
     }
 }
@@ -369,6 +411,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_freed_slot_goes_to_whoever_of_the_tenant_runs_first() {
+        let gate = gate();
+        let turns: Vec<_> = (0..3).map(|_| Turn::new(gate.clone(), "a")).collect();
+        turns[0].enter().await;
+        let second_waits = waits(&turns[1]);
+        queued(&gate, 1).await;
+        // The second is woken, but the third, already running, takes the
+        // slot instead of waiting for the second's task to be scheduled.
+        turns[0].leave();
+        tokio::time::timeout(Duration::from_millis(100), turns[2].enter())
+            .await
+            .expect("the running guest took the free slot");
+        assert!(!second_waits.is_finished());
+        turns[2].leave();
+        tokio::time::timeout(SOON, second_waits)
+            .await
+            .expect("then the woken one")
+            .expect("task");
+    }
+
+    #[tokio::test]
     async fn the_tenant_that_used_less_is_served_first() {
         let gate = gate();
         let spinner = Turn::new(gate.clone(), "spinner");
@@ -430,13 +493,13 @@ mod tests {
         new.enter().await;
         new.leave();
         let state = gate.lock();
-        let used = |t: &str| state.tenants.get(t).map(|u| u.used).unwrap_or_default();
         assert!(
-            used("new") >= Duration::from_millis(20),
+            state.floor >= Duration::from_millis(20),
             "{:?}",
-            used("new")
+            state.floor
         );
-        assert!(used("new") >= used("old"));
+        let new_used = state.remembered.get("new").copied().unwrap_or(state.floor);
+        assert!(new_used >= Duration::from_millis(20), "{new_used:?}");
     }
 
     #[tokio::test]
@@ -456,9 +519,6 @@ mod tests {
         let state = gate.lock();
         assert_eq!(state.free, 1, "the slot is free again");
         assert!(state.holders.is_empty());
-        assert!(
-            state.tenants.values().all(|t| t.contending == 0),
-            "nobody contends"
-        );
+        assert!(state.tenants.is_empty(), "nobody contends");
     }
 }
