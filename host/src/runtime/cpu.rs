@@ -4,22 +4,28 @@
 //! (receiving, recording, claiming) keeps a core and sees few runnable guest
 //! tasks in its way.
 //!
-//! wasmtime's call hook moves the slot with the guest: it is given back on
-//! every transition into the host (a host call, a libcall such as
-//! `memory.grow`, the epoch check, the return of `handle`) and taken again,
-//! waiting if need be, on the way back into wasm. Waiters are served by the
-//! guest time their tenant has used, least first. A waiter whose tenant has
-//! used clearly less than a holder's advances the engine's epoch, so the
-//! holder reaches its epoch check within microseconds and hands over: a
-//! tenant whose plugins return quickly barely waits behind one that spins.
+//! wasmtime's call hook follows the guest across the wasm/host boundary. On
+//! the way into the host (a host call, a libcall such as `memory.grow`, the
+//! epoch check) the slot is *parked*: kept for the guest's return, but free
+//! for any waiter to take; with guests waiting it is given back at once. On
+//! the way back into wasm a parked slot is taken up again with one atomic
+//! operation; a guest whose slot was taken asks for one at its next epoch
+//! check, which comes at once, and waits there. So the uncontended path
+//! costs a few atomic operations per transition and no lock.
+//!
+//! Waiters are served by the guest time their tenant has used, least first.
+//! A waiter whose tenant has used clearly less than a holder's advances the
+//! engine's epoch, so the holder reaches its epoch check within microseconds
+//! and hands over: a tenant whose plugins return quickly barely waits behind
+//! one that spins.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
-use wasmtime::{CallHook, Engine, StoreContextMut};
+use wasmtime::{CallHook, Engine};
 
 /// How far ahead of a waiter's tenant a holder's tenant must be before the
 /// waiter preempts it; without a margin two spinning tenants would hand the
@@ -34,6 +40,8 @@ const REMEMBERED_TENANTS: usize = 1024;
 pub(crate) struct CpuGate {
     /// Advanced to preempt a holder (see the module doc).
     engine: Engine,
+    /// How many guests wait, read without the lock by guests parking.
+    waiting: Arc<AtomicUsize>,
     state: Mutex<GateState>,
 }
 
@@ -49,6 +57,8 @@ struct GateState {
     remembered: HashMap<Arc<str>, Duration>,
     holders: Vec<Holder>,
     waiters: Vec<Waiter>,
+    /// `waiters.len()`, for guests to read without the lock.
+    waiting: Arc<AtomicUsize>,
     next_id: u64,
     preemptions: u64,
 }
@@ -74,6 +84,8 @@ struct Holder {
     id: u64,
     tenant: Arc<str>,
     since: Instant,
+    /// The holding guest's [`Turn::state`], to take the slot while parked.
+    state: Arc<AtomicU8>,
 }
 
 struct Waiter {
@@ -86,8 +98,10 @@ struct Waiter {
 
 impl CpuGate {
     pub(crate) fn new(slots: usize, engine: Engine) -> Arc<Self> {
+        let waiting = Arc::new(AtomicUsize::new(0));
         Arc::new(Self {
             engine,
+            waiting: waiting.clone(),
             state: Mutex::new(GateState {
                 free: slots.max(1),
                 floor: Duration::ZERO,
@@ -95,6 +109,7 @@ impl CpuGate {
                 remembered: HashMap::new(),
                 holders: Vec::new(),
                 waiters: Vec::new(),
+                waiting,
                 next_id: 1,
                 preemptions: 0,
             }),
@@ -121,11 +136,11 @@ impl CpuGate {
     /// until it runs, any guest whose tenant has used no more than every
     /// waiter's may take it. Guests of one tenant thus never convoy behind
     /// each other, while a busier tenant still waits its turn.
-    async fn acquire(&self, tenant: &Arc<str>) -> u64 {
+    async fn acquire(&self, tenant: &Arc<str>, turn_state: &Arc<AtomicU8>) -> u64 {
         let wake = {
             let mut state = self.lock();
             state.contend(tenant);
-            if let Some(id) = state.try_take(tenant, None) {
+            if let Some(id) = state.try_take(tenant, None, turn_state, PARKED) {
                 return id;
             }
             let wake = Arc::new(Notify::new());
@@ -137,6 +152,7 @@ impl CpuGate {
                 wake: wake.clone(),
                 woken: false,
             });
+            state.count_waiters();
             if state.should_preempt(tenant) {
                 state.preemptions += 1;
                 self.engine.increment_epoch();
@@ -154,11 +170,23 @@ impl CpuGate {
         loop {
             waiting.wake.notified().await;
             let mut state = self.lock();
-            if let Some(id) = state.try_take(tenant, Some(&waiting.wake)) {
+            if let Some(id) = state.try_take(tenant, Some(&waiting.wake), turn_state, PARKED) {
                 waiting.served = true;
                 return id;
             }
         }
+    }
+
+    /// A slot for `tenant` now, if one is free (or parked) and no waiter
+    /// comes first; the guest runs at once.
+    fn try_acquire(&self, tenant: &Arc<str>, turn_state: &Arc<AtomicU8>) -> Option<u64> {
+        let mut state = self.lock();
+        state.contend(tenant);
+        let taken = state.try_take(tenant, None, turn_state, RUNNING);
+        if taken.is_none() {
+            state.stop_contending(tenant, Duration::ZERO);
+        }
+        taken
     }
 
     /// Gives slot `id` back, charging its tenant for the time it was held.
@@ -184,15 +212,40 @@ impl GateState {
         );
     }
 
-    fn hold(&mut self, tenant: &Arc<str>) -> u64 {
+    /// Records `turn_state`'s guest as a holder, in `mode` (running or parked).
+    fn hold(&mut self, tenant: &Arc<str>, turn_state: &Arc<AtomicU8>, mode: u8) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
+        turn_state.store(mode, Ordering::SeqCst);
         self.holders.push(Holder {
             id,
             tenant: tenant.clone(),
             since: Instant::now(),
+            state: turn_state.clone(),
         });
         id
+    }
+
+    /// Takes back slots whose guests are parked in the host, while none is free.
+    fn take_parked(&mut self) {
+        let mut i = 0;
+        while self.free == 0 && i < self.holders.len() {
+            let parked = self.holders[i]
+                .state
+                .compare_exchange(PARKED, FREE, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok();
+            if parked {
+                let holder = self.holders.swap_remove(i);
+                self.stop_contending(&holder.tenant, holder.since.elapsed());
+                self.free += 1;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn count_waiters(&self) {
+        self.waiting.store(self.waiters.len(), Ordering::SeqCst);
     }
 
     fn release(&mut self, id: u64) {
@@ -207,7 +260,16 @@ impl GateState {
 
     /// A slot for `tenant` if one is free and no waiter's tenant has used
     /// less; `me` is the caller's own entry in the queue, if it has one.
-    fn try_take(&mut self, tenant: &Arc<str>, me: Option<&Arc<Notify>>) -> Option<u64> {
+    fn try_take(
+        &mut self,
+        tenant: &Arc<str>,
+        me: Option<&Arc<Notify>>,
+        turn_state: &Arc<AtomicU8>,
+        mode: u8,
+    ) -> Option<u64> {
+        if self.free == 0 {
+            self.take_parked();
+        }
         let mine = self.used(tenant);
         let position = me.and_then(|me| self.waiters.iter().position(|w| Arc::ptr_eq(&w.wake, me)));
         let others_first = self.waiters.iter().any(|w| self.used(&w.tenant) < mine);
@@ -224,9 +286,10 @@ impl GateState {
         }
         if let Some(i) = position {
             self.waiters.swap_remove(i);
+            self.count_waiters();
         }
         self.free -= 1;
-        let id = self.hold(tenant);
+        let id = self.hold(tenant, turn_state, mode);
         if self.free > 0 {
             self.wake_next();
         }
@@ -308,6 +371,7 @@ impl Drop for Waiting<'_> {
         }
         let mut state = self.gate.lock();
         state.waiters.retain(|w| !Arc::ptr_eq(&w.wake, &self.wake));
+        state.count_waiters();
         state.stop_contending(self.tenant, Duration::ZERO);
         if state.free > 0 {
             state.wake_next();
@@ -315,12 +379,22 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// One invocation's claim on the gate, shared by its call hook; a slot
-/// still held when the store is dropped is given back.
+/// A guest holds no slot.
+const FREE: u8 = 0;
+/// A guest holds a slot and executes wasm.
+const RUNNING: u8 = 1;
+/// A guest holds a slot but is in the host: any waiter may take it.
+const PARKED: u8 = 2;
+
+/// One invocation's claim on the gate, shared by its call hook and its epoch
+/// callback; a slot still held when the store is dropped is given back.
 pub(crate) struct Turn {
     gate: Arc<CpuGate>,
     tenant: Arc<str>,
-    /// The slot held, 0 for none.
+    /// [`FREE`], [`RUNNING`] or [`PARKED`]; shared with the gate, which may
+    /// take a parked slot.
+    state: Arc<AtomicU8>,
+    /// The holder id of the slot last held.
     held: AtomicU64,
 }
 
@@ -329,23 +403,62 @@ impl Turn {
         Arc::new(Self {
             gate,
             tenant: Arc::from(tenant),
+            state: Arc::new(AtomicU8::new(FREE)),
             held: AtomicU64::new(0),
         })
     }
 
-    /// Waits for a slot unless one is held already.
+    /// Follows a transition between wasm and the host. Returns `true` when
+    /// the guest is about to run wasm without a slot: its epoch deadline
+    /// must then fall due at once, so that [`Turn::on_epoch`] makes it wait.
+    pub(crate) fn on_call(&self, hook: CallHook) -> bool {
+        if hook.entering_host() {
+            if self.state.load(Ordering::Relaxed) == RUNNING {
+                self.state.store(PARKED, Ordering::SeqCst);
+                if self.gate.waiting.load(Ordering::SeqCst) > 0 {
+                    self.leave();
+                }
+            }
+            return false;
+        }
+        let resumed =
+            self.state
+                .compare_exchange(PARKED, RUNNING, Ordering::SeqCst, Ordering::SeqCst);
+        if resumed.is_ok() || self.state.load(Ordering::Relaxed) == RUNNING {
+            return false;
+        }
+        match self.gate.try_acquire(&self.tenant, &self.state) {
+            Some(id) => {
+                self.held.store(id, Ordering::Relaxed);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// What the epoch callback does short of the deadline: yield to the
+    /// executor, and first wait for a slot if the guest has none.
+    pub(crate) fn on_epoch(self: &Arc<Self>) -> wasmtime::UpdateDeadline {
+        if self.state.load(Ordering::SeqCst) == FREE {
+            let turn = self.clone();
+            wasmtime::UpdateDeadline::YieldCustom(1, Box::pin(async move { turn.enter().await }))
+        } else {
+            wasmtime::UpdateDeadline::Yield(1)
+        }
+    }
+
+    /// Waits for a slot unless one is held; it is held parked.
     async fn enter(&self) {
-        if self.held.load(Ordering::Relaxed) == 0 {
-            let id = self.gate.acquire(&self.tenant).await;
+        if self.state.load(Ordering::SeqCst) == FREE {
+            let id = self.gate.acquire(&self.tenant, &self.state).await;
             self.held.store(id, Ordering::Relaxed);
         }
     }
 
-    /// Gives the slot back, if one is held.
+    /// Gives the slot back, if one is held and not taken meanwhile.
     fn leave(&self) {
-        match self.held.swap(0, Ordering::Relaxed) {
-            0 => {}
-            id => self.gate.release(id),
+        if self.state.swap(FREE, Ordering::SeqCst) != FREE {
+            self.gate.release(self.held.load(Ordering::Relaxed));
         }
     }
 }
@@ -353,25 +466,6 @@ impl Turn {
 impl Drop for Turn {
     fn drop(&mut self) {
         self.leave();
-    }
-}
-
-/// The slot follows the guest across the wasm/host boundary.
-pub(crate) struct TurnHook(pub(crate) Arc<Turn>);
-
-#[async_trait::async_trait]
-impl<T: Send> wasmtime::CallHookHandler<T> for TurnHook {
-    async fn handle_call_event(
-        &self,
-        _store: StoreContextMut<'_, T>,
-        hook: CallHook,
-    ) -> wasmtime::Result<()> {
-        if hook.entering_host() {
-            self.0.leave();
-        } else {
-            self.0.enter().await;
-        }
-        Ok(())
     }
 }
 
@@ -385,9 +479,15 @@ mod tests {
         CpuGate::new(1, Engine::default())
     }
 
+    /// Takes a slot and runs wasm in it, as the hook has a guest do.
+    async fn run(turn: &Turn) {
+        turn.enter().await;
+        assert!(!turn.on_call(CallHook::CallingWasm));
+    }
+
     fn waits(turn: &Arc<Turn>) -> tokio::task::JoinHandle<()> {
         let turn = turn.clone();
-        tokio::spawn(async move { turn.enter().await })
+        tokio::spawn(async move { run(&turn).await })
     }
 
     async fn queued(gate: &CpuGate, n: usize) {
@@ -400,7 +500,7 @@ mod tests {
     async fn a_free_slot_is_taken_at_once_and_the_last_one_makes_others_wait() {
         let gate = gate();
         let (first, second) = (Turn::new(gate.clone(), "a"), Turn::new(gate.clone(), "a"));
-        first.enter().await;
+        run(&first).await;
         let waiting = waits(&second);
         queued(&gate, 1).await;
         first.leave();
@@ -411,16 +511,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_slot_parked_in_the_host_is_taken_by_another_and_asked_for_again_on_return() {
+        let gate = gate();
+        let (a, b) = (Turn::new(gate.clone(), "a"), Turn::new(gate.clone(), "b"));
+        run(&a).await;
+        // Into the host and back with nobody waiting: no lock, the same slot.
+        assert!(!a.on_call(CallHook::CallingHost));
+        assert!(!a.on_call(CallHook::ReturningFromHost));
+        assert!(!a.on_call(CallHook::CallingHost));
+        tokio::time::timeout(Duration::from_millis(100), run(&b))
+            .await
+            .expect("b took the slot a parked");
+        assert!(
+            a.on_call(CallHook::ReturningFromHost),
+            "a must wait for a slot"
+        );
+        let a_waits = {
+            let a = a.clone();
+            tokio::spawn(async move { a.enter().await })
+        };
+        queued(&gate, 1).await;
+        b.leave();
+        tokio::time::timeout(SOON, a_waits)
+            .await
+            .expect("a gets it back")
+            .expect("task");
+    }
+
+    #[tokio::test]
     async fn a_freed_slot_goes_to_whoever_of_the_tenant_runs_first() {
         let gate = gate();
         let turns: Vec<_> = (0..3).map(|_| Turn::new(gate.clone(), "a")).collect();
-        turns[0].enter().await;
+        run(&turns[0]).await;
         let second_waits = waits(&turns[1]);
         queued(&gate, 1).await;
         // The second is woken, but the third, already running, takes the
         // slot instead of waiting for the second's task to be scheduled.
         turns[0].leave();
-        tokio::time::timeout(Duration::from_millis(100), turns[2].enter())
+        tokio::time::timeout(Duration::from_millis(100), run(&turns[2]))
             .await
             .expect("the running guest took the free slot");
         assert!(!second_waits.is_finished());
@@ -437,7 +565,7 @@ mod tests {
         let spinner = Turn::new(gate.clone(), "spinner");
         let spinner_again = Turn::new(gate.clone(), "spinner");
         let quick = Turn::new(gate.clone(), "quick");
-        spinner.enter().await;
+        run(&spinner).await;
         tokio::time::sleep(Duration::from_millis(5)).await;
         // The spinner's other guest queued before the quick tenant's: the
         // quick tenant, having used nothing, still goes first.
@@ -462,7 +590,7 @@ mod tests {
     async fn a_waiter_that_used_less_preempts_the_holder_through_the_epoch() {
         let gate = gate();
         let spinner = Turn::new(gate.clone(), "spinner");
-        spinner.enter().await;
+        run(&spinner).await;
         tokio::time::sleep(PREEMPT_MARGIN * 2).await;
         let quick = Turn::new(gate.clone(), "quick");
         let quick_waits = waits(&quick);
@@ -484,13 +612,13 @@ mod tests {
     async fn a_tenant_arriving_late_starts_level_with_the_one_that_ran_alone() {
         let gate = gate();
         let old = Turn::new(gate.clone(), "old");
-        old.enter().await;
+        run(&old).await;
         tokio::time::sleep(Duration::from_millis(20)).await;
         old.leave();
         // The newcomer has no claim to the 20 ms `old` used alone: it starts
         // where `old` is, so it cannot take the slot for that long.
         let new = Turn::new(gate.clone(), "new");
-        new.enter().await;
+        run(&new).await;
         new.leave();
         let state = gate.lock();
         assert!(
@@ -506,10 +634,10 @@ mod tests {
     async fn an_abandoned_wait_leaves_no_trace_and_loses_no_slot() {
         let gate = gate();
         let holder = Turn::new(gate.clone(), "a");
-        holder.enter().await;
+        run(&holder).await;
         let abandoned = Turn::new(gate.clone(), "b");
         assert!(
-            tokio::time::timeout(Duration::from_millis(10), abandoned.enter())
+            tokio::time::timeout(Duration::from_millis(10), run(&abandoned))
                 .await
                 .is_err()
         );

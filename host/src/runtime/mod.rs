@@ -41,7 +41,7 @@ use capabilities::kv::{KvBudget, KvState, UsageCache};
 use capabilities::log::LogBuffer;
 use capabilities::stdio::CapturedStream;
 pub use cpu::GuestCpu;
-use cpu::{CpuGate, Turn, TurnHook};
+use cpu::{CpuGate, Turn};
 use state::{MemoryLimiter, State};
 
 pub use capabilities::kv::{KvNamespace, KvReadError, KvReader, KvWrite, MAX_LIST_KEYS};
@@ -378,16 +378,19 @@ impl Runtime {
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_max_component_handles(MAX_HANDLES);
-        // The epoch check is a call into the host, so the hook has given the
-        // guest's CPU slot up before the callback runs and takes it again,
-        // in turn, after it.
-        store.call_hook_async(TurnHook(turn));
+        let hook_turn = turn.clone();
+        store.call_hook(move |mut store, hook| {
+            if hook_turn.on_call(hook) {
+                store.set_epoch_deadline(0);
+            }
+            Ok(())
+        });
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             Ok(if Instant::now() >= deadline {
                 UpdateDeadline::Interrupt
             } else {
-                UpdateDeadline::Yield(1)
+                turn.on_epoch()
             })
         });
 
