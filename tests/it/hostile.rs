@@ -350,9 +350,9 @@ fn a_tenant_spinning_in_every_worker_it_may_hold_leaves_the_rest_to_another() {
         }
 
         // The bound of ARCHITECTURE.md ("Tenant policies"): a worker is
-        // free, so alice's event starts as soon as it is claimed; the
-        // spinning guests still take CPU from everything else (see
-        // BENCHMARKS.md), which the margin covers on a loaded machine.
+        // free, so alice's event starts as soon as it is claimed, and her
+        // guest preempts mallory's on the guest core (runtime/cpu.rs); the
+        // margin covers a loaded machine.
         let bound = Duration::from_secs(5);
         let sent = Instant::now();
         let id = host.accept("alice", "hook", "evt_1", "{}").await;
