@@ -2,7 +2,7 @@
 //! with its event and attempts, replay.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::json::Body;
+use super::json::{Body, Params};
 use super::tenants::{room_to_queue, tenant_of};
 use super::views::{
     DeliveryBase, DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, ReplayRequest, encode,
@@ -106,10 +106,9 @@ pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
     Path(tenant): Path<String>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Params(query): Params<ListQuery>,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
-    let Query(query) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let filter = filter(query)?;
     let page = state.store.list_deliveries(&tenant, &filter).await?;
     let next_cursor = (page.len() == filter.limit as usize)

@@ -1,6 +1,8 @@
-//! Request bodies as JSON, with errors that name the field at fault.
+//! Request bodies as JSON and query strings, with errors that name the
+//! field at fault (422) rather than axum's plain-text 400.
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -52,4 +54,19 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
         let field = if path == "." { "body".to_owned() } else { path };
         FieldError::new(field, e.into_inner().to_string())
     })
+}
+
+/// A query string read as `T`; a malformed one is a 422 naming it.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(params)| Params(params))
+            .map_err(|e| ApiError::field("query", e.body_text()))
+    }
 }

@@ -1,13 +1,14 @@
 //! `/v1/tenants/{t}/kv/{plugin}`: read-only inspection of a plugin's storage.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
+use super::json::Params;
 use super::tenants::tenant_of;
 use super::views::{KvKeys, KvValue, encode};
 use crate::ids::PluginName;
@@ -43,12 +44,13 @@ fn store_down(e: crate::runtime::KvReadError) -> ApiError {
 /// Lists a plugin's keys.
 #[utoipa::path(get, path = "/v1/tenants/{tenant}/kv/{plugin}/keys", tag = "kv",
     params(("tenant" = String, Path), ("plugin" = String, Path), KeysQuery),
-    responses((status = 200, body = KvKeys), (status = 404, body = Problem)))]
+    responses((status = 200, body = KvKeys), (status = 404, body = Problem),
+              (status = 422, body = Problem)))]
 pub async fn keys(
     State(state): State<ApiState>,
     caller: Caller,
     Path((tenant, plugin)): Path<(String, String)>,
-    Query(query): Query<KeysQuery>,
+    Params(query): Params<KeysQuery>,
 ) -> Result<Json<KvKeys>, ApiError> {
     let ns = namespace(&state, &caller, &tenant, &plugin).await?;
     let mut keys = state

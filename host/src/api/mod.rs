@@ -84,6 +84,72 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Makes the document say what routes answer besides their own responses,
+/// in one place rather than on every route: problems are
+/// `application/problem+json`; every `/v1` route may answer 401 (no token,
+/// or an unknown one), 403 (a tenant key on the operator's business) and 503
+/// (the store failed); one that reads JSON, 413 and 422.
+fn document_common_answers(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const PROBLEM: &str = "application/problem+json";
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM,
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            for response in responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let is_problem = response.content.get("application/json").is_some_and(|c| {
+                    matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"))
+                });
+                if is_problem
+                    && let Some(content) = response.content.shift_remove("application/json")
+                {
+                    response.content.insert(PROBLEM.to_owned(), content);
+                }
+            }
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description));
+            };
+            if path.starts_with("/v1/") {
+                add("401", "no bearer token, or one that matches nothing");
+                add("403", "a tenant key on the operator's business");
+                add("503", "the store failed; try again after Retry-After");
+            }
+            let reads_json = operation
+                .request_body
+                .as_ref()
+                .is_some_and(|b| b.content.contains_key("application/json"));
+            if reads_json {
+                add("413", "the JSON body is over 2 MiB");
+                add("422", "the body is malformed; each field at fault is named");
+            }
+        }
+    }
+}
+
 /// The OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
     responses((status = 200, description = "OpenAPI 3.1 document")))]
@@ -119,6 +185,7 @@ pub fn router(api: ApiState, ingress: IngressState) -> Router {
         ))
         .with_state(api);
     let (router, mut doc) = admin.merge(ingress::routes(ingress)).split_for_parts();
+    document_common_answers(&mut doc);
     let (spec_router, spec_doc) = OpenApiRouter::<Arc<utoipa::openapi::OpenApi>>::new()
         .routes(routes!(openapi_json))
         .split_for_parts();

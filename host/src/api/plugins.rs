@@ -19,6 +19,13 @@ use crate::store::{DeleteVersion, StoreError};
 /// Largest component accepted.
 pub const MAX_COMPONENT_BYTES: usize = 32 * 1024 * 1024;
 
+/// A version in a path; anything but a number names no version (404).
+fn version_number(name: &PluginName, version: &str) -> Result<u32, ApiError> {
+    version
+        .parse()
+        .map_err(|_| ApiError::NotFound(format!("no version {version} of plugin {name}")))
+}
+
 fn plugin_name(name: &str) -> Result<PluginName, ApiError> {
     PluginName::new(name).map_err(|e| ApiError::field("name", e.to_string()))
 }
@@ -123,10 +130,11 @@ pub async fn list_versions(
 pub async fn get_version(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((tenant, name, version)): Path<(String, String, u32)>,
+    Path((tenant, name, version)): Path<(String, String, String)>,
 ) -> Result<Json<PluginVersionView>, ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
     let name = plugin_name(&name)?;
+    let version = version_number(&name, &version)?;
     state
         .store
         .plugin_versions(&tenant, Some(&name))
@@ -144,10 +152,11 @@ pub async fn get_version(
 pub async fn delete_version(
     State(state): State<ApiState>,
     caller: Caller,
-    Path((tenant, name, version)): Path<(String, String, u32)>,
+    Path((tenant, name, version)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
     let name = plugin_name(&name)?;
+    let version = version_number(&name, &version)?;
     let digest = state
         .store
         .plugin_versions(&tenant, Some(&name))
