@@ -9,7 +9,7 @@ use arbitrary::Arbitrary;
 use hookhost::domain::{
     HmacAlgorithm, HmacScheme, MAX_EVENT_ID_BYTES, Provider, SignatureEncoding, clip, event_key,
 };
-use hookhost::ingress::verify::{VerifyConfig, identify, sign, verify};
+use hookhost::ingress::verify::{VerifyConfig, identify, sign, validate_secret, verify};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 
@@ -42,7 +42,13 @@ fuzz_target!(|d: Delivery| {
     let scheme = scheme();
     let hmac = (provider == Provider::Hmac).then_some(&scheme);
     let now = UNIX_EPOCH + Duration::from_secs(u64::from(d.signed_at_s));
-    let secrets: Vec<String> = d.secrets.into_iter().take(4).collect();
+    // Secrets as an endpoint can hold them: the API refuses the others.
+    let secrets: Vec<String> = d
+        .secrets
+        .into_iter()
+        .filter(|s| validate_secret(provider, s).is_ok())
+        .take(4)
+        .collect();
     let config = VerifyConfig {
         provider,
         secrets: &secrets,

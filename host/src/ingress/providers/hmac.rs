@@ -225,6 +225,24 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_no_header_could_carry_back_is_refused_when_configured() {
+        // Found by the hmac_layout fuzz target: a non-ASCII prefix was
+        // accepted, and every delivery then failed as malformed.
+        for prefix in ["\u{63f}", " sha256=", "sig\t", ""] {
+            let layout = HmacScheme {
+                prefix: Some(prefix.to_owned()),
+                ..scheme()
+            };
+            assert!(layout.validate().is_err(), "{prefix:?} was accepted");
+        }
+        let spaced = HmacScheme {
+            prefix: Some("v1 sig=".to_owned()),
+            ..scheme()
+        };
+        assert_eq!(spaced.validate(), Ok(()));
+    }
+
+    #[test]
     fn hmac_configured_like_github_verifies_the_github_vector() {
         let github = HmacScheme {
             header: "X-Hub-Signature-256".to_owned(),
