@@ -80,6 +80,7 @@ def main():
                      "--max-examples", examples, "--seed", "17",
                      "--header", f"Authorization: Bearer {token}"],
                     check=False,
+                    cwd=data_dir,
                     env={**os.environ, "PYTHONPATH": str(ROOT / "fuzz"), "SCHEMATHESIS_HOOKS": "st_hooks"},
                 )
                 failed |= run.returncode != 0
