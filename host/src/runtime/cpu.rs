@@ -437,11 +437,20 @@ impl Turn {
     }
 
     /// What the epoch callback does short of the deadline: yield to the
-    /// executor, and first wait for a slot if the guest has none.
+    /// executor, and then wait for a slot if the guest has none. The yield
+    /// comes first even then: a free slot would otherwise be taken back
+    /// without the task ever returning to the executor, which could then
+    /// neither run the woken waiter nor cancel the invocation.
     pub(crate) fn on_epoch(self: &Arc<Self>) -> wasmtime::UpdateDeadline {
         if self.state.load(Ordering::SeqCst) == FREE {
             let turn = self.clone();
-            wasmtime::UpdateDeadline::YieldCustom(1, Box::pin(async move { turn.enter().await }))
+            wasmtime::UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(async move {
+                    tokio::task::yield_now().await;
+                    turn.enter().await
+                }),
+            )
         } else {
             wasmtime::UpdateDeadline::Yield(1)
         }
