@@ -64,7 +64,7 @@ pub fn check_request(
             format!("a secret may be at most {} bytes", hard::SECRET_BYTES),
         );
     }
-    if config_bytes(&r) > hard::CONFIG_BYTES {
+    if config_bytes(r) > hard::CONFIG_BYTES {
         fail(
             "config",
             format!("at most {} bytes of keys and values", hard::CONFIG_BYTES),
