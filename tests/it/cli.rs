@@ -323,6 +323,26 @@ fn tenant_policy_shows_the_configured_defaults_and_sets_and_unsets_overrides() {
     })
 }
 
+/// Creates tenant `acme` and uploads the noop plugin as its `noop` version 1.
+async fn acme_with_noop(client: &reqwest::Client, server: &ServeProcess, token: &str) {
+    let created = client
+        .post(server.url("/v1/tenants"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "id": "acme" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let uploaded = client
+        .post(server.url("/v1/tenants/acme/plugins/noop/versions"))
+        .bearer_auth(token)
+        .body(std::fs::read(plugins::NOOP).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
+}
+
 #[test]
 fn a_deleted_plugin_version_leaves_no_compiled_artifact_behind() {
     cli_test(async {
@@ -330,22 +350,7 @@ fn a_deleted_plugin_version_leaves_no_compiled_artifact_behind() {
         let data = dir.path().join("data");
         let server = ServeProcess::start(&data, &["--admin-token", "hh_op_evict"]).await;
         let client = reqwest::Client::new();
-        let created = client
-            .post(server.url("/v1/tenants"))
-            .bearer_auth("hh_op_evict")
-            .json(&serde_json::json!({ "id": "acme" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-        let uploaded = client
-            .post(server.url("/v1/tenants/acme/plugins/noop/versions"))
-            .bearer_auth("hh_op_evict")
-            .body(std::fs::read(plugins::NOOP).unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(uploaded.status(), 201);
+        acme_with_noop(&client, &server, "hh_op_evict").await;
         let compiled = || std::fs::read_dir(data.join("compiled")).unwrap().count();
         assert_eq!(compiled(), 1, "the upload was compiled into the cache");
 
@@ -367,22 +372,7 @@ fn a_host_sweeps_compiled_artifacts_no_version_needs_at_start() {
         let data = dir.path().join("data");
         let server = ServeProcess::start(&data, &["--admin-token", "hh_op_sweep"]).await;
         let client = reqwest::Client::new();
-        let created = client
-            .post(server.url("/v1/tenants"))
-            .bearer_auth("hh_op_sweep")
-            .json(&serde_json::json!({ "id": "acme" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-        let uploaded = client
-            .post(server.url("/v1/tenants/acme/plugins/noop/versions"))
-            .bearer_auth("hh_op_sweep")
-            .body(std::fs::read(plugins::NOOP).unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(uploaded.status(), 201);
+        acme_with_noop(&client, &server, "hh_op_sweep").await;
         drop(server);
 
         // What a version deleted on another host, an older wasmtime and a
