@@ -370,10 +370,11 @@ fn a_host_sweeps_compiled_artifacts_no_version_needs_at_start() {
     cli_test(async {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let server = ServeProcess::start(&data, &["--admin-token", "hh_op_sweep"]).await;
+        let mut server = ServeProcess::start(&data, &["--admin-token", "hh_op_sweep"]).await;
         let client = reqwest::Client::new();
         acme_with_noop(&client, &server, "hh_op_sweep").await;
-        drop(server);
+        // Gone before the next one starts: the data directory is locked.
+        server.child.kill().await.unwrap();
 
         // What a version deleted on another host, an older wasmtime and a
         // crash mid-write leave behind, all written an hour ago, beside the
