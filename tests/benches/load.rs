@@ -11,13 +11,22 @@
 //! 4. end to end: webhooks through the trivial plugin to `succeeded`, per
 //!    second, from the first request until the queue is empty;
 //! 5. the same on PostgreSQL (the local server, a schema of its own): ingest
-//!    with one host, end to end with one and with two hosts.
+//!    with one host, end to end with one and with two hosts;
+//! 6. the plugin matrix: each of the trivial plugin, `event-counter` (KV
+//!    increments) and `shopify-order-fulfillment` (a KV read, a POST to a
+//!    local receiver, a KV write), on SQLite and on PostgreSQL, under the
+//!    same closed-loop load (32 connections, every request signed for its
+//!    own event), then the drain. Each phase asserts that every webhook ran
+//!    exactly once and succeeded, and prints the CPU time of each thread of
+//!    this process (server, receiver and load generator) over the phase.
 //!
 //! Run: `cargo bench -p hookhost-tests --bench load` (needs `wrk`:
 //! `apt-get install wrk`). wrk keeps 64 connections open unless
 //! `HOOKHOST_BENCH_CONNECTIONS` says otherwise, for every phase alike.
 //! Results go to stdout; BENCHMARKS.md keeps them.
 
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -26,8 +35,9 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use hookhost::config::Config;
 use hookhost::domain::{Provider, TenantPolicy};
+use hookhost::ids::TenantId;
 use hookhost::ingress::verify::{VerifyConfig, sign, verify};
-use hookhost::store::{PostgresStore, Store};
+use hookhost::store::{DeliveryFilter, DeliveryStatus, PostgresStore, Store};
 use hookhost_tests::host::{PgSchema, TestHost, spec};
 use hookhost_tests::{block_on_within, plugins};
 use serde_json::json;
@@ -209,7 +219,409 @@ fn main() {
             }
         }
         schema.drop().await;
+
+        plugin_matrix().await;
     });
+}
+
+/// Connections of the plugin matrix's load generator, as in the issue's
+/// measurement of end to end.
+const MATRIX_CONNECTIONS: usize = 32;
+
+/// A plugin of the matrix: what it is given and what it is sent.
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    /// `tests/plugins/noop`: returns at once.
+    Trivial,
+    /// `plugins/event-counter`: three KV increments.
+    EventCounter,
+    /// `plugins/shopify-order-fulfillment`: a KV read, a POST, a KV write.
+    Shopify,
+}
+
+impl Workload {
+    const ALL: [Workload; 3] = [Self::Trivial, Self::EventCounter, Self::Shopify];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Trivial => "trivial",
+            Self::EventCounter => "event-counter",
+            Self::Shopify => "shopify-order-fulfillment",
+        }
+    }
+
+    /// Tenant `bench` with this workload's plugin on endpoint `matrix`.
+    async fn configure(self, host: &TestHost, receiver: SocketAddr) {
+        let tenant = host.tenant("bench").await;
+        let (name, path, provider) = match self {
+            Self::Trivial => ("noop", plugins::NOOP, Provider::Github),
+            Self::EventCounter => ("event-counter", plugins::EVENT_COUNTER, Provider::Github),
+            Self::Shopify => (
+                "shopify-order-fulfillment",
+                plugins::SHOPIFY_ORDER_FULFILLMENT,
+                Provider::Shopify,
+            ),
+        };
+        let version = host.plugin(&tenant, name, path).await;
+        let mut endpoint = spec(name, version, None);
+        endpoint.provider = provider;
+        endpoint.secrets = vec![SECRET.into()];
+        if self == Self::Shopify {
+            endpoint.config.insert(
+                "fulfillment_url".into(),
+                format!("http://{receiver}/fulfillments"),
+            );
+            endpoint.allowed_hosts = vec![
+                format!("127.0.0.1:{}", receiver.port())
+                    .parse()
+                    .expect("valid pattern"),
+            ];
+            endpoint.allow_private_network = true;
+        }
+        host.endpoint(&tenant, "matrix", &endpoint).await;
+    }
+
+    /// The `n`th webhook, signed: its own event id, and for Shopify its own order.
+    fn request(self, addr: SocketAddr, templates: &Templates, n: usize) -> Vec<u8> {
+        let (provider, event_type, body) = match self {
+            Self::Trivial | Self::EventCounter => {
+                (Provider::Github, "push", templates.push.clone())
+            }
+            Self::Shopify => (
+                Provider::Shopify,
+                "orders/create",
+                templates
+                    .order
+                    .replacen(ORDER_ID, &format!("\"id\": {}", 1_000_000 + n), 1),
+            ),
+        };
+        let event_id = format!("matrix-{n}");
+        let headers = sign(
+            provider,
+            SECRET,
+            None,
+            body.as_bytes(),
+            &event_id,
+            Some(event_type),
+            SystemTime::now(),
+        )
+        .expect("sign");
+        let mut request = format!(
+            "POST /hooks/bench/matrix HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        request.into_bytes()
+    }
+}
+
+/// The order id of the Shopify fixture, replaced by each request's own.
+const ORDER_ID: &str = "\"id\": 820982911946154508";
+
+/// The bodies the matrix's requests are made from.
+struct Templates {
+    push: String,
+    order: String,
+}
+
+/// Every plugin on SQLite, then on PostgreSQL: end to end under the same
+/// load, each phase on a fresh host and database with the default workers.
+async fn plugin_matrix() {
+    let templates = Arc::new(Templates {
+        push: body_of_1_kib(),
+        order: std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../plugins/shopify-order-fulfillment/fixtures/orders-create.json"),
+        )
+        .expect("the Shopify fixture"),
+    });
+    assert!(templates.order.contains(ORDER_ID), "fixture changed");
+    let receiver = start_counting_receiver().await;
+    println!(
+        "plugin matrix: closed loop, {MATRIX_CONNECTIONS} connections, {WINDOW} per phase, then the drain"
+    );
+    for postgres in [false, true] {
+        let backend = if postgres { "PostgreSQL" } else { "SQLite" };
+        let mut trivial_rate = None;
+        for workload in Workload::ALL {
+            let schema = if postgres {
+                Some(PgSchema::create_anyway().await)
+            } else {
+                None
+            };
+            let config = single_tenant(Config::default().workers);
+            let host = match &schema {
+                Some(schema) => {
+                    let pg: Arc<dyn Store> = Arc::new(
+                        PostgresStore::connect(schema.options())
+                            .await
+                            .expect("PostgreSQL"),
+                    );
+                    TestHost::start_on(pg, config).await
+                }
+                None => TestHost::start_with(config).await,
+            };
+            workload.configure(&host, receiver.addr).await;
+            let posts_before = receiver.count();
+            let threads_before = thread_cpu();
+            let started = Instant::now();
+            let addr = host.addr;
+            let shared = templates.clone();
+            let load = closed_loop(addr, MATRIX_CONNECTIONS, window(), move |n| {
+                workload.request(addr, &shared, n)
+            });
+            drain(&host).await;
+            let elapsed = started.elapsed().as_secs_f64();
+            let threads = thread_cpu_since(&threads_before);
+            let ran = ran_exactly_once(&host, load.accepted).await;
+            let rate = load.accepted as f64 / elapsed;
+            let ratio = match trivial_rate {
+                None => {
+                    trivial_rate = Some(rate);
+                    String::new()
+                }
+                Some(trivial) => format!(" = {:.2} × the trivial plugin's", rate / trivial),
+            };
+            println!(
+                "{backend}, {}: ingest while processing {load}; end to end {} webhooks in {elapsed:.1} s = {rate:.0}/s{ratio}; {ran}",
+                workload.name(),
+                load.accepted,
+            );
+            if workload == Workload::Shopify {
+                assert_eq!(
+                    receiver.count() - posts_before,
+                    load.accepted,
+                    "every order was posted to the receiver exactly once"
+                );
+            }
+            println!("  CPU over the phase ({elapsed:.1} s on 2 cores): {threads}");
+            host.stop().await;
+            if let Some(schema) = schema {
+                schema.drop().await;
+            }
+        }
+    }
+}
+
+/// Checks that each of the `accepted` webhooks of tenant `bench` succeeded
+/// after exactly one attempt: a healthy host under load runs nothing twice.
+async fn ran_exactly_once(host: &TestHost, accepted: u64) -> String {
+    let tenant = TenantId::new("bench").expect("valid id");
+    let mut filter = DeliveryFilter {
+        limit: 10_000,
+        ..DeliveryFilter::default()
+    };
+    let (mut deliveries, mut attempts) = (0u64, 0u64);
+    loop {
+        let page = host
+            .store
+            .list_deliveries(&tenant, &filter)
+            .await
+            .expect("list deliveries");
+        let Some(last) = page.last() else { break };
+        filter.before = Some(last.id.clone());
+        for delivery in &page {
+            assert_eq!(
+                delivery.status,
+                DeliveryStatus::Succeeded,
+                "delivery {} did not succeed",
+                delivery.id
+            );
+            deliveries += 1;
+            attempts += u64::from(delivery.attempts);
+        }
+    }
+    assert_eq!(deliveries, accepted, "every accepted webhook is stored");
+    assert_eq!(
+        attempts,
+        deliveries,
+        "{} deliveries ran more than once on a healthy host",
+        attempts - deliveries
+    );
+    format!("{attempts} attempts for {deliveries} deliveries")
+}
+
+/// A receiver that answers 200 and counts what it got.
+struct CountingReceiver {
+    addr: SocketAddr,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl CountingReceiver {
+    fn count(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+async fn start_counting_receiver() -> CountingReceiver {
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = count.clone();
+    let app = axum::Router::new().fallback(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        async { StatusCode::OK }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    CountingReceiver { addr, count }
+}
+
+fn window() -> Duration {
+    Duration::from_secs(WINDOW.trim_end_matches('s').parse().expect("seconds"))
+}
+
+/// What a closed-loop run did.
+struct Load {
+    accepted: u64,
+    rejected: u64,
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl std::fmt::Display for Load {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0} req/s, p50={:?} p99={:?}, non-202={}",
+            self.rate, self.p50, self.p99, self.rejected
+        )
+    }
+}
+
+/// `connections` keep-alive connections each sending the next request as
+/// soon as the last is answered, for `duration`, on a thread and runtime of
+/// their own (as wrk would be), each request made by `request` from its
+/// sequence number (so each can be signed for its own body).
+fn closed_loop(
+    addr: SocketAddr,
+    connections: usize,
+    duration: Duration,
+    request: impl Fn(usize) -> Vec<u8> + Send + Sync + 'static,
+) -> Load {
+    let request = Arc::new(request);
+    std::thread::Builder::new()
+        .name("load-generator".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+                let started = tokio::time::Instant::now();
+                let end = started + duration;
+                let mut tasks = tokio::task::JoinSet::new();
+                for _ in 0..connections {
+                    let (request, next) = (request.clone(), next.clone());
+                    tasks.spawn(async move {
+                        let mut stream =
+                            tokio::net::TcpStream::connect(addr).await.expect("connect");
+                        stream.set_nodelay(true).expect("nodelay");
+                        let mut buf = Vec::with_capacity(4096);
+                        let mut seen = Vec::new();
+                        while tokio::time::Instant::now() < end {
+                            let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let bytes = request(n);
+                            let sent = tokio::time::Instant::now();
+                            let accepted = exchange(&mut stream, &bytes, &mut buf).await;
+                            seen.push((sent.elapsed(), accepted));
+                        }
+                        seen
+                    });
+                }
+                let mut latencies = Vec::new();
+                let mut rejected = 0;
+                while let Some(seen) = tasks.join_next().await {
+                    for (latency, accepted) in seen.expect("connection task") {
+                        latencies.push(latency);
+                        rejected += u64::from(!accepted);
+                    }
+                }
+                let elapsed = started.elapsed().as_secs_f64();
+                latencies.sort();
+                let pct = |p: f64| {
+                    latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)]
+                };
+                Load {
+                    accepted: latencies.len() as u64 - rejected,
+                    rejected,
+                    rate: latencies.len() as f64 / elapsed,
+                    p50: pct(0.50),
+                    p99: pct(0.99),
+                }
+            })
+        })
+        .expect("load generator thread")
+        .join()
+        .expect("load generator")
+}
+
+/// CPU seconds each named group of this process's threads has used
+/// (numbered threads of one kind summed), and the whole process's, which
+/// also counts threads that have exited.
+#[derive(Clone)]
+struct ThreadCpu {
+    by_name: BTreeMap<String, f64>,
+    process: f64,
+}
+
+/// Seconds of user and system time in a `/proc/.../stat` line.
+fn stat_seconds(stat: &str) -> Option<(String, f64)> {
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat[open + 1..close].trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    // utime and stime, fields 14 and 15 of proc(5), in USER_HZ (100/s).
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some((name.to_owned(), ticks / 100.0))
+}
+
+fn thread_cpu() -> ThreadCpu {
+    let mut by_name = BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let path = task.expect("task").path().join("stat");
+        if let Some((name, seconds)) = std::fs::read_to_string(path)
+            .ok()
+            .as_deref()
+            .and_then(stat_seconds)
+        {
+            *by_name.entry(name).or_insert(0.0) += seconds;
+        }
+    }
+    let process = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .as_deref()
+        .and_then(stat_seconds)
+        .map_or(0.0, |(_, s)| s);
+    ThreadCpu { by_name, process }
+}
+
+/// What each group used since `before`, largest first, and the process total.
+fn thread_cpu_since(before: &ThreadCpu) -> String {
+    let now = thread_cpu();
+    let mut used: Vec<(String, f64)> = now
+        .by_name
+        .iter()
+        .map(|(name, s)| {
+            (
+                name.clone(),
+                s - before.by_name.get(name).copied().unwrap_or(0.0),
+            )
+        })
+        .filter(|(_, s)| *s >= 0.01)
+        .collect();
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut text: Vec<String> = used
+        .iter()
+        .map(|(name, s)| format!("{name} {s:.2} s"))
+        .collect();
+    text.push(format!("process {:.2} s", now.process - before.process));
+    text.join(", ")
 }
 
 /// A server with a GitHub endpoint running the trivial plugin.
