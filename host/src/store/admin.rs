@@ -32,15 +32,7 @@ macro_rules! admin_store {
                 ns: &$crate::runtime::KvNamespace,
                 key: &str,
             ) -> Result<Option<Vec<u8>>, $crate::runtime::KvReadError> {
-                sqlx::query_scalar(
-                    "SELECT value FROM kv WHERE tenant = $1 AND plugin = $2 AND key = $3",
-                )
-                .bind(ns.tenant.as_str())
-                .bind(ns.plugin.as_str())
-                .bind(key)
-                .fetch_optional(self.admin_reader())
-                .await
-                .map_err($crate::store::rows::read_error)
+                self.kv_value(ns, key).await
             }
 
             async fn list_keys(

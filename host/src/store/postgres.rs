@@ -83,6 +83,21 @@ impl PostgresStore {
         &self.pool
     }
 
+    /// A KV value.
+    async fn kv_value(
+        &self,
+        ns: &crate::runtime::KvNamespace,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, crate::runtime::KvReadError> {
+        sqlx::query_scalar("SELECT value FROM kv WHERE tenant = $1 AND plugin = $2 AND key = $3")
+            .bind(ns.tenant.as_str())
+            .bind(ns.plugin.as_str())
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(super::rows::read_error)
+    }
+
     /// A connection of the pool, for a write or a transaction.
     async fn admin_writer(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, StoreError> {
         Ok(self.pool.acquire().await?)

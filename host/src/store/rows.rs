@@ -114,7 +114,7 @@ pub(super) fn read_error(e: sqlx::Error) -> KvReadError {
     KvReadError(e.to_string())
 }
 
-/// A claimed delivery joined with its payload, as selected by `claim_due`.
+/// A claimed delivery joined with its payload, as selected by a claim.
 pub(super) fn claimed<'r, R>(
     row: &'r R,
     lease: LeaseToken,
@@ -124,33 +124,67 @@ where
     R: Row,
     &'static str: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
-    &'r str: Decode<'r, R::Database> + Type<R::Database>,
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     Timestamp: Decode<'r, R::Database> + Type<R::Database>,
     Option<Vec<u8>>: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let attempts: i64 = row.try_get("attempts")?;
-    let run_start: i64 = row.try_get("run_start")?;
-    Ok(Claimed {
-        id: DeliveryId::from_string(row.try_get("id")?),
-        tenant: TenantId::new(row.try_get::<String, _>("tenant")?).map_err(corrupt)?,
-        endpoint: EndpointId::new(row.try_get::<String, _>("endpoint")?).map_err(corrupt)?,
-        plugin: PluginName::new(row.try_get::<String, _>("plugin")?).map_err(corrupt)?,
-        plugin_version: row.try_get::<i64, _>("plugin_version")? as u32,
-        plugin_digest: row.try_get("plugin_digest")?,
-        provider: provider(row.try_get("provider")?)?,
+    ClaimedRow {
+        id: row.try_get("id")?,
+        tenant: row.try_get("tenant")?,
+        endpoint: row.try_get("endpoint")?,
+        provider: row.try_get("provider")?,
         event_type: row.try_get("event_type")?,
-        headers: json(row.try_get::<&str, _>("headers")?)?,
-        body: row
-            .try_get::<Option<Vec<u8>>, _>("body")?
-            .unwrap_or_default(),
+        headers: row.try_get("headers")?,
+        body: row.try_get("body")?,
         received_at: row.try_get("received_at")?,
-        attempt: attempts as u32,
-        run_attempt: (attempts - run_start) as u32,
-        lease,
-        started_at: now,
-    })
+        plugin: row.try_get("plugin")?,
+        plugin_version: row.try_get("plugin_version")?,
+        attempts: row.try_get("attempts")?,
+        run_start: row.try_get("run_start")?,
+        plugin_digest: row.try_get("plugin_digest")?,
+    }
+    .checked(lease, now)
+}
+
+/// The columns a claim reads, as stored, in the order the claims select
+/// them; [`checked`](Self::checked) makes a [`Claimed`] of them.
+pub(super) struct ClaimedRow {
+    pub(super) id: String,
+    pub(super) tenant: String,
+    pub(super) endpoint: String,
+    pub(super) provider: String,
+    pub(super) event_type: Option<String>,
+    pub(super) headers: String,
+    pub(super) body: Option<Vec<u8>>,
+    pub(super) received_at: Timestamp,
+    pub(super) plugin: String,
+    pub(super) plugin_version: i64,
+    pub(super) attempts: i64,
+    pub(super) run_start: i64,
+    pub(super) plugin_digest: Option<String>,
+}
+
+impl ClaimedRow {
+    pub(super) fn checked(self, lease: LeaseToken, now: Timestamp) -> Result<Claimed, StoreError> {
+        Ok(Claimed {
+            id: DeliveryId::from_string(self.id),
+            tenant: TenantId::new(self.tenant).map_err(corrupt)?,
+            endpoint: EndpointId::new(self.endpoint).map_err(corrupt)?,
+            plugin: PluginName::new(self.plugin).map_err(corrupt)?,
+            plugin_version: self.plugin_version as u32,
+            plugin_digest: self.plugin_digest,
+            provider: provider(&self.provider)?,
+            event_type: self.event_type,
+            headers: json(&self.headers)?,
+            body: self.body.unwrap_or_default(),
+            received_at: self.received_at,
+            attempt: self.attempts as u32,
+            run_attempt: (self.attempts - self.run_start) as u32,
+            lease,
+            started_at: now,
+        })
+    }
 }
 
 /// A delivery joined with its payload's headers, as the admin API shows it;

@@ -10,21 +10,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqlitePool};
 
-use super::rows::{self, outcome_message, to_json};
-use super::{
-    Claim, ClaimRequest, Claimed, DeliveryStatus, Durable, LeaseToken, QueueStore, StoreError,
-    WriteBatch, WriteResults,
-};
+use super::rows::{outcome_message, to_json};
+use super::{Claim, ClaimRequest, Durable, QueueStore, StoreError, WriteBatch, WriteResults};
 use crate::domain::Timestamp;
-use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite};
 
+mod kv_read;
 mod wal_sync;
 mod write;
 mod writer;
 
+use kv_read::KvReads;
 #[cfg(test)]
 pub(crate) use wal_sync::FsyncGate;
 use wal_sync::WalSync;
@@ -43,6 +41,7 @@ pub struct SqliteStore {
     writer: Arc<Writer>,
     queue: QueueWriter,
     reader: SqlitePool,
+    kv_reads: Arc<KvReads>,
     /// Held while serving, so a second server on the same directory refuses to start.
     _lock: Option<Arc<File>>,
 }
@@ -96,6 +95,7 @@ impl SqliteStore {
             writer: Arc::new(writer),
             queue,
             reader,
+            kv_reads: Arc::new(KvReads::new(path)),
             _lock: None,
         })
     }
@@ -133,6 +133,15 @@ impl SqliteStore {
         &self.reader
     }
 
+    /// A KV value, read on this thread (see kv_read.rs).
+    async fn kv_value(
+        &self,
+        ns: &KvNamespace,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, crate::runtime::KvReadError> {
+        self.kv_reads.get(ns, key)
+    }
+
     /// Admin writes take the sqlx writer; the queue's batches have their own.
     async fn admin_writer(&self) -> Result<writer::WriterGuard<'_>, StoreError> {
         self.writer.lock().await
@@ -154,134 +163,6 @@ super::admin::admin_store! {
     lock_row: "",
 }
 
-/// Claims up to `max` due deliveries, round-robin over the tenants that have
-/// due work, starting with the tenant served longest ago.
-async fn claim_due(
-    conn: &mut SqliteConnection,
-    req: ClaimRequest,
-) -> Result<Vec<Claimed>, StoreError> {
-    let tenants: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT id, policy FROM tenants t
-         WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= ?1)
-         ORDER BY claim_seq, id LIMIT ?2",
-    )
-    .bind(req.now)
-    .bind(req.tenants_to_consider())
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut per_tenant = Vec::with_capacity(tenants.len());
-    for (tenant, policy) in &tenants {
-        let room = req
-            .room(tenant, rows::worker_share(policy.as_deref()))
-            .min(req.max);
-        if room == 0 {
-            continue;
-        }
-        let due: Vec<(String, String, i64, Option<Timestamp>, i64)> = sqlx::query_as(
-            "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
-             WHERE tenant = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3",
-        )
-        .bind(tenant)
-        .bind(req.now)
-        .bind(room as i64)
-        .fetch_all(&mut *conn)
-        .await?;
-        per_tenant.push(due);
-    }
-    let chosen = super::round_robin(per_tenant, req.max);
-
-    if chosen.is_empty() {
-        return Ok(Vec::new());
-    }
-    for (id, status, attempts, started_at, plugin_version) in &chosen {
-        if status == DeliveryStatus::Running.as_str() {
-            let id = DeliveryId::from_string(id.clone());
-            let started_at = started_at.unwrap_or(req.now);
-            record_lost_attempt(conn, &id, *attempts, *plugin_version, started_at, req.now).await?;
-        }
-    }
-    // One token per claim: it changes with every claim of a delivery, which
-    // is all a completion needs to tell a stale attempt from the current one.
-    let lease = LeaseToken::generate();
-    let mut update = QueryBuilder::<Sqlite>::new(
-        "UPDATE deliveries SET status = 'running', attempts = attempts + 1, lease_token = ",
-    );
-    update
-        .push_bind(lease.0.as_str())
-        .push(", started_at = ")
-        .push_bind(req.now)
-        .push(", due_at = ")
-        .push_bind(req.now)
-        .push(" + lease_ms WHERE id IN (");
-    let mut ids = update.separated(", ");
-    for (id, ..) in &chosen {
-        ids.push_bind(id.as_str());
-    }
-    update.push(")");
-    update.build().execute(&mut *conn).await?;
-    let mut read = QueryBuilder::<Sqlite>::new(
-        "SELECT d.id AS id, d.tenant AS tenant, endpoint, provider, event_type, headers, body,
-                received_at, d.plugin AS plugin, plugin_version, attempts, run_start,
-                pv.digest AS plugin_digest
-         FROM deliveries d JOIN payloads p ON p.seq = d.seq
-              LEFT JOIN plugin_versions pv
-                ON pv.tenant = d.tenant AND pv.plugin = d.plugin AND pv.version = d.plugin_version
-         WHERE d.id IN (",
-    );
-    let mut ids = read.separated(", ");
-    for (id, ..) in &chosen {
-        ids.push_bind(id.as_str());
-    }
-    read.push(")");
-    let rows = read.build().fetch_all(&mut *conn).await?;
-    let claimed = rows
-        .iter()
-        .map(|row| rows::claimed(row, lease.clone(), req.now))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let mut served: Vec<&str> = Vec::new();
-    for c in &claimed {
-        if !served.contains(&c.tenant.as_str()) {
-            served.push(c.tenant.as_str());
-        }
-    }
-    for tenant in served {
-        sqlx::query(
-            "UPDATE tenants SET claim_seq = (SELECT MAX(claim_seq) FROM tenants) + 1 WHERE id = ?1",
-        )
-        .bind(tenant)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(claimed)
-}
-
-/// A claim that found its delivery still running: the host that held it died.
-async fn record_lost_attempt(
-    conn: &mut SqliteConnection,
-    id: &DeliveryId,
-    attempt: i64,
-    plugin_version: i64,
-    started_at: Timestamp,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT OR IGNORE INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
-                                         outcome, message, logs, logs_truncated, http_calls)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'lost',
-                 'the host running this attempt stopped before it finished; its lease expired',
-                 '[]', 0, '[]')",
-    )
-    .bind(id.as_str())
-    .bind(attempt)
-    .bind(plugin_version)
-    .bind(started_at)
-    .bind(now.since(started_at).as_millis() as i64)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl QueueStore for SqliteStore {
     async fn write(&self, batch: Arc<WriteBatch>) -> Result<(WriteResults, Durable), StoreError> {
@@ -289,32 +170,7 @@ impl QueueStore for SqliteStore {
     }
 
     async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError> {
-        let mut writer = self.writer.lock().await?;
-        // NORMAL for this one transaction: written to the WAL, not fsynced
-        // (see `Store::claim`); every other write keeps FULL, so until it is
-        // back the writer is closed rather than used again.
-        writer.unsettle();
-        sqlx::query("PRAGMA synchronous = NORMAL")
-            .execute(&mut *writer)
-            .await?;
-        let claimed = async {
-            let mut tx = writer.begin().await?;
-            let claimed = claim_due(&mut tx, req).await?;
-            let next_due_at = sqlx::query_scalar(super::NEXT_DUE)
-                .fetch_one(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<_, StoreError>(Claim {
-                claimed,
-                next_due_at,
-            })
-        }
-        .await;
-        sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *writer)
-            .await?;
-        writer.settle();
-        Ok((claimed?, writer.caught_up()))
+        self.queue.claim(req).await
     }
 
     async fn prune_bodies(&self, succeeded_before: Timestamp) -> Result<u64, StoreError> {

@@ -1,6 +1,9 @@
 //! The queue's writes: a thread of their own with a connection of their
 //! own, taking whole batches (webhooks, finished attempts, released
-//! leases) and committing each in one transaction.
+//! leases) and committing each in one transaction, and the dispatcher's
+//! claims between them. With every queue write on one connection, a claim
+//! never waits on SQLite's write lock behind a batch (nor a batch behind a
+//! claim): SQLite's busy handler would sleep a millisecond or more each time.
 //!
 //! Why not sqlx: its SQLite driver runs a connection on a thread of its own
 //! too, but a batch then crosses to that thread and back as arguments boxed
@@ -18,9 +21,10 @@
 //!
 //! Batches commit with `synchronous=NORMAL` and leave the fsync to
 //! `WalSync`, so the thread is free for the next batch while this one
-//! reaches the disk. Everything else (admin writes, claims) stays on the
-//! sqlx writer, which keeps `synchronous=FULL`; the two connections share
-//! SQLite's write lock and the one `WalSync`.
+//! reaches the disk. A claim asks for no fsync of its own (see
+//! `Store::claim`). Admin writes stay on the sqlx writer, which keeps
+//! `synchronous=FULL`; the two connections share SQLite's write lock and
+//! the one `WalSync`.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -35,9 +39,10 @@ use super::{outcome_message, to_json};
 use crate::domain::Timestamp;
 use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite};
+use crate::store::rows::{self, ClaimedRow};
 use crate::store::{
-    AttemptOutcome, Completion, DeliveryStatus, Durable, Ingested, NewDelivery, Next, StoreError,
-    WriteBatch, WriteResults,
+    AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Durable, Ingested,
+    LeaseToken, NEXT_DUE, NewDelivery, Next, StoreError, WriteBatch, WriteResults, round_robin,
 };
 
 /// Statements each connection keeps prepared: every statement below, with room.
@@ -52,6 +57,10 @@ enum Job {
         KvNamespace,
         Vec<KvWrite>,
         oneshot::Sender<Result<Durable, StoreError>>,
+    ),
+    Claim(
+        ClaimRequest,
+        oneshot::Sender<Result<(Claim, Durable), StoreError>>,
     ),
 }
 
@@ -99,6 +108,13 @@ impl QueueWriter {
         self.call(|reply| Job::Kv(ns, writes, reply)).await
     }
 
+    /// Claims due deliveries (see `Store::claim`): durable once every
+    /// commit that asked for an fsync before it is, which covers the
+    /// webhooks it hands out.
+    pub(super) async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError> {
+        self.call(|reply| Job::Claim(req, reply)).await
+    }
+
     async fn call<T>(
         &self,
         job: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Job,
@@ -125,8 +141,164 @@ fn run(mut conn: Connection, wal: &WalSync, jobs: mpsc::Receiver<Job>) {
                 });
                 let _ = reply.send(result.map(|((), durable)| durable));
             }
+            Job::Claim(req, reply) => {
+                let _ = reply.send(claim(&mut conn, wal, &req));
+            }
         }
     }
+}
+
+/// Claims and reads when the next delivery falls due, in one transaction
+/// that asks for no fsync.
+fn claim(
+    conn: &mut Connection,
+    wal: &WalSync,
+    req: &ClaimRequest,
+) -> Result<(Claim, Durable), StoreError> {
+    if let Some(failure) = wal.failure() {
+        return Err(StoreError::NotDurable(failure));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let claimed = claim_due(&tx, req)?;
+    let next_due_at = tx
+        .prepare_cached(NEXT_DUE)?
+        .query_row([], |row| row.get::<_, Option<i64>>(0))?
+        .map(Timestamp::from_ms);
+    tx.commit()?;
+    Ok((
+        Claim {
+            claimed,
+            next_due_at,
+        },
+        wal.caught_up(),
+    ))
+}
+
+/// Claims up to `max` due deliveries, round-robin over the tenants that
+/// have due work, starting with the tenant served longest ago, each within
+/// its share of the workers.
+fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
+    let tenants = tx
+        .prepare_cached(
+            "SELECT id, policy FROM tenants t
+             WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= ?1)
+             ORDER BY claim_seq, id LIMIT ?2",
+        )?
+        .query_map(params![req.now, req.tenants_to_consider()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, Option<String>>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut per_tenant = Vec::with_capacity(tenants.len());
+    for (tenant, policy) in &tenants {
+        let room = req
+            .room(tenant, rows::worker_share(policy.as_deref()))
+            .min(req.max);
+        if room == 0 {
+            continue;
+        }
+        let due = tx
+            .prepare_cached(
+                "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
+                 WHERE tenant = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3",
+            )?
+            .query_map(params![tenant, req.now, room as i64], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, Option<i64>>(3)?,
+                    row.get::<_, i64>(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        per_tenant.push(due);
+    }
+    let chosen = round_robin(per_tenant, req.max);
+    if chosen.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One token per claim: it changes with every claim of a delivery, which
+    // is all a completion needs to tell a stale attempt from the current one.
+    let lease = LeaseToken::generate();
+    let mut update = tx.prepare_cached(
+        "UPDATE OR FAIL deliveries SET status = 'running', attempts = attempts + 1,
+                                       lease_token = ?1, started_at = ?2, due_at = ?2 + lease_ms
+         WHERE id = ?3",
+    )?;
+    let mut read = tx.prepare_cached(
+        "SELECT d.id, d.tenant, endpoint, provider, event_type, headers, body, received_at,
+                d.plugin, plugin_version, attempts, run_start, pv.digest
+         FROM deliveries d JOIN payloads p ON p.seq = d.seq
+              LEFT JOIN plugin_versions pv
+                ON pv.tenant = d.tenant AND pv.plugin = d.plugin AND pv.version = d.plugin_version
+         WHERE d.id = ?1",
+    )?;
+    let mut claimed = Vec::with_capacity(chosen.len());
+    for (id, status, attempts, started_at, plugin_version) in &chosen {
+        if status == DeliveryStatus::Running.as_str() {
+            let started_at = started_at.map_or(req.now, Timestamp::from_ms);
+            record_lost_attempt(tx, id, *attempts, *plugin_version, started_at, req.now)?;
+        }
+        update.execute(params![lease.0.as_str(), req.now, id])?;
+        let row = read.query_row([id], |row| {
+            Ok(ClaimedRow {
+                id: row.get(0)?,
+                tenant: row.get(1)?,
+                endpoint: row.get(2)?,
+                provider: row.get(3)?,
+                event_type: row.get(4)?,
+                headers: row.get(5)?,
+                body: row.get(6)?,
+                received_at: Timestamp::from_ms(row.get(7)?),
+                plugin: row.get(8)?,
+                plugin_version: row.get(9)?,
+                attempts: row.get(10)?,
+                run_start: row.get(11)?,
+                plugin_digest: row.get(12)?,
+            })
+        })?;
+        claimed.push(row.checked(lease.clone(), req.now)?);
+    }
+    let mut served: Vec<&str> = Vec::new();
+    for c in &claimed {
+        if !served.contains(&c.tenant.as_str()) {
+            served.push(c.tenant.as_str());
+        }
+    }
+    let mut rotate = tx.prepare_cached(
+        "UPDATE OR FAIL tenants SET claim_seq = (SELECT MAX(claim_seq) FROM tenants) + 1
+         WHERE id = ?1",
+    )?;
+    for tenant in served {
+        rotate.execute([tenant])?;
+    }
+    Ok(claimed)
+}
+
+/// A claim that found its delivery still running: the host that held it died.
+fn record_lost_attempt(
+    tx: &Transaction<'_>,
+    id: &str,
+    attempt: i64,
+    plugin_version: i64,
+    started_at: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
+                                         outcome, message, logs, logs_truncated, http_calls)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'lost',
+                 'the host running this attempt stopped before it finished; its lease expired',
+                 '[]', 0, '[]')",
+    )?
+    .execute(params![
+        id,
+        attempt,
+        plugin_version,
+        started_at,
+        now.since(started_at).as_millis() as i64
+    ])?;
+    Ok(())
 }
 
 /// Runs `body` in a transaction that takes the write lock at once, and

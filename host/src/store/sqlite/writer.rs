@@ -1,12 +1,10 @@
-//! The writer connection of everything but the queue's batches (those have
-//! a thread of their own, see write.rs): claims, admin writes, migrations;
-//! held rather than pooled.
+//! The writer connection of everything but the queue (whose batches and
+//! claims have a thread of their own, see write.rs): admin writes and
+//! migrations; held rather than pooled.
 //!
 //! sqlx's pool pings every connection given back to it, from a task it
 //! spawns: a round trip to the connection's thread, 0.3–0.5 ms on busy
-//! cores (measured), that the dispatcher's claims would pay every time.
-//! The store keeps this connection behind a lock instead, and opens it
-//! again only after it had to be closed.
+//! cores (measured). The store keeps this connection behind a lock instead.
 
 use std::io;
 use std::ops::{Deref, DerefMut};
@@ -18,13 +16,12 @@ use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::wal_sync::WalSync;
-use crate::store::{Durable, StoreError};
+use crate::store::StoreError;
 
-/// The writer connection and how to open it again.
+/// The writer connection and the log's fsync thread.
 #[derive(Debug)]
 pub(super) struct Writer {
-    options: SqliteConnectOptions,
-    conn: Mutex<Option<SqliteConnection>>,
+    conn: Mutex<SqliteConnection>,
     wal: Arc<WalSync>,
 }
 
@@ -43,8 +40,7 @@ impl Writer {
                 .await?;
         let wal = sync(format!("{database}-wal").into())?;
         Ok(Self {
-            options,
-            conn: Mutex::new(Some(conn)),
+            conn: Mutex::new(conn),
             wal: Arc::new(wal),
         })
     }
@@ -54,86 +50,31 @@ impl Writer {
         Arc::clone(&self.wal)
     }
 
-    /// Waits for the writer; opens it again if it was closed. Once an fsync
-    /// of the log failed, refuses: nothing written could be acknowledged.
+    /// Waits for the writer. Once an fsync of the log failed, refuses:
+    /// nothing written could be acknowledged.
     pub(super) async fn lock(&self) -> Result<WriterGuard<'_>, StoreError> {
-        let mut conn = self.conn.lock().await;
+        let conn = self.conn.lock().await;
         if let Some(failure) = self.wal.failure() {
             return Err(StoreError::NotDurable(failure));
         }
-        if conn.is_none() {
-            *conn = Some(self.reopen().await?);
-        }
-        Ok(WriterGuard {
-            conn,
-            wal: &self.wal,
-            fragile: false,
-        })
-    }
-
-    /// Opens the writer again after it was closed. A connection closed
-    /// mid-claim may still have committed the claim, with
-    /// `synchronous=NORMAL` and without anyone asking for the fsync: once
-    /// the new connection holds the write lock, the old one has committed
-    /// or rolled back, and the fsync asked for then covers it, so claims
-    /// (which wait for every fsync asked for) never hand out its work first.
-    async fn reopen(&self) -> Result<SqliteConnection, StoreError> {
-        let mut conn = self.options.connect().await?;
-        for sql in ["BEGIN IMMEDIATE", "ROLLBACK"] {
-            sqlx::query(sql).execute(&mut conn).await?;
-        }
-        // Nobody waits on this commit; `caught_up` does.
-        drop(self.wal.committed());
-        Ok(conn)
+        Ok(WriterGuard(conn))
     }
 }
 
-/// The locked writer. While it is *fragile* (a raw `BEGIN` without its
-/// `COMMIT` yet, a pragma changed for one transaction), dropping it closes
-/// the connection, which rolls back whatever was half done; so an error or
-/// a caller that stops waiting never leaves that state to the next user.
-pub(super) struct WriterGuard<'a> {
-    conn: MutexGuard<'a, Option<SqliteConnection>>,
-    wal: &'a WalSync,
-    fragile: bool,
-}
-
-impl WriterGuard<'_> {
-    /// Durable once every commit that is waiting for an fsync is.
-    pub(super) fn caught_up(&self) -> Durable {
-        self.wal.caught_up()
-    }
-
-    /// From now until [`settle`](Self::settle), dropping closes the connection.
-    pub(super) fn unsettle(&mut self) {
-        self.fragile = true;
-    }
-
-    /// The connection is back in its normal state.
-    pub(super) fn settle(&mut self) {
-        self.fragile = false;
-    }
-}
+/// The locked writer.
+pub(super) struct WriterGuard<'a>(MutexGuard<'a, SqliteConnection>);
 
 impl Deref for WriterGuard<'_> {
     type Target = SqliteConnection;
 
     fn deref(&self) -> &SqliteConnection {
-        self.conn.as_ref().expect("opened by lock")
+        &self.0
     }
 }
 
 impl DerefMut for WriterGuard<'_> {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        self.conn.as_mut().expect("opened by lock")
-    }
-}
-
-impl Drop for WriterGuard<'_> {
-    fn drop(&mut self) {
-        if self.fragile {
-            self.conn.take();
-        }
+        &mut self.0
     }
 }
 
@@ -198,7 +139,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_writer_is_back_to_synchronous_full_after_a_batch_and_a_claim() {
+    async fn the_admin_writer_stays_synchronous_full_beside_the_queues_batches_and_claims() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
         assert_eq!(synchronous(&store).await, 2, "FULL from the start");
@@ -222,29 +163,6 @@ mod tests {
         assert_eq!(claim.claimed.len(), 1, "the commit is visible at once");
         gate.holds(claimed).await;
         written.wait().await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_claim_cut_off_after_its_commit_is_fsynced_before_the_next_claim_hands_out_work() {
-        let (_dir, store, mut gate) = gated().await;
-        tenant_with_plugin(&store).await;
-        {
-            // A claim whose caller went away after its COMMIT: nobody
-            // asked for its fsync, and the writer is closed.
-            let mut writer = store.writer.lock().await.unwrap();
-            writer.unsettle();
-            sqlx::raw_sql(
-                "PRAGMA synchronous = NORMAL; BEGIN; UPDATE tenants SET claim_seq = 1; COMMIT",
-            )
-            .execute(&mut *writer)
-            .await
-            .unwrap();
-        }
-
-        let (_, claimed) = store.claim(claim_all()).await.unwrap();
-        gate.started().await;
-        gate.holds(claimed).await;
-        assert_eq!(synchronous(&store).await, 2, "the new connection is FULL");
     }
 
     #[tokio::test]
