@@ -22,7 +22,8 @@
 //!
 //! Run: `cargo bench -p hookhost-tests --bench load` (needs `wrk`:
 //! `apt-get install wrk`). wrk keeps 64 connections open unless
-//! `HOOKHOST_BENCH_CONNECTIONS` says otherwise, for every phase alike.
+//! `HOOKHOST_BENCH_CONNECTIONS` says otherwise, for every phase alike;
+//! `HOOKHOST_BENCH_MATRIX_ONLY=1` runs the plugin matrix alone.
 //! Results go to stdout; BENCHMARKS.md keeps them.
 
 use std::collections::BTreeMap;
@@ -50,10 +51,16 @@ const SECRET: &str = "bench-secret";
 const WINDOW: &str = "10s";
 const CONNECTIONS: &str = "64";
 const CONNECTIONS_VAR: &str = "HOOKHOST_BENCH_CONNECTIONS";
+/// Set, the run is the plugin matrix alone (for profiling it).
+const MATRIX_ONLY_VAR: &str = "HOOKHOST_BENCH_MATRIX_ONLY";
 /// Alternating ceiling and ingest runs; the ratio reported is their median.
 const ROUNDS: usize = 3;
 
 fn main() {
+    if std::env::var_os(MATRIX_ONLY_VAR).is_some() {
+        block_on_within(Duration::from_secs(1800), plugin_matrix());
+        return;
+    }
     block_on_within(Duration::from_secs(1800), async {
         let body = body_of_1_kib();
         let signature = sign(
@@ -562,12 +569,14 @@ fn closed_loop(
 }
 
 /// CPU seconds each named group of this process's threads has used
-/// (numbered threads of one kind summed), and the whole process's, which
-/// also counts threads that have exited.
+/// (numbered threads of one kind summed), the whole process's, which also
+/// counts threads that have exited (the load generator's), and the local
+/// PostgreSQL server's processes'.
 #[derive(Clone)]
 struct ThreadCpu {
     by_name: BTreeMap<String, f64>,
     process: f64,
+    postgres: f64,
 }
 
 /// Seconds of user and system time in a `/proc/.../stat` line.
@@ -598,7 +607,18 @@ fn thread_cpu() -> ThreadCpu {
         .as_deref()
         .and_then(stat_seconds)
         .map_or(0.0, |(_, s)| s);
-    ThreadCpu { by_name, process }
+    let postgres = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path().join("stat")).ok())
+        .filter_map(|stat| stat_seconds(&stat))
+        .filter(|(name, _)| name == "postgres")
+        .map(|(_, seconds)| seconds)
+        .sum();
+    ThreadCpu {
+        by_name,
+        process,
+        postgres,
+    }
 }
 
 /// What each group used since `before`, largest first, and the process total.
@@ -620,7 +640,17 @@ fn thread_cpu_since(before: &ThreadCpu) -> String {
         .iter()
         .map(|(name, s)| format!("{name} {s:.2} s"))
         .collect();
-    text.push(format!("process {:.2} s", now.process - before.process));
+    let process = now.process - before.process;
+    let threads: f64 = used.iter().map(|(_, s)| s).sum();
+    text.push(format!(
+        "exited threads (the load generator) {:.2} s",
+        process - threads
+    ));
+    text.push(format!("this process {process:.2} s"));
+    let postgres = now.postgres - before.postgres;
+    if postgres >= 0.01 {
+        text.push(format!("PostgreSQL's processes {postgres:.2} s"));
+    }
     text.join(", ")
 }
 

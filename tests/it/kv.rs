@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
-use hookhost::runtime::Outcome;
+use hookhost::ids::{PluginName, TenantId};
+use hookhost::runtime::{KvNamespace, KvWrite, Outcome, WRITE_OVERHEAD_BYTES};
+use hookhost_tests::host::test_store;
 use hookhost_tests::{Sandbox, block_on, event, load, log_text, plugins};
 
 #[test]
@@ -50,5 +52,72 @@ fn a_hundred_concurrent_increments_add_up_to_exactly_a_hundred() {
             assert_eq!(outcome.unwrap(), Outcome::Ok);
         }
         assert_eq!(sandbox.kv("n").await.as_deref(), Some("100"));
+    })
+}
+
+#[test]
+fn a_tenants_kv_usage_is_exactly_what_it_stores_after_sets_increments_and_deletes() {
+    block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, schema) = test_store(dir.path()).await;
+        let tenant = TenantId::new("acme").unwrap();
+        store.create_tenant(&tenant, None).await.unwrap();
+        let ns = |plugin: &str| KvNamespace {
+            tenant: tenant.clone(),
+            plugin: PluginName::new(plugin).unwrap(),
+        };
+        // Each stored key costs its bytes, its value's and the overhead.
+        let cost = |key: &str, value: &str| (key.len() + value.len()) as u64 + WRITE_OVERHEAD_BYTES;
+        let set = |key: &str, value: &str| KvWrite::Set {
+            key: key.into(),
+            value: value.as_bytes().to_vec(),
+        };
+        let increment = |key: &str, delta| KvWrite::Increment {
+            key: key.into(),
+            delta,
+        };
+        assert_eq!(store.tenant_usage_bytes(&tenant).await.unwrap(), 0);
+
+        store
+            .commit_kv(&ns("a"), &[set("ключ", "value"), increment("n", 9)])
+            .await
+            .unwrap();
+        store
+            .commit_kv(&ns("b"), &[set("x", &"v".repeat(1000))])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.tenant_usage_bytes(&tenant).await.unwrap(),
+            cost("ключ", "value") + cost("n", "9") + cost("x", &"v".repeat(1000))
+        );
+
+        // Values that grow and shrink in place, and a key deleted.
+        store
+            .commit_kv(
+                &ns("a"),
+                &[
+                    set("ключ", "v"),
+                    increment("n", 1),
+                    KvWrite::Delete { key: "gone".into() },
+                ],
+            )
+            .await
+            .unwrap();
+        store
+            .commit_kv(&ns("b"), &[KvWrite::Delete { key: "x".into() }])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.tenant_usage_bytes(&tenant).await.unwrap(),
+            cost("ключ", "v") + cost("n", "10")
+        );
+
+        // Another tenant's keys are its own.
+        let other = TenantId::new("other").unwrap();
+        store.create_tenant(&other, None).await.unwrap();
+        assert_eq!(store.tenant_usage_bytes(&other).await.unwrap(), 0);
+        if let Some(schema) = schema {
+            schema.drop().await;
+        }
     })
 }

@@ -44,7 +44,9 @@ pub use cpu::GuestCpu;
 use cpu::{CpuGate, Turn};
 use state::{MemoryLimiter, State};
 
-pub use capabilities::kv::{KvNamespace, KvReadError, KvReader, KvWrite, MAX_LIST_KEYS};
+pub use capabilities::kv::{
+    KvNamespace, KvReadError, KvReader, KvWrite, MAX_LIST_KEYS, WRITE_OVERHEAD_BYTES,
+};
 pub use capabilities::log::{Level, LogLine};
 pub use limits::{Grants, Limits};
 pub use outcome::{

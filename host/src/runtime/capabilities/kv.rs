@@ -28,8 +28,10 @@ pub const MAX_LIST_KEYS: usize = 1_000;
 /// value, so that deletes and 1-byte writes are not free; each stored key
 /// costs the tenant's quota as much.
 pub const WRITE_OVERHEAD_BYTES: u64 = 32;
-/// How long a tenant's measured KV usage serves quota checks on this host:
-/// the measure scans the tenant's keys, so it is taken at most this often.
+/// How long a tenant's measured KV usage serves quota checks on this host.
+/// On SQLite the measure reads one row that triggers keep; on PostgreSQL it
+/// scans the tenant's keys, so it is taken at most this often, by one
+/// invocation at a time.
 const USAGE_TTL: Duration = Duration::from_secs(1);
 
 /// Whose data a key belongs to: one plugin of one tenant.
@@ -111,20 +113,33 @@ enum Pending {
 
 /// Each tenant's KV usage as last measured on this host.
 #[derive(Default)]
-pub(crate) struct UsageCache(Mutex<HashMap<TenantId, (Instant, u64)>>);
+pub(crate) struct UsageCache(Mutex<HashMap<TenantId, Arc<Measure>>>);
+
+/// One tenant's last measure; its lock is held while the store is asked,
+/// so however many invocations find it stale at once, one asks.
+type Measure = tokio::sync::Mutex<Option<(Instant, u64)>>;
+
+/// Tenants past which measures nobody is waiting for are forgotten.
+const USAGE_TENANTS: usize = 1024;
 
 impl UsageCache {
     /// The tenant's usage, measured at most once per [`USAGE_TTL`].
     async fn usage(&self, reader: &dyn KvReader, tenant: &TenantId) -> Result<u64, KvReadError> {
-        if let Some((at, bytes)) = self.0.lock().expect("poisoned").get(tenant)
+        let measure = {
+            let mut tenants = self.0.lock().expect("poisoned");
+            if tenants.len() >= USAGE_TENANTS {
+                tenants.retain(|_, m| Arc::strong_count(m) > 1);
+            }
+            tenants.entry(tenant.clone()).or_default().clone()
+        };
+        let mut last = measure.lock().await;
+        if let Some((at, bytes)) = *last
             && at.elapsed() < USAGE_TTL
         {
-            return Ok(*bytes);
+            return Ok(bytes);
         }
         let bytes = reader.tenant_usage_bytes(tenant).await?;
-        let mut entries = self.0.lock().expect("poisoned");
-        entries.retain(|_, (at, _)| at.elapsed() < USAGE_TTL);
-        entries.insert(tenant.clone(), (Instant::now(), bytes));
+        *last = Some((Instant::now(), bytes));
         Ok(bytes)
     }
 }

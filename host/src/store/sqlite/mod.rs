@@ -156,9 +156,8 @@ super::admin::admin_store! {
     // A range scan rather than LIKE: keys may contain % and _.
     kv_keys: "SELECT key FROM kv WHERE tenant = $1 AND plugin = $2 AND key >= $3 AND key < $3 || char(1114111)
               ORDER BY key LIMIT $4",
-    // Bytes, as PostgreSQL's octet_length counts them: length() of TEXT counts characters.
-    // Each row is charged its key, its value and kv::WRITE_OVERHEAD_BYTES.
-    kv_usage: "SELECT COALESCE(SUM(length(CAST(key AS BLOB)) + length(value) + 32), 0) FROM kv WHERE tenant = $1",
+    // Kept by triggers on `kv` (migration 10), one row per tenant.
+    kv_usage: "SELECT COALESCE((SELECT bytes FROM kv_usage WHERE tenant = $1), 0)",
     // The writer connection's transaction is the lock.
     lock_row: "",
 }
