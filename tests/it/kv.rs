@@ -1,8 +1,9 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use hookhost::ids::{PluginName, TenantId};
 use hookhost::runtime::{KvNamespace, KvWrite, Outcome, WRITE_OVERHEAD_BYTES};
-use hookhost_tests::host::test_store;
+use hookhost_tests::host::{TestHost, spec, test_store, wait_all_succeeded};
 use hookhost_tests::{Sandbox, block_on, event, load, log_text, plugins};
 
 #[test]
@@ -119,5 +120,38 @@ fn a_tenants_kv_usage_is_exactly_what_it_stores_after_sets_increments_and_delete
         if let Some(schema) = schema {
             schema.drop().await;
         }
+    })
+}
+
+#[test]
+fn concurrent_deliveries_increments_of_one_counter_add_up_exactly() {
+    block_on(async {
+        let host = Arc::new(TestHost::start().await);
+        let tenant = host.tenant("acme").await;
+        let version = host
+            .plugin(&tenant, "event-counter", plugins::EVENT_COUNTER)
+            .await;
+        host.endpoint(&tenant, "count", &spec("event-counter", version, None))
+            .await;
+        // Enough at once that completions share the store's batches.
+        let mut sends = tokio::task::JoinSet::new();
+        for n in 0..200 {
+            let host = host.clone();
+            sends.spawn(async move {
+                host.accept("acme", "count", &format!("evt_{n}"), "{}")
+                    .await
+            });
+        }
+        let ids: Vec<_> = sends.join_all().await;
+        wait_all_succeeded(host.store.as_ref(), &tenant, &ids, Duration::from_secs(30)).await;
+
+        let ns = KvNamespace {
+            tenant,
+            plugin: PluginName::new("event-counter").unwrap(),
+        };
+        let total = host.store.get(&ns, "total").await.unwrap();
+        assert_eq!(total.as_deref(), Some(&b"200"[..]));
+        let typed = host.store.get(&ns, "count:unknown").await.unwrap();
+        assert_eq!(typed.as_deref(), Some(&b"200"[..]));
     })
 }

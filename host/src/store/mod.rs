@@ -13,6 +13,7 @@
 
 mod admin;
 mod cache;
+mod kv_compose;
 mod model;
 mod postgres;
 mod rows;

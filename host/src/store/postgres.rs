@@ -117,50 +117,89 @@ super::admin::admin_store! {
     lock_row: " FOR UPDATE",
 }
 
-/// The handler's KV writes. An increment never fails the batch it is in: a
-/// stored value that is not an integer counts as 0 (a `set` raced it), and
-/// the sum saturates at the ends of BIGINT, as the guest's own view did.
-async fn apply_kv(
+/// KV writes of successful invocations, composed into one per key
+/// (`kv_compose`), in three statements at most. An increment never fails
+/// the batch it is in: a stored value that is not an integer counts as 0
+/// (a `set` raced it), and the sum saturates at the ends of BIGINT, as the
+/// guest's own view did.
+async fn apply_kv<'a>(
     conn: &mut PgConnection,
-    ns: &KvNamespace,
-    writes: &[KvWrite],
+    writes: impl IntoIterator<Item = (&'a KvNamespace, &'a KvWrite)>,
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    for write in writes {
-        let query = match write {
-            KvWrite::Set { key, value } => sqlx::query(
-                "INSERT INTO kv (tenant, plugin, key, value, updated_at) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )
-            .bind(ns.tenant.as_str())
-            .bind(ns.plugin.as_str())
-            .bind(key)
-            .bind(value.as_slice())
-            .bind(now),
-            KvWrite::Delete { key } => {
-                sqlx::query("DELETE FROM kv WHERE tenant = $1 AND plugin = $2 AND key = $3")
-                    .bind(ns.tenant.as_str())
-                    .bind(ns.plugin.as_str())
-                    .bind(key)
-            }
-            KvWrite::Increment { key, delta } => sqlx::query(
-                "INSERT INTO kv (tenant, plugin, key, value, updated_at)
-                 VALUES ($1, $2, $3, convert_to($4::BIGINT::TEXT, 'UTF8'), $5)
-                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET
-                   value = convert_to(LEAST(GREATEST(
-                     COALESCE(substring(encode(kv.value, 'escape')
-                                        FROM '^[[:space:]]*([-+]?[0-9]{1,19})[[:space:]]*$')::NUMERIC, 0)
-                       + $4::NUMERIC,
-                     -9223372036854775808), 9223372036854775807)::BIGINT::TEXT, 'UTF8'),
-                   updated_at = $5",
-            )
-            .bind(ns.tenant.as_str())
-            .bind(ns.plugin.as_str())
-            .bind(key)
-            .bind(*delta)
-            .bind(now),
-        };
-        query.execute(&mut *conn).await?;
+    #[derive(Default)]
+    struct Columns<T> {
+        tenants: Vec<String>,
+        plugins: Vec<String>,
+        keys: Vec<String>,
+        values: Vec<T>,
+    }
+    impl<T> Columns<T> {
+        fn push(&mut self, ns: &KvNamespace, key: String, value: T) {
+            self.tenants.push(ns.tenant.to_string());
+            self.plugins.push(ns.plugin.to_string());
+            self.keys.push(key);
+            self.values.push(value);
+        }
+    }
+    let (mut sets, mut deletes, mut increments) = (
+        Columns::<Vec<u8>>::default(),
+        Columns::<()>::default(),
+        Columns::<i64>::default(),
+    );
+    for (ns, write) in super::kv_compose::compose(writes) {
+        match write {
+            KvWrite::Set { key, value } => sets.push(&ns, key, value),
+            KvWrite::Delete { key } => deletes.push(&ns, key, ()),
+            KvWrite::Increment { key, delta } => increments.push(&ns, key, delta),
+        }
+    }
+    if !deletes.keys.is_empty() {
+        sqlx::query(
+            "DELETE FROM kv USING UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS d (tenant, plugin, key)
+             WHERE kv.tenant = d.tenant AND kv.plugin = d.plugin AND kv.key = d.key",
+        )
+        .bind(deletes.tenants)
+        .bind(deletes.plugins)
+        .bind(deletes.keys)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !sets.keys.is_empty() {
+        sqlx::query(
+            "INSERT INTO kv (tenant, plugin, key, value, updated_at)
+             SELECT tenant, plugin, key, value, $5
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BYTEA[]) AS s (tenant, plugin, key, value)
+             ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(sets.tenants)
+        .bind(sets.plugins)
+        .bind(sets.keys)
+        .bind(sets.values)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !increments.keys.is_empty() {
+        sqlx::query(
+            "INSERT INTO kv (tenant, plugin, key, value, updated_at)
+             SELECT tenant, plugin, key, convert_to(delta::TEXT, 'UTF8'), $5
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS i (tenant, plugin, key, delta)
+             ON CONFLICT (tenant, plugin, key) DO UPDATE SET
+               value = convert_to(LEAST(GREATEST(
+                 COALESCE(substring(encode(kv.value, 'escape')
+                                    FROM '^[[:space:]]*([-+]?[0-9]{1,19})[[:space:]]*$')::NUMERIC, 0)
+                   + convert_from(excluded.value, 'UTF8')::NUMERIC,
+                 -9223372036854775808), 9223372036854775807)::BIGINT::TEXT, 'UTF8'),
+               updated_at = excluded.updated_at",
+        )
+        .bind(increments.tenants)
+        .bind(increments.plugins)
+        .bind(increments.keys)
+        .bind(increments.values)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -361,13 +400,11 @@ async fn complete(
         .execute(&mut *conn)
         .await?;
     }
-    for c in &counted {
-        if let Next::Succeeded { namespace, writes } = &c.next
-            && !writes.is_empty()
-        {
-            apply_kv(conn, namespace, writes, now).await?;
-        }
-    }
+    let kv_writes = counted.iter().flat_map(|c| match &c.next {
+        Next::Succeeded { namespace, writes } => writes.iter().map(|w| (namespace, w)).collect(),
+        _ => Vec::new(),
+    });
+    apply_kv(conn, kv_writes, now).await?;
     Ok(completions
         .iter()
         .map(|c| applied.contains(c.id.as_str()))
@@ -593,7 +630,7 @@ impl QueueStore for PostgresStore {
 
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        apply_kv(&mut tx, ns, writes, Timestamp::now()).await?;
+        apply_kv(&mut tx, writes.iter().map(|w| (ns, w)), Timestamp::now()).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -39,6 +39,7 @@ use super::{outcome_message, to_json};
 use crate::domain::Timestamp;
 use crate::ids::DeliveryId;
 use crate::runtime::{KvNamespace, KvWrite};
+use crate::store::kv_compose::compose;
 use crate::store::rows::{self, ClaimedRow};
 use crate::store::{
     AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Durable, Ingested,
@@ -318,17 +319,32 @@ fn commit<T>(
     Ok((done, wal.committed()))
 }
 
-/// Finished attempts first, then released leases, then new webhooks.
+/// Finished attempts first with the KV writes of the successes among them,
+/// composed into one write per key, then released leases, then new webhooks.
 fn write(
     tx: &Transaction<'_>,
     batch: &WriteBatch,
     now: Timestamp,
 ) -> Result<WriteResults, StoreError> {
-    let completed = batch
+    let completed: Vec<bool> = batch
         .completions
         .iter()
         .map(|c| complete(tx, c, now))
         .collect::<Result<_, _>>()?;
+    let kv_writes = batch
+        .completions
+        .iter()
+        .zip(&completed)
+        .filter(|(_, counted)| **counted)
+        .flat_map(|(c, _)| match &c.next {
+            Next::Succeeded { namespace, writes } => {
+                writes.iter().map(|w| (namespace, w)).collect()
+            }
+            _ => Vec::new(),
+        });
+    for (ns, write) in compose(kv_writes) {
+        kv(tx, &ns, &write, now)?;
+    }
     for (id, lease) in &batch.releases {
         tx.prepare_cached(
             "UPDATE OR FAIL deliveries SET
@@ -392,9 +408,9 @@ fn ingest(tx: &Transaction<'_>, d: &NewDelivery) -> Result<Ingested, StoreError>
     Ok(Ingested::Accepted(d.id.clone()))
 }
 
-/// Records a finished attempt if its lease still holds: the attempt, the
-/// KV writes of a success, and the delivery's next state. Reports whether
-/// it counted.
+/// Records a finished attempt if its lease still holds: the attempt and
+/// the delivery's next state (the caller writes a success's KV writes).
+/// Reports whether it counted.
 fn complete(tx: &Transaction<'_>, c: &Completion, now: Timestamp) -> Result<bool, StoreError> {
     let seq: Option<i64> = tx
         .prepare_cached("SELECT seq FROM deliveries WHERE id = ?1 AND lease_token = ?2")?
@@ -422,12 +438,7 @@ fn complete(tx: &Transaction<'_>, c: &Completion, now: Timestamp) -> Result<bool
         to_json(&r.http_calls),
     ])?;
     let (status, due_at, finished_at) = match &c.next {
-        Next::Succeeded { namespace, writes } => {
-            for write in writes {
-                kv(tx, namespace, write, now)?;
-            }
-            (DeliveryStatus::Succeeded, None, Some(now))
-        }
+        Next::Succeeded { .. } => (DeliveryStatus::Succeeded, None, Some(now)),
         Next::Retry { due_at } => (DeliveryStatus::Retrying, Some(*due_at), None),
         Next::Dead => (DeliveryStatus::Dead, None, Some(now)),
     };
