@@ -102,6 +102,20 @@ impl std::error::Error for DriverError {
     }
 }
 
+impl StoreError {
+    /// Whether PostgreSQL aborted the transaction to break a deadlock
+    /// (SQLSTATE 40P01): nothing of it was written, and it may run again.
+    pub(crate) fn is_deadlock(&self) -> bool {
+        let Self::Database(DriverError(e)) = self else {
+            return false;
+        };
+        matches!(
+            e.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("40P01")
+        )
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         // PostgreSQL's SQLSTATE classes of a refused value: data exceptions

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -30,7 +30,15 @@ const WORK_CHANNEL: &str = "hookhost_work";
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Batches whose COMMIT (the WAL flush) is under way; see `write`.
+    committing: Arc<Semaphore>,
 }
+
+/// Batches committing at once, each on a connection of the pool of 16.
+const COMMITS_IN_FLIGHT: usize = 4;
+
+/// Runs of a batch that keeps being a deadlock's victim before it fails.
+const DEADLOCK_TRIES: u32 = 3;
 
 impl PostgresStore {
     /// Connects with `options` and migrates the schema (migrations take an
@@ -47,7 +55,10 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(3))
             .connect_with(with_session_limits(options))
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            committing: Arc::new(Semaphore::new(COMMITS_IN_FLIGHT)),
+        })
     }
 
     /// Connects to `postgres://…`.
@@ -506,42 +517,92 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     Ok(claimed)
 }
 
-#[async_trait::async_trait]
-impl QueueStore for PostgresStore {
-    async fn write(&self, batch: Arc<WriteBatch>) -> Result<(WriteResults, Durable), StoreError> {
-        let now = Timestamp::now();
-        let mut results = WriteResults::default();
-        let mut tx = self.pool.begin().await?;
-        results.completed = complete(&mut tx, &batch.completions, now).await?;
-        results.ingested = ingest(&mut tx, &batch.ingests).await?;
-        if results
-            .ingested
-            .iter()
-            .any(|i| matches!(i, Ingested::Accepted(_)))
-            || !batch.releases.is_empty()
-        {
-            // Delivered at commit, to every host's listener.
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(WORK_CHANNEL)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (id, lease) in &batch.releases {
-            sqlx::query(
-                "UPDATE deliveries SET
+/// A batch's statements in a transaction, left for the caller to commit.
+/// It sends no NOTIFY: PostgreSQL makes transactions that notify commit one
+/// at a time, WAL flush included (a lock held from before the commit until
+/// after it), which would undo `write`'s overlapping commits.
+async fn write_batch(
+    pool: &PgPool,
+    batch: &WriteBatch,
+) -> Result<(WriteResults, sqlx::Transaction<'static, sqlx::Postgres>), StoreError> {
+    let now = Timestamp::now();
+    let mut results = WriteResults::default();
+    let mut tx = pool.begin().await?;
+    results.completed = complete(&mut tx, &batch.completions, now).await?;
+    results.ingested = ingest(&mut tx, &batch.ingests).await?;
+    for (id, lease) in &batch.releases {
+        sqlx::query(
+            "UPDATE deliveries SET
                    status = CASE WHEN attempts - 1 > run_start THEN 'retrying' ELSE 'pending' END,
                    attempts = attempts - 1, due_at = $1, lease_token = NULL
                  WHERE id = $2 AND lease_token = $3",
-            )
-            .bind(now)
-            .bind(id.as_str())
-            .bind(lease.0.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        // COMMIT returns once the WAL is flushed (synchronous_commit = on).
-        tx.commit().await?;
-        Ok((results, Durable::arrived()))
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .bind(lease.0.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok((results, tx))
+}
+
+#[async_trait::async_trait]
+impl QueueStore for PostgresStore {
+    /// The batch's statements run here; its COMMIT, which returns once the
+    /// WAL is flushed (`synchronous_commit = on`), runs on a task of its own
+    /// that the [`Durable`] waits for, so the committer goes on with the next
+    /// batch on another connection meanwhile and PostgreSQL flushes several
+    /// commits at once. Until then the batch is invisible to every other
+    /// transaction, claims included. A batch chosen as a deadlock's victim
+    /// (two batches' KV writes meeting on the same keys) is run again.
+    async fn write(&self, batch: Arc<WriteBatch>) -> Result<(WriteResults, Durable), StoreError> {
+        let committing = self
+            .committing
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let mut tries = 0;
+        let (results, tx) = loop {
+            tries += 1;
+            match write_batch(&self.pool, &batch).await {
+                Err(e) if e.is_deadlock() && tries < DEADLOCK_TRIES => {
+                    tracing::debug!(error = %e, "a batch was a deadlock's victim; writing it again");
+                }
+                done => break done?,
+            }
+        };
+        // Other hosts hear of new work once it is committed; should the
+        // notification be lost, they find the work when they next poll.
+        let wake_others = results
+            .ingested
+            .iter()
+            .any(|i| matches!(i, Ingested::Accepted(_)))
+            || !batch.releases.is_empty();
+        let pool = self.pool.clone();
+        let (committed, outcome) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let result = tx.commit().await.map_err(StoreError::from);
+            drop(committing);
+            let notify = wake_others && result.is_ok();
+            let _ = committed.send(result);
+            if notify
+                && let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(WORK_CHANNEL)
+                    .execute(&pool)
+                    .await
+            {
+                tracing::debug!(error = %e, "could not tell other hosts of new work; they poll");
+            }
+        });
+        let durable = Durable::after(async move {
+            outcome.await.unwrap_or_else(|_| {
+                Err(StoreError::NotDurable(
+                    "the task committing a batch stopped".into(),
+                ))
+            })
+        });
+        Ok((results, durable))
     }
 
     async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError> {
