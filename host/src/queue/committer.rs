@@ -1,9 +1,9 @@
 //! Group commit: every queue write of this host funnels through one task that
 //! packs whatever is waiting into one transaction, so a burst of webhooks and
 //! completions shares one fsync, and each caller hears back only once its
-//! write is durable. A waiting claim goes first, in a transaction of its own
-//! that does not wait for the disk (see `Store::claim`), so the workers it
-//! feeds start while the batch behind it is being made durable. Answers wait
+//! write is durable. A waiting claim runs beside the batch, on a task and in
+//! a transaction of its own that does not wait for the disk (see
+//! `Store::claim`), so neither waits for the other's round trips. Answers wait
 //! for their batch's [`Durable`](crate::store::Durable) in tasks of their
 //! own, so the next batch need not wait for the last one's fsync.
 
@@ -118,15 +118,19 @@ async fn run(
         }
 
         if let Some((req, reply)) = claim {
-            // The dispatcher logs a failure and tries again.
-            match store.claim(req).await {
-                Ok((claimed, durable)) => {
-                    answering.spawn(async move {
-                        let _ = reply.send(durable.wait().await.map(|()| claimed).map_err(failed));
-                    });
-                }
-                Err(e) => drop(reply.send(Err(failed(e)))),
-            }
+            // On a task of its own, so the batch goes on while the claim runs
+            // (on PostgreSQL, its round trips); the dispatcher logs a failure
+            // and tries again.
+            let store = store.clone();
+            answering.spawn(async move {
+                let answer = match store.claim(req).await {
+                    Ok((claimed, durable)) => {
+                        durable.wait().await.map(|()| claimed).map_err(failed)
+                    }
+                    Err(e) => Err(failed(e)),
+                };
+                let _ = reply.send(answer);
+            });
         }
         if batch.is_empty() {
             continue;
