@@ -155,15 +155,24 @@ async fn run(
                     .zip(&results.completed)
                     .filter(|(finishing, counted)| **finishing && **counted)
                     .count();
-                depth.adjust(accepted as i64 - finished as i64);
-                // Whatever the dispatcher claims now is handed out only once
-                // this batch is durable (see `Store::claim`).
-                if accepted > 0 || released {
+                let wake = accepted > 0 || released;
+                // On SQLite the batch is visible now, and whatever the
+                // dispatcher claims is handed out only once it is durable
+                // (see `Store::claim`); on PostgreSQL it is visible only once
+                // durable, so the dispatcher is woken again then.
+                if wake {
                     work_ready.notify_one();
                 }
+                let (depth, work_ready) = (depth.clone(), work_ready.clone());
                 answering.spawn(async move {
                     match durable.wait().await {
-                        Ok(()) => replies.send(results),
+                        Ok(()) => {
+                            depth.adjust(accepted as i64 - finished as i64);
+                            if wake {
+                                work_ready.notify_one();
+                            }
+                            replies.send(results);
+                        }
                         Err(e) => replies.fail(&failed(e)),
                     }
                 });

@@ -1,8 +1,8 @@
 //! The KV writes of many successful invocations, composed into one write
 //! per key, so a batch commits them with one statement per kind of write
 //! instead of one per write, and a counter every invocation increments is
-//! written once per batch. Keys come out in order, so concurrent batches
-//! on PostgreSQL lock shared keys in the same order.
+//! written once per batch. Keys come out in order (PostgreSQL locks them
+//! in that order before writing; see `postgres.rs`).
 
 use std::collections::BTreeMap;
 

@@ -158,7 +158,42 @@ async fn apply_kv<'a>(
         Columns::<()>::default(),
         Columns::<i64>::default(),
     );
-    for (ns, write) in super::kv_compose::compose(writes) {
+    let composed = super::kv_compose::compose(writes);
+    if composed.is_empty() {
+        return Ok(());
+    }
+    // Batches on other hosts may write the same keys: each statement below
+    // takes its keys in order, but the three statements come in one order
+    // of kinds, so a key set here and incremented there, and another the
+    // other way round, would deadlock. Locks on the keys' hashes, taken in
+    // one order before any row, make every such pair wait instead.
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(h) FROM (
+             SELECT DISTINCT hashtextextended(t || '/' || p || '/' || k, 0) AS h
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS u (t, p, k)
+         ) AS keys ORDER BY h",
+    )
+    .bind(
+        composed
+            .iter()
+            .map(|(ns, _)| ns.tenant.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        composed
+            .iter()
+            .map(|(ns, _)| ns.plugin.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        composed
+            .iter()
+            .map(|(_, w)| w.key().to_owned())
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    for (ns, write) in composed {
         match write {
             KvWrite::Set { key, value } => sets.push(&ns, key, value),
             KvWrite::Delete { key } => deletes.push(&ns, key, ()),
@@ -583,9 +618,10 @@ impl QueueStore for PostgresStore {
         let (committed, outcome) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
             let result = tx.commit().await.map_err(StoreError::from);
-            drop(committing);
             let notify = wake_others && result.is_ok();
             let _ = committed.send(result);
+            // Still within the batch's place among those in flight, so the
+            // notifications take no more connections than the commits.
             if notify
                 && let Err(e) = sqlx::query("SELECT pg_notify($1, '')")
                     .bind(WORK_CHANNEL)
@@ -594,6 +630,7 @@ impl QueueStore for PostgresStore {
             {
                 tracing::debug!(error = %e, "could not tell other hosts of new work; they poll");
             }
+            drop(committing);
         });
         let durable = Durable::after(async move {
             outcome.await.unwrap_or_else(|_| {

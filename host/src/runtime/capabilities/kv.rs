@@ -69,6 +69,15 @@ pub enum KvWrite {
     },
 }
 
+impl KvWrite {
+    /// The key written.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Set { key, .. } | Self::Delete { key } | Self::Increment { key, .. } => key,
+        }
+    }
+}
+
 mod lossy_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
@@ -117,7 +126,16 @@ pub(crate) struct UsageCache(Mutex<HashMap<TenantId, Arc<Measure>>>);
 
 /// One tenant's last measure; its lock is held while the store is asked,
 /// so however many invocations find it stale at once, one asks.
-type Measure = tokio::sync::Mutex<Option<(Instant, u64)>>;
+type Measure = tokio::sync::Mutex<Option<Measured>>;
+
+/// What the store last said of a tenant's usage, and when.
+#[derive(Clone)]
+enum Measured {
+    Bytes(Instant, u64),
+    /// The store failed: those waiting meanwhile fail too rather than each
+    /// asking again in turn.
+    Failed(Instant, String),
+}
 
 /// Tenants past which measures nobody is waiting for are forgotten.
 const USAGE_TENANTS: usize = 1024;
@@ -133,14 +151,19 @@ impl UsageCache {
             tenants.entry(tenant.clone()).or_default().clone()
         };
         let mut last = measure.lock().await;
-        if let Some((at, bytes)) = *last
-            && at.elapsed() < USAGE_TTL
-        {
-            return Ok(bytes);
+        match &*last {
+            Some(Measured::Bytes(at, bytes)) if at.elapsed() < USAGE_TTL => return Ok(*bytes),
+            Some(Measured::Failed(at, e)) if at.elapsed() < USAGE_TTL => {
+                return Err(KvReadError(e.clone()));
+            }
+            _ => {}
         }
-        let bytes = reader.tenant_usage_bytes(tenant).await?;
-        *last = Some((Instant::now(), bytes));
-        Ok(bytes)
+        let measured = reader.tenant_usage_bytes(tenant).await;
+        *last = Some(match &measured {
+            Ok(bytes) => Measured::Bytes(Instant::now(), *bytes),
+            Err(e) => Measured::Failed(Instant::now(), e.0.clone()),
+        });
+        measured
     }
 }
 

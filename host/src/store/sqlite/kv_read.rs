@@ -5,8 +5,9 @@
 //! thread and back, a task woken at each end, which costs more than the
 //! read itself; here it runs where it is asked, on one of a few read-only
 //! connections. In WAL mode a reader never waits for a writer, and the row
-//! is one B-tree descent in pages the cache holds, so the caller's thread
-//! is held for microseconds.
+//! is one B-tree descent, a few pages the operating system holds (SQLite
+//! drops a connection's own cache whenever the log has changed), so the
+//! caller's thread is held for microseconds.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -63,8 +64,9 @@ impl KvReads {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        // A reader waits only while a log is recovered after a crash.
-        conn.busy_timeout(Duration::from_secs(1))?;
+        // A reader waits only while a log is recovered after a crash; it
+        // holds a runtime thread meanwhile, so not for long.
+        conn.busy_timeout(Duration::from_millis(50))?;
         Ok(conn)
     }
 }
