@@ -4,6 +4,7 @@
 //! the host holds, that the attacker meets a reason it can read, and that
 //! another tenant is served as if nothing happened.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hookhost::ids::TenantId;
@@ -454,6 +455,30 @@ fn a_flood_of_kv_writes_and_deletes_commits_no_more_than_the_write_cap() {
         assert_eq!(keys["truncated"], false);
         bystander_is_served(&host, "evt_1").await;
         host.stop().await;
+    })
+}
+
+#[test]
+fn floods_of_kv_writes_committed_together_fail_no_batch_and_a_bystander_is_served() {
+    block_on(async {
+        let host = Arc::new(TestHost::start().await);
+        attacker_and_bystander(&host, "kv-flood").await;
+        // Twenty floods at once, so that their 20,000 distinct keys share
+        // batches with each other and with alice's webhook.
+        let mut floods = tokio::task::JoinSet::new();
+        for n in 0..20 {
+            let host = host.clone();
+            floods.spawn(async move { attack(&host, &format!("flood_{n}"), "succeeded").await });
+        }
+        bystander_is_served(&host, "evt_1").await;
+        while let Some(flood) = floods.join_next().await {
+            let delivery = flood.unwrap();
+            assert_eq!(
+                delivery["attempts"].as_array().unwrap().len(),
+                1,
+                "{delivery:#}"
+            );
+        }
     })
 }
 

@@ -1,8 +1,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookhost::ids::{PluginName, TenantId};
+use hookhost::domain::{Provider, Timestamp};
+use hookhost::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use hookhost::runtime::{KvNamespace, KvWrite, Outcome, WRITE_OVERHEAD_BYTES};
+use hookhost::store::{AttemptRecord, ClaimRequest, Completion, NewDelivery, Next, WriteBatch};
 use hookhost_tests::host::{TestHost, spec, test_store, wait_all_succeeded};
 use hookhost_tests::{Sandbox, block_on, event, load, log_text, plugins};
 
@@ -153,5 +155,109 @@ fn concurrent_deliveries_increments_of_one_counter_add_up_exactly() {
         assert_eq!(total.as_deref(), Some(&b"200"[..]));
         let typed = host.store.get(&ns, "count:unknown").await.unwrap();
         assert_eq!(typed.as_deref(), Some(&b"200"[..]));
+    })
+}
+
+/// One batch finishing many successful deliveries, each with as many KV
+/// writes as an invocation may make, commits whole on either backend (on
+/// PostgreSQL its locks must not outgrow the server's lock table).
+#[test]
+fn a_batch_of_successes_each_at_the_write_cap_commits_whole() {
+    block_on(async {
+        const DELIVERIES: usize = 20;
+        const WRITES: usize = 1_000;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, schema) = test_store(dir.path()).await;
+        let tenant = TenantId::new("acme").unwrap();
+        let plugin = PluginName::new("flood").unwrap();
+        store.create_tenant(&tenant, None).await.unwrap();
+        store
+            .add_plugin_version(&tenant, &plugin, "sha256:00", &[], b"\0asm", u64::MAX)
+            .await
+            .unwrap();
+        let ingests = (0..DELIVERIES)
+            .map(|_| NewDelivery {
+                id: DeliveryId::generate(),
+                tenant: tenant.clone(),
+                endpoint: EndpointId::new("hook").unwrap(),
+                event_id: None,
+                provider: Provider::None,
+                event_type: None,
+                headers: vec![],
+                body: axum::body::Bytes::from_static(b"{}"),
+                received_at: Timestamp::now(),
+                plugin: plugin.clone(),
+                plugin_version: 1,
+                lease_ms: 30_000,
+            })
+            .collect();
+        let batch = WriteBatch {
+            ingests,
+            ..WriteBatch::default()
+        };
+        store
+            .write(Arc::new(batch))
+            .await
+            .unwrap()
+            .1
+            .wait()
+            .await
+            .unwrap();
+        let (claim, durable) = store
+            .claim(ClaimRequest {
+                now: Timestamp::now(),
+                max: DELIVERIES,
+                running: Default::default(),
+                default_share: u32::MAX,
+            })
+            .await
+            .unwrap();
+        durable.wait().await.unwrap();
+        assert_eq!(claim.claimed.len(), DELIVERIES);
+
+        let namespace = KvNamespace {
+            tenant: tenant.clone(),
+            plugin,
+        };
+        let completions = claim
+            .claimed
+            .iter()
+            .enumerate()
+            .map(|(n, d)| Completion {
+                id: d.id.clone(),
+                lease: d.lease.clone(),
+                record: AttemptRecord {
+                    attempt: d.attempt,
+                    plugin_version: d.plugin_version,
+                    started_at: d.started_at,
+                    duration_ms: 1,
+                    outcome: Outcome::Ok,
+                    logs: vec![],
+                    logs_truncated: false,
+                    http_calls: vec![],
+                },
+                next: Next::Succeeded {
+                    namespace: namespace.clone(),
+                    writes: (0..WRITES)
+                        .map(|k| KvWrite::Set {
+                            key: format!("{n}-{k}"),
+                            value: b"x".to_vec(),
+                        })
+                        .collect(),
+                },
+            })
+            .collect();
+        let batch = WriteBatch {
+            completions,
+            ..WriteBatch::default()
+        };
+        let (results, durable) = store.write(Arc::new(batch)).await.unwrap();
+        durable.wait().await.unwrap();
+        assert_eq!(results.completed, vec![true; DELIVERIES]);
+        let keys = store.list_keys(&namespace, "", 100_000).await.unwrap();
+        assert_eq!(keys.len(), DELIVERIES * WRITES);
+        if let Some(schema) = schema {
+            schema.drop().await;
+        }
     })
 }

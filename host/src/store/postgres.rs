@@ -37,6 +37,9 @@ pub struct PostgresStore {
 /// Batches committing at once, each on a connection of the pool of 16.
 const COMMITS_IN_FLIGHT: usize = 4;
 
+/// Advisory locks a batch with KV writes takes at most (a power of two).
+const KV_LOCK_BUCKETS: i32 = 64;
+
 /// Runs of a batch that keeps being a deadlock's victim before it fails.
 const DEADLOCK_TRIES: u32 = 3;
 
@@ -165,13 +168,16 @@ async fn apply_kv<'a>(
     // Batches on other hosts may write the same keys: each statement below
     // takes its keys in order, but the three statements come in one order
     // of kinds, so a key set here and incremented there, and another the
-    // other way round, would deadlock. Locks on the keys' hashes, taken in
-    // one order before any row, make every such pair wait instead.
+    // other way round, would deadlock. Advisory locks on the keys' buckets,
+    // taken in one order before any row, make every such pair wait instead.
+    // Buckets, not keys: each advisory lock takes an entry of PostgreSQL's
+    // shared lock table (64 per connection by default), which a batch of
+    // tenants' keys would otherwise exhaust, failing the batch.
     sqlx::query(
-        "SELECT pg_advisory_xact_lock(h) FROM (
-             SELECT DISTINCT hashtextextended(t || '/' || p || '/' || k, 0) AS h
+        "SELECT pg_advisory_xact_lock(hashtext('hookhost.kv'), b) FROM (
+             SELECT DISTINCT (hashtext(t || '/' || p || '/' || k) & $4) AS b
              FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[]) AS u (t, p, k)
-         ) AS keys ORDER BY h",
+         ) AS buckets ORDER BY b",
     )
     .bind(
         composed
@@ -191,6 +197,7 @@ async fn apply_kv<'a>(
             .map(|(_, w)| w.key().to_owned())
             .collect::<Vec<_>>(),
     )
+    .bind(KV_LOCK_BUCKETS - 1)
     .execute(&mut *conn)
     .await?;
     for (ns, write) in composed {
