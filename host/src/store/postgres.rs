@@ -478,9 +478,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     .await?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
     for (tenant, policy) in &tenants {
-        let room = req
-            .room(tenant, rows::worker_share(policy.as_deref()))
-            .min(req.max);
+        let room = rows::room(&req, tenant, policy.as_deref());
         if room == 0 {
             continue;
         }

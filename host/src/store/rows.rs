@@ -5,7 +5,7 @@ use sqlx::error::BoxDynError;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
 use super::{
-    Attempt, AttemptOutcome, Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken,
+    Attempt, AttemptOutcome, ClaimRequest, Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken,
     PluginVersion, StoreError, Tenant,
 };
 use crate::domain::{PolicyOverrides, Provider, Timestamp};
@@ -79,7 +79,14 @@ pub(super) fn policy(text: Option<&str>) -> Result<PolicyOverrides, StoreError> 
 /// The worker share a tenant's stored policy sets, if it sets one; an
 /// unreadable policy sets none (as the policy cache falls back to the
 /// defaults), so it cannot stall every tenant's claims.
-pub(super) fn worker_share(text: Option<&str>) -> Option<u32> {
+/// How many of `tenant`'s due deliveries a claim may take, given its
+/// stored policy: its share of the workers less those it runs, at most the
+/// claim's size.
+pub(super) fn room(req: &ClaimRequest, tenant: &str, policy: Option<&str>) -> usize {
+    req.room(tenant, worker_share(policy)).min(req.max)
+}
+
+fn worker_share(text: Option<&str>) -> Option<u32> {
     let policy = policy(text)
         .inspect_err(|e| tracing::warn!(error = %e, "stored tenant policy is unreadable"))
         .ok()?;

@@ -191,9 +191,7 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
         .collect::<Result<Vec<_>, _>>()?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
     for (tenant, policy) in &tenants {
-        let room = req
-            .room(tenant, rows::worker_share(policy.as_deref()))
-            .min(req.max);
+        let room = rows::room(req, tenant, policy.as_deref());
         if room == 0 {
             continue;
         }
