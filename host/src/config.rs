@@ -13,10 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
 
-use crate::domain::{TenantPolicy, hard};
+use crate::domain::{TenantPolicy, hard, is_set_name};
+
+/// Named sets of networks, by name.
+pub type IpSets = BTreeMap<String, Vec<IpNet>>;
 
 /// The defaults: the one place a setting and its default are stated.
 pub const DEFAULTS: &str = include_str!("../config.default.toml");
@@ -65,6 +69,10 @@ pub struct Config {
     pub http_request_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Proxies believed about the client's address.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Named sets of networks that endpoints' `allowed_ips` refer to.
+    pub ip_sets: IpSets,
     /// What a tenant may do unless its own policy says otherwise.
     pub tenant: TenantPolicy,
 }
@@ -136,6 +144,12 @@ impl Config {
         }
         if self.max_connections == 0 {
             wrong.push(("max_connections".into(), "must be at least 1".to_owned()));
+        }
+        for name in self.ip_sets.keys().filter(|name| !is_set_name(name)) {
+            wrong.push((
+                format!("ip_sets.{name}"),
+                "a set's name is 1 to 64 of a-z, 0-9, - and _".into(),
+            ));
         }
         for v in self.tenant.validate(hard::MEMORY_MB) {
             wrong.push((format!("tenant.{}", v.field), v.message));

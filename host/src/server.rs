@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -19,14 +20,16 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{self, ApiState};
 use crate::config::{Config, Secret};
+use crate::domain::Timestamp;
 use crate::ingress::{IngestRates, IngressState};
 use crate::queue::Queue;
 use crate::runtime::Runtime;
-use crate::store::{EndpointCache, PolicyCache, Store, StoreError};
+use crate::store::{EndpointCache, HOST_ALIVE, PolicyCache, Store, StoreError};
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,8 @@ pub async fn serve(
         endpoints.clone(),
         policies.clone(),
     ));
+    let rates = Arc::new(IngestRates::default());
+    let counting = tokio::spawn(count_hosts(store.clone(), rates.clone()));
     let app = api::router(
         ApiState {
             store,
@@ -78,12 +83,15 @@ pub async fn serve(
             operator_hash: operator_hash.into(),
             public_url: config.public_url.clone(),
             metrics: api::metrics_handle(),
+            ip_sets: Arc::new(config.ip_sets.clone()),
         },
         IngressState {
             endpoints,
             queue: queue.clone(),
             policies,
-            rates: Arc::new(IngestRates::default()),
+            rates,
+            trusted_proxies: config.trusted_proxies.clone().into(),
+            ip_sets: Arc::new(config.ip_sets.clone()),
         },
     );
     let app = app.layer(TimeoutLayer::with_status_code(
@@ -91,8 +99,22 @@ pub async fn serve(
         config.http_request_timeout,
     ));
     let served = serve_http(listener, app, &config, shutdown).await;
+    counting.abort();
     queue.shutdown().await;
     served.map_err(ServeError::from)
+}
+
+/// Heartbeats this host into the store and sizes the ingest buckets at its
+/// share among the live hosts, until aborted.
+async fn count_hosts(store: Arc<dyn Store>, rates: Arc<IngestRates>) {
+    let host = uuid::Uuid::new_v4().simple().to_string();
+    loop {
+        match store.heartbeat(&host, Timestamp::now()).await {
+            Ok(hosts) => rates.set_hosts(hosts),
+            Err(e) => tracing::warn!(error = %e, "could not count the hosts sharing the database"),
+        }
+        tokio::time::sleep(HOST_ALIVE / 3).await;
+    }
 }
 
 /// Accepts connections while fewer than `max_connections` are open and
@@ -123,7 +145,7 @@ async fn serve_http(
         let stream = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) if is_transient(&e) => {
                     // Out of descriptors or a connection reset before accept:
                     // let the moment pass rather than spin.
@@ -134,8 +156,15 @@ async fn serve_http(
                 Err(e) => return Err(e),
             },
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // Ingress reads the peer's address to check endpoints' allowed_ips.
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut request: axum::extract::Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            },
+        ));
         let connection = graceful.watch(
             http.serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned(),

@@ -807,6 +807,8 @@ fn the_openapi_document_lists_every_route_the_router_serves() {
             "PUT /v1/tenants/{tenant}/policy",
             "DELETE /v1/tenants/{tenant}/endpoints/{endpoint}",
             "POST /v1/tenants/{tenant}/endpoints/{endpoint}/replay-dead",
+            "POST /v1/tenants/{tenant}/endpoints/{endpoint}/pause",
+            "POST /v1/tenants/{tenant}/endpoints/{endpoint}/resume",
             "GET /v1/tenants/{tenant}/deliveries",
             "GET /v1/tenants/{tenant}/deliveries/{id}",
             "POST /v1/tenants/{tenant}/deliveries/{id}/replay",

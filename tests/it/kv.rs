@@ -4,7 +4,9 @@ use std::time::Duration;
 use hookhost::domain::{Provider, Timestamp};
 use hookhost::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use hookhost::runtime::{KvNamespace, KvWrite, Outcome, WRITE_OVERHEAD_BYTES};
-use hookhost::store::{AttemptRecord, ClaimRequest, Completion, NewDelivery, Next, WriteBatch};
+use hookhost::store::{
+    Arrival, AttemptRecord, ClaimRequest, Completion, NewDelivery, Next, WriteBatch,
+};
 use hookhost_tests::host::{TestHost, spec, test_store, wait_all_succeeded};
 use hookhost_tests::{Sandbox, block_on, event, load, log_text, plugins};
 
@@ -189,6 +191,7 @@ fn a_batch_of_successes_each_at_the_write_cap_commits_whole() {
                 plugin: plugin.clone(),
                 plugin_version: 1,
                 lease_ms: 30_000,
+                arrival: Arrival::Due,
             })
             .collect();
         let batch = WriteBatch {

@@ -6,6 +6,8 @@ mod adversarial;
 mod api;
 /// `hookhost plugin new | build | test` through the real binary.
 mod cli;
+/// An endpoint's ingress controls: event type filters, pause and resume.
+mod controls;
 /// `hookhost serve` killed with SIGKILL, stopped with SIGTERM.
 mod crash;
 /// Webhooks through a real server: ingress, queue, retries, dedup, replay, fairness.

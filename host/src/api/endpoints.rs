@@ -10,9 +10,9 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::json::Body;
 use super::tenants::{room_to_queue, tenant_of};
-use super::views::{EndpointList, EndpointView, ReplayedDead};
+use super::views::{EndpointList, EndpointView, PauseChange, ReplayedDead};
 use crate::domain::{
-    EndpointRequest, EndpointSpec, HostPattern, Provider, Timestamp, config_bytes, hard,
+    EndpointRequest, EndpointSpec, HostPattern, IpAllow, Provider, Timestamp, config_bytes, hard,
 };
 use crate::ids::{EndpointId, TenantId};
 use crate::ingress::verify::validate_secret;
@@ -50,6 +50,18 @@ pub fn check_request(
         fail(
             "allowed_hosts",
             format!("at most {} entries", hard::ALLOWED_HOSTS),
+        );
+    }
+    if r.allowed_ips.len() > hard::ALLOWED_IPS {
+        fail(
+            "allowed_ips",
+            format!("at most {} entries", hard::ALLOWED_IPS),
+        );
+    }
+    if r.event_types.len() > hard::EVENT_TYPES {
+        fail(
+            "event_types",
+            format!("at most {} patterns", hard::EVENT_TYPES),
         );
     }
     if r.retry.schedule_s.len() > hard::SCHEDULE_ENTRIES {
@@ -177,6 +189,16 @@ async fn validate(
             ),
         }
     }
+    for (i, entry) in r.allowed_ips.iter().enumerate() {
+        if let IpAllow::Set(name) = entry
+            && !state.ip_sets.contains_key(name)
+        {
+            fail(
+                &format!("allowed_ips[{i}]"),
+                format!("the server's config defines no IP set {name:?} (ip_sets)"),
+            );
+        }
+    }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
@@ -186,6 +208,9 @@ async fn validate(
         hmac: r.hmac,
         tolerance_s: r.tolerance_s,
         dedup_header: r.dedup_header,
+        allowed_ips: r.allowed_ips,
+        rate_limit: r.rate_limit,
+        event_types: r.event_types,
         plugin: r.plugin,
         plugin_version,
         config: r.config,
@@ -363,4 +388,61 @@ pub async fn replay_dead(
         .await?;
     state.queue.wake();
     Ok(Json(ReplayedDead { replayed }))
+}
+
+/// Pauses an endpoint: it goes on accepting and storing webhooks (202) but
+/// runs none; waiting deliveries show `paused` until it is resumed. Running
+/// ones finish. Other hosts hear of it within a second; whatever they start
+/// meanwhile is set aside when claimed.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/endpoints/{endpoint}/pause", tag = "endpoints",
+    params(("tenant" = String, Path), ("endpoint" = String, Path)),
+    responses((status = 200, body = PauseChange), (status = 404, body = Problem)))]
+pub async fn pause(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, endpoint)): Path<(String, String)>,
+) -> Result<Json<PauseChange>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let id = endpoint_id(&endpoint)?;
+    let now = Timestamp::now();
+    let parked = state
+        .store
+        .pause_endpoint(&tenant, &id, now)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no endpoint {id}")))?;
+    state.endpoints.invalidate(&tenant, &id);
+    let paused_at = state
+        .store
+        .endpoint(&tenant, &id)
+        .await?
+        .and_then(|e| e.paused_at)
+        .unwrap_or(now);
+    Ok(Json(PauseChange {
+        paused_at: Some(paused_at.rfc3339()),
+        deliveries: parked,
+    }))
+}
+
+/// Resumes a paused endpoint: what waited falls due at once, oldest first.
+#[utoipa::path(post, path = "/v1/tenants/{tenant}/endpoints/{endpoint}/resume", tag = "endpoints",
+    params(("tenant" = String, Path), ("endpoint" = String, Path)),
+    responses((status = 200, body = PauseChange), (status = 404, body = Problem)))]
+pub async fn resume(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((tenant, endpoint)): Path<(String, String)>,
+) -> Result<Json<PauseChange>, ApiError> {
+    let tenant = tenant_of(&state, &caller, &tenant).await?;
+    let id = endpoint_id(&endpoint)?;
+    let resumed = state
+        .store
+        .resume_endpoint(&tenant, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no endpoint {id}")))?;
+    state.endpoints.invalidate(&tenant, &id);
+    state.queue.wake();
+    Ok(Json(PauseChange {
+        paused_at: None,
+        deliveries: resumed,
+    }))
 }

@@ -58,6 +58,8 @@ pub struct ApiState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Largest `limits.memory_mb` an endpoint may ask for.
     pub max_memory_mb: u32,
+    /// The operator's named IP sets, which endpoints' `allowed_ips` may name.
+    pub ip_sets: Arc<crate::config::IpSets>,
 }
 
 #[derive(OpenApi)]
@@ -172,6 +174,8 @@ pub fn router(api: ApiState, ingress: IngressState) -> Router {
         .routes(routes!(endpoints::list))
         .routes(routes!(endpoints::put, endpoints::get, endpoints::delete))
         .routes(routes!(endpoints::replay_dead))
+        .routes(routes!(endpoints::pause))
+        .routes(routes!(endpoints::resume))
         .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get))
         .routes(routes!(deliveries::replay))

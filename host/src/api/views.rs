@@ -168,6 +168,9 @@ pub struct EndpointView {
     pub created_at: String,
     /// Last change.
     pub updated_at: String,
+    /// Since when it has been paused (it stores what arrives and runs
+    /// nothing); `null` while it runs.
+    pub paused_at: Option<String>,
 }
 
 impl EndpointView {
@@ -183,6 +186,7 @@ impl EndpointView {
             },
             created_at: e.created_at.rfc3339(),
             updated_at: e.updated_at.rfc3339(),
+            paused_at: e.paused_at.map(Timestamp::rfc3339),
         }
     }
 }
@@ -339,6 +343,15 @@ pub struct ReplayQueued {
     pub delivery_id: String,
     /// `pending`.
     pub status: DeliveryStatus,
+}
+
+/// An endpoint paused or resumed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PauseChange {
+    /// Since when it has been paused; `null` once resumed.
+    pub paused_at: Option<String>,
+    /// Deliveries set aside by the pause, or due again by the resume.
+    pub deliveries: u64,
 }
 
 /// How many dead deliveries were queued again.

@@ -1,5 +1,6 @@
-//! `hookhost endpoint set | get | list | delete`: a tenant's endpoints, through
-//! the admin API, and the request body `set` builds from a spec file and flags.
+//! `hookhost endpoint set | get | list | pause | resume | delete`: a tenant's
+//! endpoints, through the admin API, and the request body `set` builds from a
+//! spec file and flags.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,8 +12,8 @@ use serde_json::{Map, Value, json};
 use super::CliError;
 use super::client::{ApiArgs, Client, TenantFlag, field, fields, list, table};
 use super::plugin::key_value;
-use crate::api::views::{EndpointList, EndpointView};
-use crate::domain::{EndpointRequest, HostPattern, Provider};
+use crate::api::views::{EndpointList, EndpointView, PauseChange};
+use crate::domain::{EndpointRequest, EventTypePattern, HostPattern, IpAllow, Provider, RateLimit};
 use crate::ids::{EndpointId, PluginName};
 
 /// Manage endpoints.
@@ -40,6 +41,21 @@ enum EndpointCommand {
     List {
         #[command(flatten)]
         tenant: TenantFlag,
+    },
+    /// Pause an endpoint: it goes on accepting and storing webhooks, and
+    /// runs none until resumed.
+    Pause {
+        #[command(flatten)]
+        tenant: TenantFlag,
+        /// The endpoint's id.
+        id: EndpointId,
+    },
+    /// Resume a paused endpoint: what waited runs, oldest first.
+    Resume {
+        #[command(flatten)]
+        tenant: TenantFlag,
+        /// The endpoint's id.
+        id: EndpointId,
     },
     /// Delete an endpoint.
     Delete {
@@ -80,6 +96,20 @@ struct SpecFlags {
     /// The plugin version to bind; the latest uploaded one when omitted.
     #[arg(long, value_name = "N")]
     plugin_version: Option<u32>,
+    /// An address, a network (203.0.113.0/24) or @name of an IP set in the
+    /// server's config that webhooks may come from; repeat it for several.
+    /// Replaces the file's allowed IPs.
+    #[arg(long = "allow-ip", value_name = "ADDRESS|CIDR|@SET")]
+    allowed_ips: Vec<IpAllow>,
+    /// Webhooks the endpoint accepts per second, minute or hour: 100/second,
+    /// 5000/hour. Its burst is the rate unless `--set rate_limit.burst:=N`.
+    #[arg(long, value_name = "N/PERIOD", value_parser = rate_limit)]
+    rate_limit: Option<RateLimit>,
+    /// An event type that runs the plugin, `*` standing for any run of
+    /// characters (payment_intent.*); repeat it for several. Others are
+    /// stored as filtered. Replaces the file's event types.
+    #[arg(long = "event-type", value_name = "PATTERN")]
+    event_types: Vec<EventTypePattern>,
     /// A setting the plugin reads with config::get; added to the file's config.
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = key_value)]
     config: Vec<(String, String)>,
@@ -151,6 +181,28 @@ impl EndpointArgs {
                 let answer = client.call(Method::GET, &path, None).await?;
                 client.print(&answer.body, |body| render_list(body, &tenant))?;
             }
+            EndpointCommand::Pause { tenant, id } => {
+                let mut path = endpoint_path(&tenant, Some(&id));
+                path.push("pause");
+                let answer = client.call(Method::POST, &path, None).await?;
+                client.print(&answer.body, |c: &PauseChange| {
+                    format!(
+                        "paused endpoint {id}: it stores what arrives and runs nothing; {} waiting deliveries set aside\n",
+                        c.deliveries
+                    )
+                })?;
+            }
+            EndpointCommand::Resume { tenant, id } => {
+                let mut path = endpoint_path(&tenant, Some(&id));
+                path.push("resume");
+                let answer = client.call(Method::POST, &path, None).await?;
+                client.print(&answer.body, |c: &PauseChange| {
+                    format!(
+                        "resumed endpoint {id}: {} deliveries due again, oldest first\n",
+                        c.deliveries
+                    )
+                })?;
+            }
             EndpointCommand::Delete { tenant, id } => {
                 let path = endpoint_path(&tenant, Some(&id));
                 let answer = client.call(Method::DELETE, &path, None).await?;
@@ -161,6 +213,19 @@ impl EndpointArgs {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// `N/PERIOD` of `--rate-limit`: `100/second`, `5000/hour`.
+fn rate_limit(s: &str) -> Result<RateLimit, String> {
+    let (rate, period) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not N/PERIOD, e.g. 100/second"))?;
+    let rate: u32 = rate
+        .trim()
+        .parse()
+        .map_err(|_| format!("{rate:?} is not a whole number"))?;
+    serde_json::from_value(json!({ "rate": rate, "period": period.trim() }))
+        .map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// `v1/tenants/{t}/endpoints[/{id}]`.
@@ -207,6 +272,17 @@ fn request_body(base: Option<Value>, flags: &SpecFlags) -> Result<Value, CliErro
     }
     if let Some(version) = flags.plugin_version {
         body.insert("plugin_version".into(), json!(version));
+    }
+    if !flags.allowed_ips.is_empty() {
+        let entries: Vec<String> = flags.allowed_ips.iter().map(|e| e.to_string()).collect();
+        body.insert("allowed_ips".into(), json!(entries));
+    }
+    if let Some(limit) = &flags.rate_limit {
+        body.insert("rate_limit".into(), json!(limit));
+    }
+    if !flags.event_types.is_empty() {
+        let patterns: Vec<String> = flags.event_types.iter().map(|p| p.to_string()).collect();
+        body.insert("event_types".into(), json!(patterns));
     }
     merge(
         &mut body,
@@ -363,6 +439,11 @@ fn render_view(e: &EndpointView) -> String {
             (key.replace('_', " "), text)
         }));
     }
+    let paused = match &e.paused_at {
+        Some(at) => format!("since {at}"),
+        None => "no".to_owned(),
+    };
+    rows.push(("paused".to_owned(), paused));
     rows.push(("created".to_owned(), e.created_at.clone()));
     rows.push(("updated".to_owned(), e.updated_at.clone()));
     let pairs: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
@@ -370,7 +451,7 @@ fn render_view(e: &EndpointView) -> String {
 }
 
 fn render_list(answer: &EndpointList, tenant: &TenantFlag) -> String {
-    let rows: Vec<[String; 4]> = answer
+    let rows: Vec<[String; 5]> = answer
         .endpoints
         .iter()
         .map(|e| {
@@ -378,6 +459,12 @@ fn render_list(answer: &EndpointList, tenant: &TenantFlag) -> String {
                 e.id.clone(),
                 e.spec.provider.to_string(),
                 plugin_binding(e, "@"),
+                if e.paused_at.is_some() {
+                    "paused"
+                } else {
+                    "running"
+                }
+                .to_owned(),
                 e.inbound_url.clone(),
             ]
         })
@@ -388,12 +475,13 @@ fn render_list(answer: &EndpointList, tenant: &TenantFlag) -> String {
             tenant.tenant
         );
     }
-    table(["ID", "PROVIDER", "PLUGIN", "INBOUND URL"], &rows)
+    table(["ID", "PROVIDER", "PLUGIN", "STATE", "INBOUND URL"], &rows)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::RatePeriod;
 
     fn minimal() -> SpecFlags {
         SpecFlags {
@@ -428,6 +516,15 @@ mod tests {
             plugin_version: Some(3),
             config: vec![("channel".into(), "#ops".into())],
             allowed_hosts: vec!["hooks.slack.com".parse().unwrap()],
+            allowed_ips: vec![
+                "203.0.113.0/24".parse().unwrap(),
+                "@stripe".parse().unwrap(),
+            ],
+            rate_limit: Some(rate_limit("100/minute").unwrap()),
+            event_types: vec![
+                "invoice.*".parse().unwrap(),
+                "charge.failed".parse().unwrap(),
+            ],
             allow_private_network: true,
             timeout_ms: Some(2_000),
             memory_mb: Some(32),
@@ -447,6 +544,9 @@ mod tests {
                 "plugin_version": 3,
                 "config": {"channel": "#ops"},
                 "allowed_hosts": ["hooks.slack.com"],
+                "allowed_ips": ["203.0.113.0/24", "@stripe"],
+                "rate_limit": {"rate": 100, "period": "minute", "burst": null},
+                "event_types": ["invoice.*", "charge.failed"],
                 "allow_private_network": true,
                 "limits": {
                     "timeout_ms": 2000,
@@ -494,8 +594,10 @@ mod tests {
             "plugin": "billing",
             "plugin_version": 2,
             "limits": {"timeout_ms": 5000},
+            "event_types": ["invoice.*"],
             "created_at": "2026-12-04T00:00:00Z",
-            "updated_at": "2026-12-04T00:00:00Z"
+            "updated_at": "2026-12-04T00:00:00Z",
+            "paused_at": "2026-12-05T00:00:00Z"
         }))
         .unwrap();
         let text = render_view(&view);
@@ -508,8 +610,20 @@ mod tests {
             "allowed hosts",
             "retry",
             "max_attempts=8",
+            "event types",
+            "invoice.*",
+            "since 2026-12-05T00:00:00Z",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_rate_limit_is_a_whole_number_per_second_minute_or_hour() {
+        let limit = rate_limit("5000/hour").unwrap();
+        assert_eq!((limit.rate.get(), limit.period), (5000, RatePeriod::Hour));
+        for bad in ["100", "0/second", "x/second", "10/day", "-1/minute"] {
+            assert!(rate_limit(bad).is_err(), "{bad}");
         }
     }
 

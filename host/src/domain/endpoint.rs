@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{HmacScheme, HostPattern, Provider, RetryPolicy};
+use super::{EventTypePattern, HmacScheme, HostPattern, IpAllow, Provider, RateLimit, RetryPolicy};
 use crate::ids::PluginName;
 
 /// Per-endpoint resource limits.
@@ -74,6 +74,23 @@ pub struct EndpointSpec<V = u32, H = HostPattern> {
     #[serde(default)]
     #[schema(value_type = Option<u32>)]
     pub plugin_version: V,
+    /// Addresses webhooks may come from: addresses, networks in CIDR
+    /// notation, or `@name` of an IP set in the server's config. Others get
+    /// 403 and nothing is stored. Empty: any address.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub allowed_ips: Vec<IpAllow>,
+    /// Webhooks this endpoint accepts per period, on top of the tenant's
+    /// `ingest_rate`; past it 429 with `Retry-After`. None: no limit of its own.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    /// Event types whose deliveries run the plugin, `*` standing for any run
+    /// of characters (`payment_intent.*`). Others are answered and stored as
+    /// usual but marked `filtered` without running, so they can be
+    /// replayed. Empty: every event runs.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub event_types: Vec<EventTypePattern>,
     /// Settings the plugin reads through `config`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,

@@ -3,9 +3,12 @@
 //! `ids`, and every stage above may depend on it (ARCHITECTURE.md, "Layers").
 
 mod endpoint;
+mod event_filter;
 mod host_pattern;
+mod ip_allow;
 mod policy;
 mod provider;
+mod rate_limit;
 mod retry;
 mod text;
 mod time;
@@ -13,9 +16,12 @@ mod time;
 pub use endpoint::{
     DEFAULT_TOLERANCE_S, EndpointLimits, EndpointRequest, EndpointSpec, LEASE_MARGIN_MS, masked,
 };
+pub use event_filter::{EventTypePattern, InvalidEventTypePattern, runs};
 pub use host_pattern::{HostPattern, InvalidHostPattern};
+pub use ip_allow::{InvalidIpAllow, IpAllow, admits, is_set_name};
 pub use policy::{PolicyOverrides, TenantPolicy, Violation, config_bytes, hard};
 pub use provider::{HmacAlgorithm, HmacScheme, Provider, SignatureEncoding, UnknownProvider};
+pub use rate_limit::{RateLimit, RatePeriod};
 pub use retry::{MAX_ATTEMPTS, MAX_DELAY_S, RetryPolicy};
 pub use text::{MAX_EVENT_ID_BYTES, clip, event_key};
 pub use time::Timestamp;

@@ -33,6 +33,12 @@ pub mod hard {
     pub const ENDPOINTS: u32 = 100_000;
     /// Most `allowed_hosts` entries per endpoint: each is tried on every call.
     pub const ALLOWED_HOSTS: usize = 64;
+    /// Most `event_types` patterns per endpoint: each may be tried on every
+    /// webhook.
+    pub const EVENT_TYPES: usize = 32;
+    /// Most `allowed_ips` entries per endpoint: each may be tried on every
+    /// webhook.
+    pub const ALLOWED_IPS: usize = 64;
     /// Longest signing secret.
     pub const SECRET_BYTES: usize = 1024;
     /// Most entries of a retry schedule.
@@ -365,6 +371,9 @@ mod tests {
             hmac: None,
             tolerance_s: 300,
             dedup_header: None,
+            allowed_ips: Vec::new(),
+            rate_limit: None,
+            event_types: Vec::new(),
             plugin: crate::ids::PluginName::new("p").unwrap(),
             plugin_version: 1,
             config: Default::default(),

@@ -2,24 +2,28 @@
 //! verify the signature on the raw bytes, deduplicate, and answer 202 only
 //! once the delivery is committed.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::IngestRates;
+use super::client_addr::client_addr;
 use super::verify::{self, VerifyConfig, VerifyError};
-use crate::domain::{Provider, Timestamp, clip, event_key};
+use crate::config::IpSets;
+use crate::domain::{self, Provider, RateLimit, Timestamp, clip, event_key};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::problem::{Problem, RETRY_AFTER_S};
 use crate::queue::{Queue, QueueError};
-use crate::store::{EndpointCache, Ingested, NewDelivery, PolicyCache};
+use crate::store::{Arrival, EndpointCache, Ingested, NewDelivery, PolicyCache};
 
 /// Headers that carry the sender's own credentials rather than the event's
 /// data; they are neither stored nor shown to plugins.
@@ -55,17 +59,32 @@ pub enum IngressError {
         /// The policy's `max_queue_depth`.
         max: u64,
     },
-    /// The tenant is over its policy's ingest rate.
-    #[error("the tenant is over its ingest rate")]
+    /// The client's address is not among the endpoint's `allowed_ips`.
+    #[error("{client} is not among the endpoint's allowed addresses")]
+    Forbidden {
+        /// The client's address, as this server sees it.
+        client: IpAddr,
+    },
+    /// The tenant or the endpoint is over its ingest rate.
+    #[error("over the ingest rate")]
     RateLimited {
-        /// The policy's `ingest_rate`, per second.
-        rate: u32,
+        /// Whose rate.
+        by: Limit,
         /// How long until the next webhook fits.
         retry_after: Duration,
     },
     /// The store could not take the delivery.
     #[error(transparent)]
     Unavailable(#[from] QueueError),
+}
+
+/// The rate a webhook was refused by.
+#[derive(Debug)]
+pub enum Limit {
+    /// The tenant's policy: `ingest_rate` per second.
+    Tenant(u32),
+    /// The endpoint's `rate_limit`.
+    Endpoint(RateLimit),
 }
 
 /// What ingress needs.
@@ -77,8 +96,12 @@ pub struct IngressState {
     pub queue: Arc<Queue>,
     /// Tenants' policies, for their queue depth and ingest rate.
     pub policies: Arc<PolicyCache>,
-    /// Tenants' ingest buckets.
+    /// Tenants' and endpoints' ingest buckets.
     pub rates: Arc<IngestRates>,
+    /// Proxies believed about the client's address.
+    pub trusted_proxies: Arc<[IpNet]>,
+    /// The operator's named IP sets.
+    pub ip_sets: Arc<IpSets>,
 }
 
 /// The ingress route.
@@ -105,16 +128,27 @@ pub struct Accepted {
     params(("tenant" = String, Path), ("endpoint" = String, Path)),
     request_body(content = Vec<u8>, description = "the provider's payload, as sent"),
     responses((status = 202, body = Accepted), (status = 200, body = Accepted, description = "a repeat of an event already accepted"),
-              (status = 401, body = crate::problem::Problem), (status = 404, body = crate::problem::Problem),
+              (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem), (status = 404, body = crate::problem::Problem),
               (status = 413, body = crate::problem::Problem), (status = 429, body = crate::problem::Problem), (status = 503, body = crate::problem::Problem)))]
 async fn receive(
     State(state): State<IngressState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((tenant, endpoint)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, IngressError> {
     let mut provider = "unknown";
-    let answer = accept(&state, tenant, endpoint, headers, body, &mut provider).await;
+    let client = client_addr(peer.ip(), &headers, &state.trusted_proxies);
+    let answer = accept(
+        &state,
+        client,
+        tenant,
+        endpoint,
+        headers,
+        body,
+        &mut provider,
+    )
+    .await;
     let outcome = match &answer {
         Ok(r) if r.status() == StatusCode::ACCEPTED => "accepted",
         Ok(r) if r.status() == StatusCode::OK => "duplicate",
@@ -125,7 +159,15 @@ async fn receive(
         Err(IngressError::Unverified(_)) => "unauthorized",
         Err(IngressError::Overloaded) => "overloaded",
         Err(IngressError::TenantQueueFull { .. }) => "tenant_queue_full",
-        Err(IngressError::RateLimited { .. }) => "rate_limited",
+        Err(IngressError::Forbidden { .. }) => "forbidden",
+        Err(IngressError::RateLimited {
+            by: Limit::Tenant(_),
+            ..
+        }) => "rate_limited",
+        Err(IngressError::RateLimited {
+            by: Limit::Endpoint(_),
+            ..
+        }) => "endpoint_rate_limited",
         Err(IngressError::Unavailable(_)) => "unavailable",
     };
     metrics::counter!("hookhost_ingress_total", "provider" => provider, "outcome" => outcome)
@@ -135,6 +177,7 @@ async fn receive(
 
 async fn accept(
     state: &IngressState,
+    client: IpAddr,
     tenant: String,
     endpoint: String,
     headers: HeaderMap,
@@ -153,6 +196,9 @@ async fn accept(
         .ok_or(IngressError::NotFound)?;
     let spec = &endpoint.spec;
     *provider = spec.provider.as_str();
+    if !domain::admits(&spec.allowed_ips, &state.ip_sets, client) {
+        return Err(IngressError::Forbidden { client });
+    }
     let policy = state
         .policies
         .get(&tenant)
@@ -197,12 +243,22 @@ async fn accept(
     )?;
 
     // Charged only once verified, so nobody without the secret can spend a
-    // tenant's allowance (but for provider `none`, which verifies nothing).
+    // tenant's allowance (but for provider `none`, which verifies nothing);
+    // the endpoint's first, so a webhook it refuses costs its tenant nothing.
+    if let Some(limit) = &spec.rate_limit {
+        state
+            .rates
+            .take_endpoint(&tenant, &endpoint.id, limit)
+            .map_err(|retry_after| IngressError::RateLimited {
+                by: Limit::Endpoint(*limit),
+                retry_after,
+            })?;
+    }
     state
         .rates
-        .take(&tenant, &policy)
+        .take_tenant(&tenant, &policy)
         .map_err(|retry_after| IngressError::RateLimited {
-            rate: policy.ingest_rate,
+            by: Limit::Tenant(policy.ingest_rate),
             retry_after,
         })?;
 
@@ -225,13 +281,23 @@ async fn accept(
     if state.queue.is_full() {
         return Err(IngressError::Overloaded);
     }
+    let event_type = identity.event_type.map(|t| clip(t, MAX_EVENT_TYPE_BYTES));
+    // Filtered first: an event the endpoint would never run need not wait
+    // for its resume.
+    let arrival = if !domain::runs(&spec.event_types, event_type.as_deref()) {
+        Arrival::Filtered
+    } else if endpoint.paused_at.is_some() {
+        Arrival::Paused
+    } else {
+        Arrival::Due
+    };
     let delivery = NewDelivery {
         id: DeliveryId::generate(),
         tenant: endpoint.tenant.clone(),
         endpoint: endpoint.id.clone(),
         event_id,
         provider: spec.provider,
-        event_type: identity.event_type.map(|t| clip(t, MAX_EVENT_TYPE_BYTES)),
+        event_type,
         headers: headers
             .iter()
             .filter(|(name, _)| !DROPPED_HEADERS.contains(&name.as_str()))
@@ -247,9 +313,20 @@ async fn accept(
         plugin: spec.plugin.clone(),
         plugin_version: spec.plugin_version,
         lease_ms: spec.lease_ms(),
+        arrival,
     };
     let (status, delivery_id, duplicate) = match state.queue.enqueue(delivery).await? {
-        Ingested::Accepted(id) => (StatusCode::ACCEPTED, id, false),
+        Ingested::Accepted(id) => {
+            let held = match arrival {
+                Arrival::Due => None,
+                Arrival::Paused => Some("paused"),
+                Arrival::Filtered => Some("filtered"),
+            };
+            if let Some(reason) = held {
+                metrics::counter!("hookhost_ingress_held_total", "reason" => reason).increment(1);
+            }
+            (StatusCode::ACCEPTED, id, false)
+        }
         Ingested::Duplicate(id) => (StatusCode::OK, id, true),
     };
     Ok((
@@ -321,13 +398,28 @@ impl IntoResponse for IngressError {
                 p.retry_after_s = Some(RETRY_AFTER_S);
                 p
             }
-            IngressError::RateLimited { rate, retry_after } => {
+            IngressError::Forbidden { client } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "Address not allowed",
+                format!(
+                    "this endpoint accepts webhooks only from its allowed_ips, and this request came from {client}; the webhook was not accepted"
+                ),
+            ),
+            IngressError::RateLimited { by, retry_after } => {
+                let whose = match by {
+                    Limit::Tenant(rate) => format!(
+                        "this tenant is over its ingest rate of {rate} webhooks per second (policy ingest_rate)"
+                    ),
+                    Limit::Endpoint(limit) => format!(
+                        "this endpoint is over its rate limit of {} webhooks per {} (rate_limit)",
+                        limit.rate,
+                        limit.period.as_str()
+                    ),
+                };
                 let mut p = Problem::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "Rate limited",
-                    format!(
-                        "this tenant is over its ingest rate of {rate} webhooks per second (policy ingest_rate); the webhook was not accepted, send it again later"
-                    ),
+                    format!("{whose}; the webhook was not accepted, send it again later"),
                 );
                 p.retry_after_s = Some(retry_after.as_secs_f64().ceil().max(1.0) as u64);
                 p

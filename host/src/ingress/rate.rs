@@ -1,66 +1,127 @@
-//! Each tenant's ingest rate: a token bucket (GCRA) per tenant on this host,
-//! sized by its policy's `ingest_rate` and `ingest_burst`.
+//! Ingest rates: a token bucket (GCRA) per tenant, sized by its policy's
+//! `ingest_rate` and `ingest_burst`, and one per endpoint with a
+//! `rate_limit`.
 //!
 //! Only webhooks that passed verification are charged, so nobody without the
-//! signing secret can spend a tenant's allowance. The bucket is per host:
-//! across several hosts a tenant gets up to the rate on each.
+//! signing secret can spend a tenant's allowance. Each host keeps its own
+//! buckets, sized at its share of the limit: the limit divided by the live
+//! hosts sharing the database (see `Store::heartbeat`). With traffic spread
+//! over the hosts, as a load balancer spreads it, the limit holds for all of
+//! them together; a host that gets more than its share refuses early; and
+//! for the few seconds until every host has heard that one joined, the
+//! hosts together may accept up to one host's share more.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::domain::TenantPolicy;
-use crate::ids::TenantId;
+use crate::domain::{RateLimit, TenantPolicy};
+use crate::ids::{EndpointId, TenantId};
 
-/// Beyond this many tenants the buckets start over rather than grow.
-const MAX_TENANTS: usize = 100_000;
+/// Beyond this many buckets they all start over rather than grow.
+const MAX_BUCKETS: usize = 100_000;
 
-/// One tenant's bucket and the policy figures it was made for.
+/// Whose allowance a bucket holds.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Owner {
+    Tenant(TenantId),
+    Endpoint(TenantId, EndpointId),
+}
+
+/// One bucket and the limit it was made for, at the host count it was made for.
 struct Bucket {
-    rate: u32,
-    burst: u32,
+    shape: (u32, Duration, u32, u32),
     limiter: DefaultDirectRateLimiter,
 }
 
-/// Every tenant's ingest bucket.
-#[derive(Default)]
+/// Every ingest bucket of this host.
 pub struct IngestRates {
     clock: DefaultClock,
-    tenants: Mutex<HashMap<TenantId, Bucket>>,
+    /// Live hosts sharing the limits, this one included.
+    hosts: AtomicU32,
+    buckets: Mutex<HashMap<Owner, Bucket>>,
+}
+
+impl Default for IngestRates {
+    fn default() -> Self {
+        Self {
+            clock: DefaultClock::default(),
+            hosts: AtomicU32::new(1),
+            buckets: Mutex::default(),
+        }
+    }
 }
 
 impl IngestRates {
     /// Takes one webhook from the tenant's allowance, or says how long until
-    /// the next one fits. A changed policy starts the bucket afresh.
-    pub fn take(&self, tenant: &TenantId, policy: &TenantPolicy) -> Result<(), Duration> {
+    /// the next one fits. A rate of 0 is no limit.
+    pub fn take_tenant(&self, tenant: &TenantId, policy: &TenantPolicy) -> Result<(), Duration> {
         let (Some(rate), Some(burst)) = (
             NonZeroU32::new(policy.ingest_rate),
             NonZeroU32::new(policy.ingest_burst),
         ) else {
             return Ok(());
         };
-        let mut tenants = self.tenants.lock().expect("poisoned");
-        let current = tenants
-            .get(tenant)
-            .is_some_and(|b| b.rate == rate.get() && b.burst == burst.get());
+        self.take(
+            Owner::Tenant(tenant.clone()),
+            rate,
+            Duration::from_secs(1),
+            burst,
+        )
+    }
+
+    /// Takes one webhook from an endpoint's allowance, or says how long
+    /// until the next one fits.
+    pub fn take_endpoint(
+        &self,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        limit: &RateLimit,
+    ) -> Result<(), Duration> {
+        self.take(
+            Owner::Endpoint(tenant.clone(), endpoint.clone()),
+            limit.rate,
+            limit.period.duration(),
+            limit.burst(),
+        )
+    }
+
+    /// Tells the buckets how many hosts share the limits; each is resized
+    /// at its next use.
+    pub fn set_hosts(&self, hosts: u32) {
+        self.hosts.store(hosts.max(1), Ordering::Relaxed);
+    }
+
+    /// A changed limit, or a changed host count, starts the bucket afresh.
+    fn take(
+        &self,
+        owner: Owner,
+        rate: NonZeroU32,
+        period: Duration,
+        burst: NonZeroU32,
+    ) -> Result<(), Duration> {
+        let hosts = self.hosts.load(Ordering::Relaxed);
+        let shape = (rate.get(), period, burst.get(), hosts);
+        let mut buckets = self.buckets.lock().expect("poisoned");
+        let current = buckets.get(&owner).is_some_and(|b| b.shape == shape);
         if !current {
-            if tenants.len() >= MAX_TENANTS {
-                tenants.clear();
+            if buckets.len() >= MAX_BUCKETS {
+                buckets.clear();
             }
-            tenants.insert(
-                tenant.clone(),
+            buckets.insert(
+                owner.clone(),
                 Bucket {
-                    rate: rate.get(),
-                    burst: burst.get(),
-                    limiter: RateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+                    shape,
+                    limiter: RateLimiter::direct(share(rate, period, burst, hosts)),
                 },
             );
         }
-        let bucket = tenants.get(tenant).expect("inserted above");
+        let bucket = buckets.get(&owner).expect("inserted above");
         bucket
             .limiter
             .check()
@@ -68,10 +129,22 @@ impl IngestRates {
     }
 }
 
+/// One host's share of `rate` per `period` in bursts of `burst`, among
+/// `hosts`: a webhook every `period × hosts / rate`, and the burst divided
+/// likewise (at least one).
+fn share(rate: NonZeroU32, period: Duration, burst: NonZeroU32, hosts: u32) -> Quota {
+    let every = (period * hosts / rate.get()).max(Duration::from_nanos(1));
+    let burst = NonZeroU32::new(burst.get() / hosts).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(every)
+        .expect("a period of at least 1 ns")
+        .allow_burst(burst)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::domain::RatePeriod;
 
     fn policy(rate: u32, burst: u32) -> TenantPolicy {
         TenantPolicy {
@@ -81,20 +154,28 @@ mod tests {
         }
     }
 
+    fn limit(rate: u32, period: RatePeriod, burst: Option<u32>) -> RateLimit {
+        RateLimit {
+            rate: NonZeroU32::new(rate).unwrap(),
+            period,
+            burst: burst.and_then(NonZeroU32::new),
+        }
+    }
+
     #[test]
     fn a_tenant_gets_its_burst_then_waits_while_another_is_untouched() {
         let rates = IngestRates::default();
         let (a, b) = (TenantId::new("a").unwrap(), TenantId::new("b").unwrap());
         let tight = policy(1, 3);
         for _ in 0..3 {
-            assert!(rates.take(&a, &tight).is_ok());
+            assert!(rates.take_tenant(&a, &tight).is_ok());
         }
-        let wait = rates.take(&a, &tight).unwrap_err();
+        let wait = rates.take_tenant(&a, &tight).unwrap_err();
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
-        assert!(rates.take(&b, &tight).is_ok());
+        assert!(rates.take_tenant(&b, &tight).is_ok());
     }
 
     #[test]
@@ -102,10 +183,48 @@ mod tests {
         let rates = IngestRates::default();
         let a = TenantId::new("a").unwrap();
         for _ in 0..10_000 {
-            assert!(rates.take(&a, &policy(0, 1)).is_ok());
+            assert!(rates.take_tenant(&a, &policy(0, 1)).is_ok());
         }
-        assert!(rates.take(&a, &policy(1, 1)).is_ok());
-        assert!(rates.take(&a, &policy(1, 1)).is_err());
-        assert!(rates.take(&a, &policy(1, 2)).is_ok());
+        assert!(rates.take_tenant(&a, &policy(1, 1)).is_ok());
+        assert!(rates.take_tenant(&a, &policy(1, 1)).is_err());
+        assert!(rates.take_tenant(&a, &policy(1, 2)).is_ok());
+    }
+
+    #[test]
+    fn an_endpoint_gets_its_burst_per_period_and_its_tenants_other_endpoints_are_untouched() {
+        let rates = IngestRates::default();
+        let acme = TenantId::new("acme").unwrap();
+        let (a, b) = (EndpointId::new("a").unwrap(), EndpointId::new("b").unwrap());
+        let per_minute = limit(2, RatePeriod::Minute, None);
+        assert!(rates.take_endpoint(&acme, &a, &per_minute).is_ok());
+        assert!(rates.take_endpoint(&acme, &a, &per_minute).is_ok());
+        let wait = rates.take_endpoint(&acme, &a, &per_minute).unwrap_err();
+        assert!(
+            wait > Duration::from_secs(20) && wait <= Duration::from_secs(30),
+            "the next of 2 a minute fits 30 s after the first: {wait:?}"
+        );
+        assert!(rates.take_endpoint(&acme, &b, &per_minute).is_ok());
+    }
+
+    #[test]
+    fn among_several_hosts_each_takes_its_share_of_the_rate_and_burst() {
+        let rates = IngestRates::default();
+        let acme = TenantId::new("acme").unwrap();
+        let a = EndpointId::new("a").unwrap();
+        let ten = limit(10, RatePeriod::Second, Some(10));
+        rates.set_hosts(2);
+        for _ in 0..5 {
+            assert!(rates.take_endpoint(&acme, &a, &ten).is_ok());
+        }
+        let wait = rates.take_endpoint(&acme, &a, &ten).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(100) && wait <= Duration::from_millis(200),
+            "5 a second on each of two hosts: {wait:?}"
+        );
+        rates.set_hosts(1);
+        assert!(
+            rates.take_endpoint(&acme, &a, &ten).is_ok(),
+            "resized afresh"
+        );
     }
 }

@@ -148,7 +148,8 @@ async fn run(
                 let accepted = results
                     .ingested
                     .iter()
-                    .filter(|i| matches!(i, Ingested::Accepted(_)))
+                    .zip(&batch.ingests)
+                    .filter(|(i, d)| matches!(i, Ingested::Accepted(_)) && d.arrival.waits())
                     .count();
                 let finished = finishing
                     .iter()
@@ -228,7 +229,7 @@ async fn isolate(store: &dyn Store, batch: &WriteBatch, replies: Replies) -> usi
             ..WriteBatch::default()
         };
         let result = alone(store, ingest).await.map(|mut r| r.ingested.remove(0));
-        accepted += usize::from(matches!(result, Ok(Ingested::Accepted(_))));
+        accepted += usize::from(matches!(result, Ok(Ingested::Accepted(_))) && d.arrival.waits());
         let _ = reply.send(result.map_err(failed));
     }
     accepted

@@ -119,9 +119,11 @@ impl Queue {
 
     /// Makes a delivery durable; returns once it is committed.
     pub async fn enqueue(&self, delivery: NewDelivery) -> Result<Ingested, QueueError> {
-        let tenant = delivery.tenant.clone();
+        let (tenant, waits) = (delivery.tenant.clone(), delivery.arrival.waits());
         let ingested = self.committer.ingest(delivery).await?;
-        if let Ingested::Accepted(_) = ingested {
+        if let Ingested::Accepted(_) = ingested
+            && waits
+        {
             self.depth.accepted(&tenant);
         }
         Ok(ingested)

@@ -410,7 +410,7 @@ macro_rules! admin_store {
                 id: &$crate::ids::EndpointId,
             ) -> Result<Option<$crate::store::Endpoint>, $crate::store::StoreError> {
                 let row = sqlx::query(
-                    "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = $1 AND id = $2",
+                    "SELECT id, spec, created_at, updated_at, paused_at FROM endpoints WHERE tenant = $1 AND id = $2",
                 )
                 .bind(tenant.as_str())
                 .bind(id.as_str())
@@ -425,7 +425,7 @@ macro_rules! admin_store {
                 tenant: &$crate::ids::TenantId,
             ) -> Result<Vec<$crate::store::Endpoint>, $crate::store::StoreError> {
                 let rows = sqlx::query(
-                    "SELECT id, spec, created_at, updated_at FROM endpoints WHERE tenant = $1 ORDER BY id",
+                    "SELECT id, spec, created_at, updated_at, paused_at FROM endpoints WHERE tenant = $1 ORDER BY id",
                 )
                 .bind(tenant.as_str())
                 .fetch_all(self.admin_reader())
@@ -433,6 +433,73 @@ macro_rules! admin_store {
                 rows.iter()
                     .map(|row| $crate::store::rows::endpoint(tenant, row))
                     .collect()
+            }
+
+            async fn pause_endpoint(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                id: &$crate::ids::EndpointId,
+                now: Timestamp,
+            ) -> Result<Option<u64>, $crate::store::StoreError> {
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let found = sqlx::query(
+                    "UPDATE endpoints SET paused_at = COALESCE(paused_at, $3) WHERE tenant = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if found == 0 {
+                    return Ok(None);
+                }
+                let parked = sqlx::query(
+                    "UPDATE deliveries SET status = 'paused', due_at = NULL
+                     WHERE tenant = $1 AND endpoint = $2 AND status IN ('pending', 'retrying')",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(Some(parked))
+            }
+
+            async fn resume_endpoint(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                id: &$crate::ids::EndpointId,
+            ) -> Result<Option<u64>, $crate::store::StoreError> {
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let found = sqlx::query(
+                    "UPDATE endpoints SET paused_at = NULL WHERE tenant = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if found == 0 {
+                    return Ok(None);
+                }
+                // Due at their arrival, which is past: all at once, and
+                // claimed in the order they arrived.
+                let resumed = sqlx::query(
+                    "UPDATE deliveries SET due_at = received_at,
+                       status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
+                     WHERE tenant = $1 AND endpoint = $2 AND status = 'paused'",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(Some(resumed))
             }
 
             async fn delete_endpoint(
@@ -604,7 +671,7 @@ macro_rules! admin_store {
                 &self,
             ) -> Result<Vec<($crate::ids::TenantId, u64)>, $crate::store::StoreError> {
                 let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT tenant, COUNT(*) FROM deliveries WHERE due_at IS NOT NULL GROUP BY tenant",
+                    "SELECT tenant, COUNT(*) FROM deliveries WHERE due_at IS NOT NULL OR status = 'paused' GROUP BY tenant",
                 )
                 .fetch_all(self.admin_reader())
                 .await?;
@@ -617,7 +684,9 @@ macro_rules! admin_store {
 
             async fn queue_depth(&self) -> Result<u64, $crate::store::StoreError> {
                 let n: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL")
+                    sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL OR status = 'paused'",
+                    )
                         .fetch_one(self.admin_reader())
                         .await?;
                 Ok(n as u64)

@@ -347,6 +347,25 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
     async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId)
     -> Result<bool, StoreError>;
 
+    /// Pauses an endpoint: its waiting deliveries, and those that arrive
+    /// until it is resumed, are `paused`; running ones finish. Returns how
+    /// many were set aside, `None` when there is no such endpoint. Pausing
+    /// a paused endpoint keeps its `paused_at`.
+    async fn pause_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+        now: Timestamp,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Resumes an endpoint: its paused deliveries fall due, in the order
+    /// they arrived. Returns how many, `None` when there is no such endpoint.
+    async fn resume_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &EndpointId,
+    ) -> Result<Option<u64>, StoreError>;
+
     /// Lists a tenant's deliveries, newest first, one page at a time.
     async fn list_deliveries(
         &self,
@@ -372,7 +391,7 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<u64, StoreError>;
 
-    /// Deliveries not finished yet (pending, running or retrying).
+    /// Deliveries not finished yet (pending, running, retrying or paused).
     async fn queue_depth(&self) -> Result<u64, StoreError>;
 
     /// Deliveries not finished yet, per tenant that has any.
@@ -400,6 +419,10 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
     ) -> Result<Replay, StoreError>;
 }
 
+/// How long a host counts as alive after its last heartbeat; hosts beat
+/// every third of it.
+pub const HOST_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The queue's half: batched writes, claims, retention and wake-ups. Its SQL
 /// is each backend's own, tuned to how it locks.
 #[async_trait::async_trait]
@@ -419,9 +442,15 @@ pub trait QueueStore: Send + Sync + 'static {
     /// is on disk, so no delivery runs before its 202 could be sent.
     async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError>;
 
-    /// Drops the bodies of deliveries that succeeded before the cutoff; their
-    /// metadata and attempts stay.
-    async fn prune_bodies(&self, succeeded_before: Timestamp) -> Result<u64, StoreError>;
+    /// Drops the bodies of deliveries that succeeded, or were filtered,
+    /// before the cutoff; their metadata and attempts stay.
+    async fn prune_bodies(&self, finished_before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Records that host `host` is alive at `now`, and returns how many
+    /// hosts are (this one included), so that limits the hosts share can be
+    /// divided among them. A host is alive for [`HOST_ALIVE`] after its last
+    /// heartbeat; a single-host backend answers 1.
+    async fn heartbeat(&self, host: &str, now: Timestamp) -> Result<u32, StoreError>;
 
     /// Rings `wake` whenever another host sharing this database commits new
     /// work, until `stop`; a single-host backend has no one else to hear.

@@ -47,6 +47,8 @@ pub struct Endpoint {
     pub created_at: Timestamp,
     /// When it was last changed.
     pub updated_at: Timestamp,
+    /// Since when it has been paused: it stores what arrives and runs nothing.
+    pub paused_at: Option<Timestamp>,
 }
 
 /// Where a delivery is in its life.
@@ -63,6 +65,11 @@ pub enum DeliveryStatus {
     Succeeded,
     /// Rejected, or out of attempts.
     Dead,
+    /// Waiting for its endpoint to be resumed.
+    Paused,
+    /// Its event type matches none of its endpoint's `event_types`: stored
+    /// without running; a replay runs it.
+    Filtered,
 }
 
 impl DeliveryStatus {
@@ -74,6 +81,8 @@ impl DeliveryStatus {
             Self::Retrying => "retrying",
             Self::Succeeded => "succeeded",
             Self::Dead => "dead",
+            Self::Paused => "paused",
+            Self::Filtered => "filtered",
         }
     }
 
@@ -85,6 +94,8 @@ impl DeliveryStatus {
             "retrying" => Self::Retrying,
             "succeeded" => Self::Succeeded,
             "dead" => Self::Dead,
+            "paused" => Self::Paused,
+            "filtered" => Self::Filtered,
             _ => return None,
         })
     }
@@ -117,6 +128,48 @@ pub struct NewDelivery {
     pub plugin_version: u32,
     /// How long each claim of it lasts.
     pub lease_ms: u64,
+    /// Whether it is due at once.
+    pub arrival: Arrival,
+}
+
+impl NewDelivery {
+    /// When it is first due: on arrival, unless it waits or is finished.
+    pub fn due_at(&self) -> Option<Timestamp> {
+        (self.arrival == Arrival::Due).then_some(self.received_at)
+    }
+
+    /// When it finished: on arrival if filtered.
+    pub fn finished_at(&self) -> Option<Timestamp> {
+        (self.arrival == Arrival::Filtered).then_some(self.received_at)
+    }
+}
+
+/// How a webhook enters the queue, as its endpoint says when it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// Due at once.
+    Due,
+    /// Its endpoint is paused: it waits, counted in the queue's depth, until
+    /// the endpoint is resumed.
+    Paused,
+    /// Its endpoint's `event_types` do not run it: finished as it is stored.
+    Filtered,
+}
+
+impl Arrival {
+    /// The status it is stored with.
+    pub fn status(self) -> DeliveryStatus {
+        match self {
+            Self::Due => DeliveryStatus::Pending,
+            Self::Paused => DeliveryStatus::Paused,
+            Self::Filtered => DeliveryStatus::Filtered,
+        }
+    }
+
+    /// Whether it counts in the queue's depth: it is unfinished.
+    pub fn waits(self) -> bool {
+        self != Self::Filtered
+    }
 }
 
 /// What ingesting one delivery came to.

@@ -268,14 +268,16 @@ async fn ingest(
         "WITH d AS (
              SELECT * FROM UNNEST(
                  $1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
-                 $8::BYTEA[], $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::BIGINT[])
+                 $8::BYTEA[], $9::BIGINT[], $10::TEXT[], $11::BIGINT[], $12::BIGINT[],
+                 $13::TEXT[], $14::BIGINT[], $15::BIGINT[])
                AS d (id, tenant, endpoint, event_id, provider, event_type, headers, body,
-                     received_at, plugin, plugin_version, lease_ms)
+                     received_at, plugin, plugin_version, lease_ms, status, due_at, finished_at)
          ), accepted AS (
              INSERT INTO deliveries (id, tenant, endpoint, event_id, provider, event_type,
-                                     received_at, plugin, plugin_version, lease_ms, status, due_at)
+                                     received_at, plugin, plugin_version, lease_ms, status, due_at,
+                                     finished_at)
              SELECT id, tenant, endpoint, event_id, provider, event_type, received_at, plugin,
-                    plugin_version, lease_ms, 'pending', received_at
+                    plugin_version, lease_ms, status, due_at, finished_at
              FROM d
              ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING
              RETURNING id
@@ -350,6 +352,24 @@ async fn ingest(
         deliveries
             .iter()
             .map(|d| d.lease_ms as i64)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(|d| d.arrival.status().as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(NewDelivery::due_at)
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        deliveries
+            .iter()
+            .map(NewDelivery::finished_at)
             .collect::<Vec<_>>(),
     )
     .fetch_all(&mut *conn)
@@ -482,9 +502,11 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
         if room == 0 {
             continue;
         }
-        let due: Vec<(String, String, i64, Option<Timestamp>, i64)> = sqlx::query_as(
-            "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
-             WHERE tenant = $1 AND due_at <= $2 ORDER BY due_at LIMIT $3
+        let due: Vec<(String, String, i64, Option<Timestamp>, i64, bool)> = sqlx::query_as(
+            "SELECT id, status, attempts, started_at, plugin_version,
+                    EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = d.tenant
+                            AND e.id = d.endpoint AND e.paused_at IS NOT NULL)
+             FROM deliveries d WHERE tenant = $1 AND due_at <= $2 ORDER BY due_at LIMIT $3
              FOR UPDATE SKIP LOCKED",
         )
         .bind(tenant)
@@ -492,7 +514,31 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
         .bind(room as i64)
         .fetch_all(&mut *conn)
         .await?;
-        per_tenant.push(due);
+        let (paused, due): (Vec<_>, Vec<_>) = due.into_iter().partition(|row| row.5);
+        for (id, status, attempts, started_at, plugin_version, _) in &paused {
+            if status == DeliveryStatus::Running.as_str() {
+                record_lost_attempt(conn, id, *attempts, *plugin_version, *started_at, req.now)
+                    .await?;
+            }
+        }
+        if !paused.is_empty() {
+            // Accepted by a host that had not heard of the pause yet, or a
+            // retry that fell due: it waits with the endpoint's others.
+            sqlx::query(
+                "UPDATE deliveries SET status = 'paused', due_at = NULL, lease_token = NULL
+                 WHERE id = ANY($1)",
+            )
+            .bind(paused.into_iter().map(|row| row.0).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        per_tenant.push(
+            due.into_iter()
+                .map(|(id, status, attempts, started_at, version, _)| {
+                    (id, status, attempts, started_at, version)
+                })
+                .collect(),
+        );
     }
     let chosen = super::round_robin(per_tenant, req.max);
     if chosen.is_empty() {
@@ -500,22 +546,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     }
     for (id, status, attempts, started_at, plugin_version) in &chosen {
         if status == DeliveryStatus::Running.as_str() {
-            let started_at = started_at.unwrap_or(req.now);
-            sqlx::query(
-                "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
-                                       outcome, message, logs, logs_truncated, http_calls)
-                 VALUES ($1, $2, $3, $4, $5, 'lost',
-                         'the host running this attempt stopped before it finished; its lease expired',
-                         '[]', FALSE, '[]')
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .bind(attempts)
-            .bind(plugin_version)
-            .bind(started_at)
-            .bind(req.now.since(started_at).as_millis() as i64)
-            .execute(&mut *conn)
-            .await?;
+            record_lost_attempt(conn, id, *attempts, *plugin_version, *started_at, req.now).await?;
         }
     }
     let lease = LeaseToken::generate();
@@ -555,6 +586,34 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
             .await?;
     }
     Ok(claimed)
+}
+
+/// A claim that found its delivery still running: the host that held it died.
+async fn record_lost_attempt(
+    conn: &mut PgConnection,
+    id: &str,
+    attempt: i64,
+    plugin_version: i64,
+    started_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let started_at = started_at.unwrap_or(now);
+    sqlx::query(
+        "INSERT INTO attempts (delivery_id, attempt, plugin_version, started_at, duration_ms,
+                               outcome, message, logs, logs_truncated, http_calls)
+         VALUES ($1, $2, $3, $4, $5, 'lost',
+                 'the host running this attempt stopped before it finished; its lease expired',
+                 '[]', FALSE, '[]')
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(plugin_version)
+    .bind(started_at)
+    .bind(now.since(started_at).as_millis() as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// A batch's statements in a transaction, left for the caller to commit.
@@ -647,6 +706,25 @@ impl QueueStore for PostgresStore {
         Ok((results, durable))
     }
 
+    async fn heartbeat(&self, host: &str, now: Timestamp) -> Result<u32, StoreError> {
+        let alive_since = now.before(super::HOST_ALIVE);
+        let live: i64 = sqlx::query_scalar(
+            "WITH beat AS (
+                 INSERT INTO hosts (id, seen_at) VALUES ($1, $2)
+                 ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at
+             ), gone AS (
+                 DELETE FROM hosts WHERE seen_at < $3 - 3600000
+             )
+             SELECT 1 + COUNT(*) FROM hosts WHERE seen_at >= $3 AND id <> $1",
+        )
+        .bind(host)
+        .bind(now)
+        .bind(alive_since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u32::try_from(live).unwrap_or(u32::MAX))
+    }
+
     async fn claim(&self, req: ClaimRequest) -> Result<(Claim, Durable), StoreError> {
         let mut tx = self.pool.begin().await?;
         // Committed without waiting for the WAL flush (see `Store::claim`);
@@ -667,14 +745,14 @@ impl QueueStore for PostgresStore {
         Ok((claim, Durable::arrived()))
     }
 
-    async fn prune_bodies(&self, succeeded_before: Timestamp) -> Result<u64, StoreError> {
+    async fn prune_bodies(&self, finished_before: Timestamp) -> Result<u64, StoreError> {
         let mut pruned = 0;
         loop {
             let done: i64 = sqlx::query_scalar(
                 "WITH pruned AS (
                      UPDATE deliveries SET body_pruned = TRUE WHERE id IN (
                        SELECT id FROM deliveries
-                       WHERE status = 'succeeded' AND NOT body_pruned AND finished_at < $1
+                       WHERE status IN ('succeeded', 'filtered') AND NOT body_pruned AND finished_at < $1
                        LIMIT 1000)
                      RETURNING id
                  ), emptied AS (
@@ -683,7 +761,7 @@ impl QueueStore for PostgresStore {
                  )
                  SELECT COUNT(*) FROM pruned",
             )
-            .bind(succeeded_before)
+            .bind(finished_before)
             .fetch_one(&self.pool)
             .await?;
             pruned += done as u64;

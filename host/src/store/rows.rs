@@ -233,7 +233,8 @@ where
     })
 }
 
-/// An endpoint of `tenant` (columns `id`, `spec`, `created_at`, `updated_at`).
+/// An endpoint of `tenant` (columns `id`, `spec`, `created_at`, `updated_at`,
+/// `paused_at`).
 pub(super) fn endpoint<'r, R>(tenant: &TenantId, row: &'r R) -> Result<Endpoint, StoreError>
 where
     R: Row,
@@ -242,6 +243,7 @@ where
     &'r str: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     Timestamp: Decode<'r, R::Database> + Type<R::Database>,
+    Option<Timestamp>: Decode<'r, R::Database>,
 {
     Ok(Endpoint {
         tenant: tenant.clone(),
@@ -249,6 +251,7 @@ where
         spec: json(row.try_get::<&str, _>("spec")?)?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        paused_at: row.try_get("paused_at")?,
     })
 }
 

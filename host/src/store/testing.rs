@@ -31,5 +31,6 @@ pub(crate) fn delivery(tenant: &TenantId, plugin: &PluginName) -> NewDelivery {
         plugin: plugin.clone(),
         plugin_version: 1,
         lease_ms: 30_000,
+        arrival: crate::store::Arrival::Due,
     }
 }

@@ -172,7 +172,12 @@ impl QueueStore for SqliteStore {
         self.queue.claim(req).await
     }
 
-    async fn prune_bodies(&self, succeeded_before: Timestamp) -> Result<u64, StoreError> {
+    async fn heartbeat(&self, _host: &str, _now: Timestamp) -> Result<u32, StoreError> {
+        // The process holding the data directory's lock is its only host.
+        Ok(1)
+    }
+
+    async fn prune_bodies(&self, finished_before: Timestamp) -> Result<u64, StoreError> {
         let mut pruned = 0;
         loop {
             // In slices, so the writer is never held for long.
@@ -181,11 +186,11 @@ impl QueueStore for SqliteStore {
             let done = sqlx::query(
                 "UPDATE deliveries SET body_pruned = 1 WHERE seq IN (
                    SELECT seq FROM deliveries
-                   WHERE status = 'succeeded' AND body_pruned = 0 AND finished_at < ?1
+                   WHERE status IN ('succeeded', 'filtered') AND body_pruned = 0 AND finished_at < ?1
                    LIMIT 1000)
                  RETURNING seq",
             )
-            .bind(succeeded_before)
+            .bind(finished_before)
             .fetch_all(&mut *tx)
             .await?;
             if !done.is_empty() {

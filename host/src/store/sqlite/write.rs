@@ -197,20 +197,33 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
         }
         let due = tx
             .prepare_cached(
-                "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
-                 WHERE tenant = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3",
+                "SELECT id, status, attempts, started_at, plugin_version,
+                        EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = d.tenant
+                                AND e.id = d.endpoint AND e.paused_at IS NOT NULL)
+                 FROM deliveries d WHERE tenant = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3",
             )?
             .query_map(params![tenant, req.now, room as i64], |row| {
                 Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, Option<i64>>(3)?,
-                    row.get::<_, i64>(4)?,
+                    (
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, Option<i64>>(3)?,
+                        row.get::<_, i64>(4)?,
+                    ),
+                    row.get::<_, bool>(5)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        per_tenant.push(due);
+        let (paused, due): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, paused)| *paused);
+        for ((id, status, attempts, started_at, plugin_version), _) in paused {
+            if status == DeliveryStatus::Running.as_str() {
+                let started_at = started_at.map_or(req.now, Timestamp::from_ms);
+                record_lost_attempt(tx, &id, attempts, plugin_version, started_at, req.now)?;
+            }
+            tx.prepare_cached(PARK)?.execute([&id])?;
+        }
+        per_tenant.push(due.into_iter().map(|(row, _)| row).collect());
     }
     let chosen = round_robin(per_tenant, req.max);
     if chosen.is_empty() {
@@ -281,6 +294,13 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
     }
     Ok(claimed)
 }
+
+/// Sets aside a due delivery a claim found whose endpoint is paused (it was
+/// accepted by a host that had not heard of the pause yet, or a retry fell
+/// due): it waits with the endpoint's other paused deliveries.
+const PARK: &str =
+    "UPDATE OR FAIL deliveries SET status = 'paused', due_at = NULL, lease_token = NULL
+                    WHERE id = ?1";
 
 /// A claim that found its delivery still running: the host that held it died.
 fn record_lost_attempt(
@@ -377,8 +397,9 @@ fn ingest(tx: &Transaction<'_>, d: &NewDelivery) -> Result<Ingested, StoreError>
     let inserted = tx
         .prepare_cached(
             "INSERT OR FAIL INTO deliveries (id, tenant, endpoint, event_id, provider, event_type,
-                                     received_at, plugin, plugin_version, lease_ms, status, due_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?7)
+                                     received_at, plugin, plugin_version, lease_ms, status, due_at,
+                                     finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (tenant, endpoint, event_id) WHERE event_id IS NOT NULL DO NOTHING",
         )?
         .execute(params![
@@ -392,7 +413,9 @@ fn ingest(tx: &Transaction<'_>, d: &NewDelivery) -> Result<Ingested, StoreError>
             d.plugin.as_str(),
             d.plugin_version,
             d.lease_ms as i64,
-            DeliveryStatus::Pending.as_str(),
+            d.arrival.status().as_str(),
+            d.due_at(),
+            d.finished_at(),
         ])?;
     if inserted == 0 {
         let existing: String = tx
