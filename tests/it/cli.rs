@@ -423,3 +423,101 @@ fn a_host_sweeps_compiled_artifacts_no_version_needs_at_start() {
         assert!(live.exists(), "the live version's artifact was kept");
     })
 }
+
+#[test]
+fn endpoint_controls_are_set_shown_paused_and_resumed_through_the_cli() {
+    cli_test(async {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hookhost.toml");
+        std::fs::write(
+            &config,
+            "admin_token = \"hh_op_controls\"\n[ip_sets]\npartner = [\"203.0.113.0/24\"]\n",
+        )
+        .unwrap();
+        let server = ServeProcess::start(
+            &dir.path().join("data"),
+            &["--config", config.to_str().unwrap()],
+        )
+        .await;
+        acme_with_noop(&reqwest::Client::new(), &server, "hh_op_controls").await;
+        let url = server.url("");
+        let admin = |args: &[&str]| {
+            let mut all = args.to_vec();
+            all.extend(["--url", &url, "--token", "hh_op_controls"]);
+            let all: Vec<String> = all.into_iter().map(String::from).collect();
+            async move {
+                let all: Vec<&str> = all.iter().map(String::as_str).collect();
+                hookhost(repo(), &all).await
+            }
+        };
+        let (code, _, stderr) = admin(&[
+            "endpoint",
+            "set",
+            "--tenant",
+            "acme",
+            "orders",
+            "--provider",
+            "none",
+            "--plugin",
+            "noop",
+            "--allow-ip",
+            "@partner",
+            "--allow-ip",
+            "198.51.100.7",
+            "--rate-limit",
+            "100/minute",
+            "--event-type",
+            "order.*",
+        ])
+        .await;
+        assert_eq!(code, 0, "{stderr}");
+        let (code, stdout, stderr) =
+            admin(&["endpoint", "get", "--tenant", "acme", "orders"]).await;
+        assert_eq!(code, 0, "{stderr}");
+        for shown in [
+            "@partner, 198.51.100.7",
+            "rate=100",
+            "period=minute",
+            "order.*",
+        ] {
+            assert!(stdout.contains(shown), "{shown} missing from:\n{stdout}");
+        }
+        let paused = stdout.lines().find(|l| l.starts_with("paused ")).unwrap();
+        assert_eq!(paused.split_whitespace().last(), Some("no"), "{stdout}");
+
+        let (code, stdout, stderr) =
+            admin(&["endpoint", "pause", "--tenant", "acme", "orders"]).await;
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("paused endpoint orders"), "{stdout}");
+        let (_, stdout, _) = admin(&["endpoint", "list", "--tenant", "acme"]).await;
+        assert!(stdout.contains("paused"), "{stdout}");
+        let (code, stdout, stderr) =
+            admin(&["endpoint", "resume", "--tenant", "acme", "orders"]).await;
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("resumed endpoint orders"), "{stdout}");
+        let (_, stdout, _) =
+            admin(&["endpoint", "get", "--tenant", "acme", "orders", "--json"]).await;
+        let view: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(view["paused_at"], Value::Null);
+
+        let (code, _, stderr) = admin(&[
+            "endpoint",
+            "set",
+            "--tenant",
+            "acme",
+            "other",
+            "--provider",
+            "none",
+            "--plugin",
+            "noop",
+            "--allow-ip",
+            "@nowhere",
+        ])
+        .await;
+        assert_eq!(code, 1);
+        assert!(
+            stderr.contains("allowed_ips[0]") && stderr.contains("ip_sets"),
+            "{stderr}"
+        );
+    })
+}

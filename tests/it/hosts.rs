@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hookhost::config::Config;
 use hookhost::domain::Provider;
 use hookhost::ids::{PluginName, TenantId};
-use hookhost::store::{DeliveryStatus, PostgresStore, Store};
+use hookhost::store::{DeliveryStatus, HOST_ALIVE, PostgresStore, Store};
 use hookhost_tests::cluster::Cluster;
 use hookhost_tests::host::{
     OPERATOR_TOKEN, PgSchema, SECRET, ServeProcess, TestHost, delivery_id, send_many,
@@ -351,4 +351,53 @@ fn an_endpoint_change_made_through_one_host_reaches_another_within_a_second() {
 /// A store of its own on `schema`, as a separate host process would have.
 async fn connect(schema: &PgSchema) -> Arc<dyn Store> {
     Arc::new(PostgresStore::connect(schema.options()).await.unwrap())
+}
+
+#[test]
+fn hosts_on_one_database_share_an_endpoints_rate_limit_between_them() {
+    block_on(async {
+        let schema = PgSchema::create_anyway().await;
+        let a = TestHost::start_on(connect(&schema).await, Config::default()).await;
+        let b = TestHost::start_on(connect(&schema).await, Config::default()).await;
+        let receiver = Receiver::start().await;
+        let acme = echo_to(&*a.store, &receiver).await;
+        let mut limited = a
+            .store
+            .endpoint(&acme, &"orders".parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .spec;
+        limited.rate_limit = Some(
+            serde_json::from_value(serde_json::json!({ "rate": 4, "period": "minute" })).unwrap(),
+        );
+        a.endpoint(&acme, "orders", &limited).await;
+        // Past a heartbeat of each host after both started, so each counts two.
+        tokio::time::sleep(HOST_ALIVE / 3 + Duration::from_secs(1)).await;
+
+        for (name, host) in [("a", &a), ("b", &b)] {
+            let mut statuses = Vec::new();
+            for i in 0..3 {
+                let response = host
+                    .send(
+                        "acme",
+                        "orders",
+                        Provider::StandardWebhooks,
+                        SECRET,
+                        &format!("{name}{i}"),
+                        b"{}",
+                    )
+                    .await;
+                statuses.push(response.status().as_u16());
+            }
+            assert_eq!(
+                statuses,
+                [202, 202, 429],
+                "host {name} takes half of 4 a minute"
+            );
+        }
+        a.stop().await;
+        b.stop().await;
+        schema.drop().await;
+    });
 }

@@ -545,7 +545,7 @@ mod tests {
                 "config": {"channel": "#ops"},
                 "allowed_hosts": ["hooks.slack.com"],
                 "allowed_ips": ["203.0.113.0/24", "@stripe"],
-                "rate_limit": {"rate": 100, "period": "minute", "burst": null},
+                "rate_limit": {"rate": 100, "period": "minute"},
                 "event_types": ["invoice.*", "charge.failed"],
                 "allow_private_network": true,
                 "limits": {

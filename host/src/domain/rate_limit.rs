@@ -18,7 +18,7 @@ pub struct RateLimit {
     #[serde(default)]
     pub period: RatePeriod,
     /// Webhooks accepted at once after a quiet spell; the rate when omitted.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<u32>, minimum = 1)]
     pub burst: Option<NonZeroU32>,
 }
