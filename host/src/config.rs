@@ -73,8 +73,22 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Named sets of networks that endpoints' `allowed_ips` refer to.
     pub ip_sets: IpSets,
+    /// HTTPS, when both files are set.
+    pub tls: TlsSettings,
     /// What a tenant may do unless its own policy says otherwise.
     pub tenant: TenantPolicy,
+}
+
+/// The `[tls]` table: the PEM files of the server's certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The certificate chain, leaf first.
+    #[serde(with = "unset_if_empty")]
+    pub cert: Option<String>,
+    /// Its private key.
+    #[serde(with = "unset_if_empty")]
+    pub key: Option<String>,
 }
 
 impl Default for Config {
@@ -144,6 +158,12 @@ impl Config {
         }
         if self.max_connections == 0 {
             wrong.push(("max_connections".into(), "must be at least 1".to_owned()));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            wrong.push((
+                "tls".into(),
+                "set both tls.cert and tls.key for HTTPS, or neither for plain HTTP".into(),
+            ));
         }
         for name in self.ip_sets.keys().filter(|name| !is_set_name(name)) {
             wrong.push((

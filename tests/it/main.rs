@@ -28,6 +28,8 @@ mod http;
 mod kv;
 /// Loading components: validation messages and the compile cache.
 mod loading;
+/// HTTPS: ALPN, certificate reload, a mismatched key.
+mod tls;
 /// A database from an earlier hookhost, migrated.
 mod upgrade;
 /// The README walk-through through the real binary.

@@ -45,7 +45,12 @@ impl ServeArgs {
         let addr = listener
             .local_addr()
             .map_err(CliError::io("could not read the listening address"))?;
-        println!("hookhost listening on http://{addr}");
+        let scheme = if config.tls.cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        println!("hookhost listening on {scheme}://{addr}");
         println!("data directory: {}", config.data_dir.display());
         crate::server::serve(
             store,

@@ -47,6 +47,9 @@ impl HttpClients {
     pub(crate) fn new() -> Result<Self, reqwest::Error> {
         let base = || {
             reqwest::Client::builder()
+                // One protocol whose bounds are known: a receiver offering
+                // h2 does not get a plugin's calls multiplexed.
+                .http1_only()
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
                 .connect_timeout(Duration::from_secs(5))

@@ -5,7 +5,11 @@
 //! (`max_connections`; the rest wait in the kernel's accept queue), the
 //! time to send a request's headers, which on HTTP/1.1 is also how long a
 //! kept-alive connection may sit idle (`http_header_timeout`), and the time
-//! a whole request may take (`http_request_timeout`, then 408).
+//! a whole request may take (`http_request_timeout`, then 408). With
+//! `tls.cert` and `tls.key` set it serves HTTPS (`tls`), the TLS handshake
+//! bounded like a request's headers.
+
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +34,8 @@ use crate::ingress::{IngestRates, IngressState};
 use crate::queue::Queue;
 use crate::runtime::Runtime;
 use crate::store::{EndpointCache, HOST_ALIVE, PolicyCache, Store, StoreError};
+pub use tls::TlsError;
+use tls::{Tls, TlsFiles};
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +46,9 @@ pub enum ServeError {
     /// The store could not be prepared.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The TLS certificate could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops accepting,
@@ -51,6 +60,13 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let tls = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => Some(Tls::load(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        })?),
+        _ => None,
+    };
     let (operator_hash, generated) = api::init_operator_token(
         store.as_ref(),
         config.admin_token.as_ref().map(Secret::expose),
@@ -98,8 +114,12 @@ pub async fn serve(
         StatusCode::REQUEST_TIMEOUT,
         config.http_request_timeout,
     ));
-    let served = serve_http(listener, app, &config, shutdown).await;
+    let following = tls.clone().map(|tls| tokio::spawn(tls.follow()));
+    let served = serve_http(listener, app, tls, &config, shutdown).await;
     counting.abort();
+    if let Some(following) = following {
+        following.abort();
+    }
     queue.shutdown().await;
     served.map_err(ServeError::from)
 }
@@ -123,6 +143,7 @@ async fn count_hosts(store: Arc<dyn Store>, rates: Arc<IngestRates>) {
 async fn serve_http(
     listener: TcpListener,
     app: Router,
+    tls: Option<Tls>,
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -165,14 +186,35 @@ async fn serve_http(
                 request
             },
         ));
-        let connection = graceful.watch(
-            http.serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned(),
-        );
-        tokio::spawn(async move {
-            let _ = connection.await;
-            drop(permit);
-        });
+        match &tls {
+            None => {
+                let connection = graceful.watch(
+                    http.serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned(),
+                );
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                    drop(permit);
+                });
+            }
+            Some(tls) => {
+                // The handshake runs on the connection's task, so a slow one
+                // holds up nobody else's accept, and it gets as long as a
+                // request's headers.
+                let handshake =
+                    tokio::time::timeout(config.http_header_timeout, tls.acceptor().accept(stream));
+                let (http, watcher) = (http.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    if let Ok(Ok(stream)) = handshake.await {
+                        let connection = http
+                            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                            .into_owned();
+                        let _ = watcher.watch(connection).await;
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
     graceful.shutdown().await;
