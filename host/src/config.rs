@@ -71,12 +71,24 @@ pub struct Config {
     pub max_connections: usize,
     /// Proxies believed about the client's address.
     pub trusted_proxies: Vec<IpNet>,
+    /// The header trusted proxies write the client's address into.
+    pub client_ip_header: ClientIpHeader,
     /// Named sets of networks that endpoints' `allowed_ips` refer to.
     pub ip_sets: IpSets,
     /// HTTPS, when both files are set.
     pub tls: TlsSettings,
     /// What a tenant may do unless its own policy says otherwise.
     pub tenant: TenantPolicy,
+}
+
+/// Which header trusted proxies write the client's address into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For`: comma-separated addresses, one per hop.
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239): the `for=` of each element.
+    Forwarded,
 }
 
 /// The `[tls]` table: the PEM files of the server's certificate.

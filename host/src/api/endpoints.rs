@@ -58,6 +58,16 @@ pub fn check_request(
             format!("at most {} entries", hard::ALLOWED_IPS),
         );
     }
+    if let Some(limit) = &r.rate_limit {
+        for (field, value) in [("rate", Some(limit.rate)), ("burst", limit.burst)] {
+            if value.is_some_and(|v| v.get() > hard::RATE_LIMIT) {
+                fail(
+                    &format!("rate_limit.{field}"),
+                    format!("at most {}", hard::RATE_LIMIT),
+                );
+            }
+        }
+    }
     if r.event_types.len() > hard::EVENT_TYPES {
         fail(
             "event_types",

@@ -39,6 +39,9 @@ pub mod hard {
     /// Most `allowed_ips` entries per endpoint: each may be tried on every
     /// webhook.
     pub const ALLOWED_IPS: usize = 64;
+    /// Largest `rate_limit.rate` and `rate_limit.burst`: beyond it a limit
+    /// limits nothing, and the bucket's arithmetic stays within 64 bits.
+    pub const RATE_LIMIT: u32 = 1_000_000;
     /// Longest signing secret.
     pub const SECRET_BYTES: usize = 1024;
     /// Most entries of a retry schedule.

@@ -1,41 +1,50 @@
-//! The client's address behind proxies: believed from `Forwarded` or
-//! `X-Forwarded-For` only as far as the hops that added them are the
-//! operator's `trusted_proxies`.
+//! The client's address behind proxies: believed from the one header the
+//! operator's `trusted_proxies` write (`client_ip_header`), and only as far
+//! as the hops that added it are trusted proxies.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-/// The address a request came from. It is the connection's `peer`, unless
-/// the peer is a trusted proxy. Then the forwarding headers are read from
-/// the right, each hop added by the proxy before it, past every trusted
-/// proxy: the first address that is not one is the client.
-///
-/// `Forwarded` is read if present, else `X-Forwarded-For`. When a hop
-/// cannot be read, the last trusted proxy is the answer: a client can write
-/// what it likes to the left of the hops the proxies added, so nothing to
-/// the left of an unreadable hop can be believed.
-pub(super) fn client_addr(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+use crate::config::ClientIpHeader;
+
+/// The address a request came from: the connection's `peer`, unless the
+/// peer is a trusted proxy. Then `header` is read from the right, each hop
+/// added by the proxy before it, past every trusted proxy; the first
+/// address that is not one is the client. `None` when a hop cannot be read:
+/// a client may write what it likes to the left of what the proxies added,
+/// and a proxy that did not add a readable hop cannot say who its client
+/// was, so no address can be believed (and an endpoint with `allowed_ips`
+/// refuses). Only the configured header is read: proxies pass other
+/// forwarding headers on from the client untouched.
+pub(super) fn client_addr(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    trusted: &[IpNet],
+    header: ClientIpHeader,
+) -> Option<IpAddr> {
     let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
-        return peer;
+        return Some(peer);
     }
-    let hops = if headers.contains_key("forwarded") {
-        forwarded_for(headers)
-    } else {
-        x_forwarded_for(headers)
+    let hops = match header {
+        ClientIpHeader::XForwardedFor => x_forwarded_for(headers),
+        ClientIpHeader::Forwarded => forwarded_for(headers),
     };
+    if hops.is_empty() {
+        // The proxy forwarded nothing: the request is the proxy's own.
+        return Some(peer);
+    }
     let mut client = peer;
     for hop in hops.into_iter().rev() {
-        match hop {
-            Some(ip) if is_trusted(&ip) => client = ip,
-            Some(ip) => return ip,
-            None => return client,
+        client = hop?;
+        if !is_trusted(&client) {
+            return Some(client);
         }
     }
-    client
+    Some(client)
 }
 
 /// The hops of every `X-Forwarded-For` line, left to right; `None` for a
@@ -92,77 +101,92 @@ mod tests {
         h
     }
 
-    const PROXIES: &[&str] = &["10.0.0.0/8"];
-
     fn trusted() -> Vec<IpNet> {
-        PROXIES.iter().map(|s| s.parse().unwrap()).collect()
+        vec!["10.0.0.0/8".parse().unwrap()]
+    }
+
+    fn xff(peer: &str, h: &HeaderMap) -> Option<IpAddr> {
+        client_addr(ip(peer), h, &trusted(), ClientIpHeader::XForwardedFor)
+    }
+
+    fn fwd(peer: &str, h: &HeaderMap) -> Option<IpAddr> {
+        client_addr(ip(peer), h, &trusted(), ClientIpHeader::Forwarded)
     }
 
     #[test]
     fn a_peer_that_is_no_trusted_proxy_is_the_client_whatever_it_claims() {
         let h = headers(&[("x-forwarded-for", "3.18.12.63")]);
-        assert_eq!(
-            client_addr(ip("198.51.100.9"), &h, &trusted()),
-            ip("198.51.100.9")
-        );
-        assert_eq!(client_addr(ip("10.0.0.1"), &h, &[]), ip("10.0.0.1"));
+        assert_eq!(xff("198.51.100.9", &h), Some(ip("198.51.100.9")));
+        let untrusted = client_addr(ip("10.0.0.1"), &h, &[], ClientIpHeader::XForwardedFor);
+        assert_eq!(untrusted, Some(ip("10.0.0.1")));
     }
 
     #[test]
     fn behind_trusted_proxies_the_client_is_the_first_untrusted_hop_from_the_right() {
         let h = headers(&[("x-forwarded-for", "6.6.6.6, 3.18.12.63, 10.1.1.1")]);
         assert_eq!(
-            client_addr(ip("10.0.0.1"), &h, &trusted()),
-            ip("3.18.12.63"),
+            xff("10.0.0.1", &h),
+            Some(ip("3.18.12.63")),
             "the left-most hop is the client's own claim and is not believed"
         );
         let h = headers(&[
             ("x-forwarded-for", "6.6.6.6"),
             ("x-forwarded-for", "3.18.12.63"),
         ]);
+        assert_eq!(xff("10.0.0.1", &h), Some(ip("3.18.12.63")));
+        let h = headers(&[("x-forwarded-for", "10.2.2.2")]);
         assert_eq!(
-            client_addr(ip("10.0.0.1"), &h, &trusted()),
-            ip("3.18.12.63")
+            xff("10.0.0.1", &h),
+            Some(ip("10.2.2.2")),
+            "an internal sender"
         );
     }
 
     #[test]
-    fn forwarded_is_read_before_x_forwarded_for_with_ports_quotes_and_brackets() {
+    fn only_the_configured_header_is_read() {
         let h = headers(&[
-            ("x-forwarded-for", "6.6.6.6"),
-            (
-                "forwarded",
-                r#"for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https, For=10.2.2.2"#,
-            ),
+            ("forwarded", "for=3.18.12.63"),
+            ("x-forwarded-for", "198.51.100.9"),
         ]);
         assert_eq!(
-            client_addr(ip("10.0.0.1"), &h, &trusted()),
-            ip("2001:db8:cafe::17")
+            xff("10.0.0.1", &h),
+            Some(ip("198.51.100.9")),
+            "a Forwarded header the client wrote and the proxy passed on is ignored"
         );
-        let h = headers(&[("forwarded", "for=\"3.18.12.63:443\"")]);
-        assert_eq!(
-            client_addr(ip("10.0.0.1"), &h, &trusted()),
-            ip("3.18.12.63")
-        );
+        assert_eq!(fwd("10.0.0.1", &h), Some(ip("3.18.12.63")));
     }
 
     #[test]
-    fn an_unreadable_hop_stops_the_walk_at_the_last_trusted_proxy() {
+    fn forwarded_is_read_with_ports_quotes_brackets_and_any_case() {
+        let h = headers(&[(
+            "forwarded",
+            r#"for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https, For=10.2.2.2"#,
+        )]);
+        assert_eq!(fwd("10.0.0.1", &h), Some(ip("2001:db8:cafe::17")));
+        let h = headers(&[("forwarded", "for=\"3.18.12.63:443\"")]);
+        assert_eq!(fwd("10.0.0.1", &h), Some(ip("3.18.12.63")));
+    }
+
+    #[test]
+    fn an_unreadable_hop_means_no_address_can_be_believed() {
         let h = headers(&[("x-forwarded-for", "3.18.12.63, garbage, 10.1.1.1")]);
-        assert_eq!(client_addr(ip("10.0.0.1"), &h, &trusted()), ip("10.1.1.1"));
-        let h = headers(&[("forwarded", "for=_hidden")]);
-        assert_eq!(client_addr(ip("10.0.0.1"), &h, &trusted()), ip("10.0.0.1"));
+        assert_eq!(xff("10.0.0.1", &h), None);
+        let h = headers(&[("forwarded", "for=unknown")]);
+        assert_eq!(fwd("10.0.0.1", &h), None);
+        let h = headers(&[("forwarded", "proto=https")]);
+        assert_eq!(fwd("10.0.0.1", &h), None, "an element without for=");
         assert_eq!(
-            client_addr(ip("10.0.0.1"), &HeaderMap::new(), &trusted()),
-            ip("10.0.0.1")
+            xff("10.0.0.1", &HeaderMap::new()),
+            Some(ip("10.0.0.1")),
+            "nothing forwarded: the proxy's own request"
         );
     }
 
     #[test]
     fn an_ipv4_peer_mapped_into_ipv6_is_its_ipv4_address() {
         assert_eq!(
-            client_addr(ip("::ffff:10.0.0.1"), &HeaderMap::new(), &trusted()),
-            ip("10.0.0.1")
+            xff("::ffff:10.0.0.1", &HeaderMap::new()),
+            Some(ip("10.0.0.1"))
         );
     }
 }

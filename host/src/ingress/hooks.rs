@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use super::IngestRates;
 use super::client_addr::client_addr;
 use super::verify::{self, VerifyConfig, VerifyError};
-use crate::config::IpSets;
+use crate::config::{ClientIpHeader, IpSets};
 use crate::domain::{self, Provider, RateLimit, Timestamp, clip, event_key};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::problem::{Problem, RETRY_AFTER_S};
@@ -60,10 +60,11 @@ pub enum IngressError {
         max: u64,
     },
     /// The client's address is not among the endpoint's `allowed_ips`.
-    #[error("{client} is not among the endpoint's allowed addresses")]
+    #[error("the client's address is not among the endpoint's allowed addresses")]
     Forbidden {
-        /// The client's address, as this server sees it.
-        client: IpAddr,
+        /// The client's address, as this server sees it; `None` when the
+        /// proxies' header could not be read.
+        client: Option<IpAddr>,
     },
     /// The tenant or the endpoint is over its ingest rate.
     #[error("over the ingest rate")]
@@ -100,6 +101,8 @@ pub struct IngressState {
     pub rates: Arc<IngestRates>,
     /// Proxies believed about the client's address.
     pub trusted_proxies: Arc<[IpNet]>,
+    /// The header they write it into.
+    pub client_ip_header: ClientIpHeader,
     /// The operator's named IP sets.
     pub ip_sets: Arc<IpSets>,
 }
@@ -138,7 +141,12 @@ async fn receive(
     body: Body,
 ) -> Result<Response, IngressError> {
     let mut provider = "unknown";
-    let client = client_addr(peer.ip(), &headers, &state.trusted_proxies);
+    let client = client_addr(
+        peer.ip(),
+        &headers,
+        &state.trusted_proxies,
+        state.client_ip_header,
+    );
     let answer = accept(
         &state,
         client,
@@ -177,7 +185,7 @@ async fn receive(
 
 async fn accept(
     state: &IngressState,
-    client: IpAddr,
+    client: Option<IpAddr>,
     tenant: String,
     endpoint: String,
     headers: HeaderMap,
@@ -196,7 +204,9 @@ async fn accept(
         .ok_or(IngressError::NotFound)?;
     let spec = &endpoint.spec;
     *provider = spec.provider.as_str();
-    if !domain::admits(&spec.allowed_ips, &state.ip_sets, client) {
+    if !spec.allowed_ips.is_empty()
+        && !client.is_some_and(|ip| domain::admits(&spec.allowed_ips, &state.ip_sets, ip))
+    {
         return Err(IngressError::Forbidden { client });
     }
     let policy = state
@@ -282,14 +292,10 @@ async fn accept(
         return Err(IngressError::Overloaded);
     }
     let event_type = identity.event_type.map(|t| clip(t, MAX_EVENT_TYPE_BYTES));
-    // Filtered first: an event the endpoint would never run need not wait
-    // for its resume.
-    let arrival = if !domain::runs(&spec.event_types, event_type.as_deref()) {
-        Arrival::Filtered
-    } else if endpoint.paused_at.is_some() {
-        Arrival::Paused
-    } else {
+    let arrival = if domain::runs(&spec.event_types, event_type.as_deref()) {
         Arrival::Due
+    } else {
+        Arrival::Filtered
     };
     let delivery = NewDelivery {
         id: DeliveryId::generate(),
@@ -317,13 +323,8 @@ async fn accept(
     };
     let (status, delivery_id, duplicate) = match state.queue.enqueue(delivery).await? {
         Ingested::Accepted(id) => {
-            let held = match arrival {
-                Arrival::Due => None,
-                Arrival::Paused => Some("paused"),
-                Arrival::Filtered => Some("filtered"),
-            };
-            if let Some(reason) = held {
-                metrics::counter!("hookhost_ingress_held_total", "reason" => reason).increment(1);
+            if arrival == Arrival::Filtered {
+                metrics::counter!("hookhost_ingress_filtered_total").increment(1);
             }
             (StatusCode::ACCEPTED, id, false)
         }
@@ -401,9 +402,12 @@ impl IntoResponse for IngressError {
             IngressError::Forbidden { client } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "Address not allowed",
-                format!(
-                    "this endpoint accepts webhooks only from its allowed_ips, and this request came from {client}; the webhook was not accepted"
-                ),
+                match client {
+                    Some(client) => format!(
+                        "this endpoint accepts webhooks only from its allowed_ips, and this request came from {client}; the webhook was not accepted"
+                    ),
+                    None => "this endpoint accepts webhooks only from its allowed_ips, and the address this request came from could not be read from the proxies' header (client_ip_header); the webhook was not accepted".to_owned(),
+                },
             ),
             IngressError::RateLimited { by, retry_after } => {
                 let whose = match by {

@@ -23,19 +23,15 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use crate::domain::{RateLimit, TenantPolicy};
 use crate::ids::{EndpointId, TenantId};
 
-/// Beyond this many buckets they all start over rather than grow.
+/// Beyond this many buckets of one kind, the idle ones are dropped (a full
+/// one forgets nothing it needs), and if all are in use they start over.
 const MAX_BUCKETS: usize = 100_000;
-
-/// Whose allowance a bucket holds.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Owner {
-    Tenant(TenantId),
-    Endpoint(TenantId, EndpointId),
-}
 
 /// One bucket and the limit it was made for, at the host count it was made for.
 struct Bucket {
     shape: (u32, Duration, u32, u32),
+    /// Its burst at this host's share.
+    burst: NonZeroU32,
     limiter: DefaultDirectRateLimiter,
 }
 
@@ -44,7 +40,10 @@ pub struct IngestRates {
     clock: DefaultClock,
     /// Live hosts sharing the limits, this one included.
     hosts: AtomicU32,
-    buckets: Mutex<HashMap<Owner, Bucket>>,
+    /// Kept apart, so however many endpoints tenants create, no tenant's
+    /// bucket is ever forgotten for them.
+    tenants: Mutex<HashMap<TenantId, Bucket>>,
+    endpoints: Mutex<HashMap<(TenantId, EndpointId), Bucket>>,
 }
 
 impl Default for IngestRates {
@@ -52,7 +51,8 @@ impl Default for IngestRates {
         Self {
             clock: DefaultClock::default(),
             hosts: AtomicU32::new(1),
-            buckets: Mutex::default(),
+            tenants: Mutex::default(),
+            endpoints: Mutex::default(),
         }
     }
 }
@@ -67,12 +67,7 @@ impl IngestRates {
         ) else {
             return Ok(());
         };
-        self.take(
-            Owner::Tenant(tenant.clone()),
-            rate,
-            Duration::from_secs(1),
-            burst,
-        )
+        self.take(&self.tenants, tenant, rate, Duration::from_secs(1), burst)
     }
 
     /// Takes one webhook from an endpoint's allowance, or says how long
@@ -84,7 +79,8 @@ impl IngestRates {
         limit: &RateLimit,
     ) -> Result<(), Duration> {
         self.take(
-            Owner::Endpoint(tenant.clone(), endpoint.clone()),
+            &self.endpoints,
+            &(tenant.clone(), endpoint.clone()),
             limit.rate,
             limit.period.duration(),
             limit.burst(),
@@ -98,30 +94,35 @@ impl IngestRates {
     }
 
     /// A changed limit, or a changed host count, starts the bucket afresh.
-    fn take(
+    fn take<K: Clone + Eq + std::hash::Hash>(
         &self,
-        owner: Owner,
+        buckets: &Mutex<HashMap<K, Bucket>>,
+        owner: &K,
         rate: NonZeroU32,
         period: Duration,
         burst: NonZeroU32,
     ) -> Result<(), Duration> {
         let hosts = self.hosts.load(Ordering::Relaxed);
         let shape = (rate.get(), period, burst.get(), hosts);
-        let mut buckets = self.buckets.lock().expect("poisoned");
-        let current = buckets.get(&owner).is_some_and(|b| b.shape == shape);
+        let mut buckets = buckets.lock().expect("poisoned");
+        let current = buckets.get(owner).is_some_and(|b| b.shape == shape);
         if !current {
             if buckets.len() >= MAX_BUCKETS {
-                buckets.clear();
+                buckets.retain(|_, b| !matches!(b.limiter.check_n(b.burst), Ok(Ok(()))));
+                if buckets.len() >= MAX_BUCKETS {
+                    buckets.clear();
+                }
             }
             buckets.insert(
                 owner.clone(),
                 Bucket {
                     shape,
+                    burst: NonZeroU32::new(burst.get() / hosts).unwrap_or(NonZeroU32::MIN),
                     limiter: RateLimiter::direct(share(rate, period, burst, hosts)),
                 },
             );
         }
-        let bucket = buckets.get(&owner).expect("inserted above");
+        let bucket = buckets.get(owner).expect("inserted above");
         bucket
             .limiter
             .check()

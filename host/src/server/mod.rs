@@ -29,7 +29,6 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::api::{self, ApiState};
 use crate::config::{Config, Secret};
-use crate::domain::Timestamp;
 use crate::ingress::{IngestRates, IngressState};
 use crate::queue::Queue;
 use crate::runtime::Runtime;
@@ -107,6 +106,7 @@ pub async fn serve(
             policies,
             rates,
             trusted_proxies: config.trusted_proxies.clone().into(),
+            client_ip_header: config.client_ip_header,
             ip_sets: Arc::new(config.ip_sets.clone()),
         },
     );
@@ -129,7 +129,7 @@ pub async fn serve(
 async fn count_hosts(store: Arc<dyn Store>, rates: Arc<IngestRates>) {
     let host = uuid::Uuid::new_v4().simple().to_string();
     loop {
-        match store.heartbeat(&host, Timestamp::now()).await {
+        match store.heartbeat(&host).await {
             Ok(hosts) => rates.set_hosts(hosts),
             Err(e) => tracing::warn!(error = %e, "could not count the hosts sharing the database"),
         }

@@ -455,9 +455,11 @@ macro_rules! admin_store {
                 if found == 0 {
                     return Ok(None);
                 }
+                // Through the due-time index: only the waiting ones.
                 let parked = sqlx::query(
                     "UPDATE deliveries SET status = 'paused', due_at = NULL
-                     WHERE tenant = $1 AND endpoint = $2 AND status IN ('pending', 'retrying')",
+                     WHERE tenant = $1 AND due_at IS NOT NULL AND endpoint = $2
+                       AND status IN ('pending', 'retrying')",
                 )
                 .bind(tenant.as_str())
                 .bind(id.as_str())
@@ -507,12 +509,27 @@ macro_rules! admin_store {
                 tenant: &$crate::ids::TenantId,
                 id: &$crate::ids::EndpointId,
             ) -> Result<bool, $crate::store::StoreError> {
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
                 let gone = sqlx::query("DELETE FROM endpoints WHERE tenant = $1 AND id = $2")
                     .bind(tenant.as_str())
                     .bind(id.as_str())
-                    .execute(&mut *self.admin_writer().await?)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                // What waited for a resume that can no longer come runs as
+                // any delivery of a deleted endpoint does, rather than
+                // holding the tenant's queue depth for good.
+                sqlx::query(
+                    "UPDATE deliveries SET due_at = received_at,
+                       status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
+                     WHERE tenant = $1 AND endpoint = $2 AND status = 'paused'",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
                 Ok(gone == 1)
             }
 
@@ -671,7 +688,14 @@ macro_rules! admin_store {
                 &self,
             ) -> Result<Vec<($crate::ids::TenantId, u64)>, $crate::store::StoreError> {
                 let rows: Vec<(String, i64)> = sqlx::query_as(
-                    "SELECT tenant, COUNT(*) FROM deliveries WHERE due_at IS NOT NULL OR status = 'paused' GROUP BY tenant",
+                    concat!(
+                        // Two counts, each through its own partial index.
+                        "SELECT tenant, CAST(SUM(n) AS BIGINT) FROM (",
+                        "SELECT tenant, COUNT(*) AS n FROM deliveries WHERE due_at IS NOT NULL GROUP BY tenant ",
+                        "UNION ALL ",
+                        "SELECT tenant, COUNT(*) AS n FROM deliveries WHERE status = 'paused' GROUP BY tenant",
+                        ") AS counts GROUP BY tenant"
+                    ),
                 )
                 .fetch_all(self.admin_reader())
                 .await?;
@@ -685,7 +709,8 @@ macro_rules! admin_store {
             async fn queue_depth(&self) -> Result<u64, $crate::store::StoreError> {
                 let n: i64 =
                     sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL OR status = 'paused'",
+                        "SELECT (SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL)
+                              + (SELECT COUNT(*) FROM deliveries WHERE status = 'paused')",
                     )
                         .fetch_one(self.admin_reader())
                         .await?;

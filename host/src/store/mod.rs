@@ -446,11 +446,11 @@ pub trait QueueStore: Send + Sync + 'static {
     /// before the cutoff; their metadata and attempts stay.
     async fn prune_bodies(&self, finished_before: Timestamp) -> Result<u64, StoreError>;
 
-    /// Records that host `host` is alive at `now`, and returns how many
-    /// hosts are (this one included), so that limits the hosts share can be
-    /// divided among them. A host is alive for [`HOST_ALIVE`] after its last
-    /// heartbeat; a single-host backend answers 1.
-    async fn heartbeat(&self, host: &str, now: Timestamp) -> Result<u32, StoreError>;
+    /// Records that host `host` is alive, and returns how many hosts are
+    /// (this one included), so that limits the hosts share can be divided
+    /// among them. A host is alive for [`HOST_ALIVE`] after its last
+    /// heartbeat, by the database's clock; a single-host backend answers 1.
+    async fn heartbeat(&self, host: &str) -> Result<u32, StoreError>;
 
     /// Rings `wake` whenever another host sharing this database commits new
     /// work, until `stop`; a single-host backend has no one else to hear.

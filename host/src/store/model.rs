@@ -133,7 +133,7 @@ pub struct NewDelivery {
 }
 
 impl NewDelivery {
-    /// When it is first due: on arrival, unless it waits or is finished.
+    /// When it is first due: on arrival, unless it is finished.
     pub fn due_at(&self) -> Option<Timestamp> {
         (self.arrival == Arrival::Due).then_some(self.received_at)
     }
@@ -147,11 +147,10 @@ impl NewDelivery {
 /// How a webhook enters the queue, as its endpoint says when it arrives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival {
-    /// Due at once.
+    /// Due at once; if its endpoint is paused, the claim that finds it sets
+    /// it aside (decided there, in the transaction that reads the endpoint,
+    /// so it cannot race a resume).
     Due,
-    /// Its endpoint is paused: it waits, counted in the queue's depth, until
-    /// the endpoint is resumed.
-    Paused,
     /// Its endpoint's `event_types` do not run it: finished as it is stored.
     Filtered,
 }
@@ -161,7 +160,6 @@ impl Arrival {
     pub fn status(self) -> DeliveryStatus {
         match self {
             Self::Due => DeliveryStatus::Pending,
-            Self::Paused => DeliveryStatus::Paused,
             Self::Filtered => DeliveryStatus::Filtered,
         }
     }

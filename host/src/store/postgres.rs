@@ -522,11 +522,16 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
             }
         }
         if !paused.is_empty() {
-            // Accepted by a host that had not heard of the pause yet, or a
-            // retry that fell due: it waits with the endpoint's others.
+            // Due while its endpoint is paused: it waits with the endpoint's
+            // others. The endpoint is read again under a share lock, so a
+            // resume committing meanwhile either waits for this claim (and
+            // then finds these rows) or is seen here (and nothing is set
+            // aside); a row left alone stays due for the next claim.
             sqlx::query(
-                "UPDATE deliveries SET status = 'paused', due_at = NULL, lease_token = NULL
-                 WHERE id = ANY($1)",
+                "UPDATE deliveries d SET status = 'paused', due_at = NULL, lease_token = NULL
+                 WHERE id = ANY($1)
+                   AND EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = d.tenant
+                               AND e.id = d.endpoint AND e.paused_at IS NOT NULL FOR SHARE)",
             )
             .bind(paused.into_iter().map(|row| row.0).collect::<Vec<_>>())
             .execute(&mut *conn)
@@ -706,20 +711,22 @@ impl QueueStore for PostgresStore {
         Ok((results, durable))
     }
 
-    async fn heartbeat(&self, host: &str, now: Timestamp) -> Result<u32, StoreError> {
-        let alive_since = now.before(super::HOST_ALIVE);
+    async fn heartbeat(&self, host: &str) -> Result<u32, StoreError> {
+        // On the database's clock, so hosts whose clocks disagree still
+        // agree on who is alive.
         let live: i64 = sqlx::query_scalar(
-            "WITH beat AS (
-                 INSERT INTO hosts (id, seen_at) VALUES ($1, $2)
+            "WITH now AS (
+                 SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS ms
+             ), beat AS (
+                 INSERT INTO hosts (id, seen_at) SELECT $1, ms FROM now
                  ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at
              ), gone AS (
-                 DELETE FROM hosts WHERE seen_at < $3 - 3600000
+                 DELETE FROM hosts WHERE seen_at < (SELECT ms FROM now) - 3600000
              )
-             SELECT 1 + COUNT(*) FROM hosts WHERE seen_at >= $3 AND id <> $1",
+             SELECT 1 + COUNT(*) FROM hosts, now WHERE seen_at >= now.ms - $2 AND id <> $1",
         )
         .bind(host)
-        .bind(now)
-        .bind(alive_since)
+        .bind(super::HOST_ALIVE.as_millis() as i64)
         .fetch_one(&self.pool)
         .await?;
         Ok(u32::try_from(live).unwrap_or(u32::MAX))

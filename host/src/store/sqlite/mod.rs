@@ -172,7 +172,7 @@ impl QueueStore for SqliteStore {
         self.queue.claim(req).await
     }
 
-    async fn heartbeat(&self, _host: &str, _now: Timestamp) -> Result<u32, StoreError> {
+    async fn heartbeat(&self, _host: &str) -> Result<u32, StoreError> {
         // The process holding the data directory's lock is its only host.
         Ok(1)
     }
