@@ -28,6 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -35,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use hookhost::config::Config;
-use hookhost::domain::{Provider, TenantPolicy};
+use hookhost::domain::{Provider, RateLimit, RatePeriod, TenantPolicy};
 use hookhost::ids::TenantId;
 use hookhost::ingress::verify::{VerifyConfig, sign, verify};
 use hookhost::store::{DeliveryFilter, DeliveryStatus, PostgresStore, Store};
@@ -687,13 +688,24 @@ fn single_tenant(workers: usize) -> Config {
 }
 
 /// Tenant `bench` with the trivial plugin on a GitHub endpoint (idempotent,
-/// so several hosts on one database can each run it).
+/// so several hosts on one database can each run it). The endpoint has a
+/// rate limit and event type filters that every webhook passes, so their
+/// cost is measured on every request.
 async fn configure(host: &TestHost) {
     let tenant = host.tenant("bench").await;
     let version = host.plugin(&tenant, "noop", plugins::NOOP).await;
     let mut endpoint = spec("noop", version, None);
     endpoint.provider = Provider::Github;
     endpoint.secrets = vec![SECRET.into()];
+    endpoint.rate_limit = Some(RateLimit {
+        rate: NonZeroU32::new(1_000_000).expect("not zero"),
+        period: RatePeriod::Second,
+        burst: None,
+    });
+    endpoint.event_types = ["issues.*", "pull_request.*", "push"]
+        .iter()
+        .map(|p| p.parse().expect("valid pattern"))
+        .collect();
     host.endpoint(&tenant, "github", &endpoint).await;
 }
 
