@@ -24,12 +24,20 @@ fuzz_target!(|body: &[u8]| {
     assert!(config_bytes(&request) <= hard::CONFIG_BYTES);
     assert!(request.secrets.len() <= hard::SECRETS as usize);
     assert!(allowed_hosts.len() <= hard::ALLOWED_HOSTS);
+    assert!(request.allowed_ips.len() <= hard::ALLOWED_IPS);
+    assert!(request.event_types.len() <= hard::EVENT_TYPES);
+    if let Some(limit) = &request.rate_limit {
+        assert!(limit.rate.get() <= hard::RATE_LIMIT && limit.burst().get() <= hard::RATE_LIMIT);
+    }
     let spec = EndpointSpec {
         provider: request.provider,
         secrets: request.secrets,
         hmac: request.hmac,
         tolerance_s: request.tolerance_s,
         dedup_header: request.dedup_header,
+        allowed_ips: request.allowed_ips,
+        rate_limit: request.rate_limit,
+        event_types: request.event_types,
         plugin: request.plugin,
         plugin_version: request.plugin_version.unwrap_or(1),
         config: request.config,
