@@ -488,13 +488,7 @@ macro_rules! admin_store {
                 if found == 0 {
                     return Ok(None);
                 }
-                // Due at their arrival, which is past: all at once, and
-                // claimed in the order they arrived.
-                let resumed = sqlx::query(
-                    "UPDATE deliveries SET due_at = received_at,
-                       status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
-                     WHERE tenant = $1 AND endpoint = $2 AND status = 'paused'",
-                )
+                let resumed = sqlx::query($crate::store::UNPARK)
                 .bind(tenant.as_str())
                 .bind(id.as_str())
                 .execute(&mut *tx)
@@ -520,11 +514,7 @@ macro_rules! admin_store {
                 // What waited for a resume that can no longer come runs as
                 // any delivery of a deleted endpoint does, rather than
                 // holding the tenant's queue depth for good.
-                sqlx::query(
-                    "UPDATE deliveries SET due_at = received_at,
-                       status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
-                     WHERE tenant = $1 AND endpoint = $2 AND status = 'paused'",
-                )
+                sqlx::query($crate::store::UNPARK)
                 .bind(tenant.as_str())
                 .bind(id.as_str())
                 .execute(&mut *tx)

@@ -236,6 +236,13 @@ pub struct DeliveryFilter {
     pub limit: u32,
 }
 
+/// Makes an endpoint's paused deliveries due at their arrival, which is
+/// past: all at once, and claimed in the order they arrived (a resume, or
+/// the endpoint's deletion).
+const UNPARK: &str = "UPDATE deliveries SET due_at = received_at,
+                        status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
+                      WHERE tenant = $1 AND endpoint = $2 AND status = 'paused'";
+
 /// When the next delivery falls due: the earliest `due_at` of each tenant,
 /// read through the per-tenant index (the same SQL on both backends).
 const NEXT_DUE: &str = "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
