@@ -131,6 +131,17 @@ fn a_renewed_certificate_is_served_without_a_restart() {
     });
 }
 
+/// Runs `hookhost serve` on a scratch data directory of `dir` with
+/// `tls_flags`, expecting it to stop at start; returns its code and stderr.
+async fn serve_refused(dir: &Path, tls_flags: &[&str]) -> (i32, String) {
+    let data = dir.join("data");
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir"];
+    args.push(data.to_str().unwrap());
+    args.extend(tls_flags);
+    let (code, _, stderr) = hookhost(dir, &args).await;
+    (code, stderr)
+}
+
 #[test]
 fn a_key_that_does_not_fit_the_certificate_stops_the_server_at_start_with_a_clear_error() {
     cli_test(async {
@@ -139,38 +150,13 @@ fn a_key_that_does_not_fit_the_certificate_stops_the_server_at_start_with_a_clea
         let (_, other_key) = certificate();
         install(dir.path(), &(cert, other_key));
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        let (code, _, stderr) = hookhost(
-            dir.path(),
-            &[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-                dir.path().join("data").to_str().unwrap(),
-                "--tls-cert",
-                cert.to_str().unwrap(),
-                "--tls-key",
-                key.to_str().unwrap(),
-            ],
-        )
-        .await;
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        let (code, stderr) =
+            serve_refused(dir.path(), &["--tls-cert", cert, "--tls-key", key]).await;
         assert_ne!(code, 0);
         assert!(stderr.contains("tls.key does not fit tls.cert"), "{stderr}");
 
-        std::fs::write(&key, "not a key").unwrap();
-        let (code, _, stderr) = hookhost(
-            dir.path(),
-            &[
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-                dir.path().join("data").to_str().unwrap(),
-                "--tls-cert",
-                cert.to_str().unwrap(),
-            ],
-        )
-        .await;
+        let (code, stderr) = serve_refused(dir.path(), &["--tls-cert", cert]).await;
         assert_eq!(code, 2, "half a TLS configuration is refused");
         assert!(stderr.contains("tls.cert and tls.key"), "{stderr}");
     })
