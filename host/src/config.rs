@@ -39,6 +39,11 @@ pub struct Config {
     /// A PostgreSQL database shared by several hosts; SQLite when unset.
     #[serde(with = "unset_if_empty")]
     pub database_url: Option<Secret>,
+    /// The key sealing secrets at rest; `data_dir/master.key` when unset.
+    #[serde(with = "unset_if_empty")]
+    pub master_key: Option<Secret>,
+    /// Keys secrets may still be sealed under, until a start reseals them.
+    pub previous_master_keys: Vec<Secret>,
     /// Base URL of endpoints' inbound URLs; the Host header when unset.
     #[serde(with = "unset_if_empty")]
     pub public_url: Option<String>,
@@ -137,6 +142,30 @@ impl Config {
                     .to_owned(),
             ));
         }
+        if self.master_key.is_none() && self.database_url.is_some() {
+            wrong.push((
+                "master_key".into(),
+                "hosts sharing a PostgreSQL database must seal secrets under one key: set \
+                 master_key (or HOOKHOST_MASTER_KEY) to the same 64 hex digits on every host \
+                 (openssl rand -hex 32)"
+                    .to_owned(),
+            ));
+        }
+        let keys = self.master_key.iter().map(|k| ("master_key".to_owned(), k));
+        let previous = self
+            .previous_master_keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (format!("previous_master_keys[{i}]"), k));
+        for (key, value) in keys.chain(previous) {
+            if !value.is_masked() && !is_master_key(value.expose()) {
+                wrong.push((
+                    key,
+                    "a master key is 32 bytes written as 64 hex digits (openssl rand -hex 32)"
+                        .to_owned(),
+                ));
+            }
+        }
         if let Some(raw) = &self.public_url {
             match url::Url::parse(raw) {
                 Ok(url) if ["http", "https"].contains(&url.scheme()) && url.query().is_none() => {}
@@ -146,13 +175,22 @@ impl Config {
                 )),
             }
         }
-        for (key, secret) in [
-            ("admin_token", &self.admin_token),
-            ("database_url", &self.database_url),
-        ] {
-            if secret.as_ref().is_some_and(Secret::is_masked) {
+        let secrets = [
+            ("admin_token".to_owned(), self.admin_token.as_ref()),
+            ("database_url".to_owned(), self.database_url.as_ref()),
+            ("master_key".to_owned(), self.master_key.as_ref()),
+        ]
+        .into_iter()
+        .chain(
+            self.previous_master_keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (format!("previous_master_keys[{i}]"), Some(k))),
+        );
+        for (key, secret) in secrets {
+            if secret.is_some_and(Secret::is_masked) {
                 wrong.push((
-                    key.into(),
+                    key,
                     "holds the masked form `config check` prints, not the secret itself; \
                      write the real value, or set it in its HOOKHOST_ variable"
                         .to_owned(),
@@ -190,6 +228,11 @@ impl Config {
     }
 }
 
+/// Whether `text` is a master key: 32 bytes as 64 hex digits.
+fn is_master_key(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// A secret setting: shown masked wherever the configuration is printed.
 /// A URL keeps its scheme, user and host, so an operator can tell which
 /// database it names; anything else shows its last four characters.
@@ -212,6 +255,19 @@ impl Secret {
 impl From<String> for Secret {
     fn from(value: String) -> Self {
         Self(value)
+    }
+}
+
+/// In a list, as alone: masked when written, the value when read.
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
     }
 }
 
@@ -889,7 +945,10 @@ mod tests {
     #[test]
     fn a_rendered_configuration_masks_secrets_and_a_masked_secret_is_refused_back() {
         let resolved = load(
-            Some("admin_token = \"hh_op_0123456789abcdef\"\ndatabase_url = \"postgres://u:pw@db/x\"\nworkers = 9\n"),
+            Some(&format!(
+                "admin_token = \"hh_op_0123456789abcdef\"\ndatabase_url = \"postgres://u:pw@db/x\"\n\
+                 workers = 9\nmaster_key = \"{KEY}\"\nprevious_master_keys = [\"{OLD_KEY}\"]\n"
+            )),
             &[],
             &[],
         )
@@ -897,6 +956,10 @@ mod tests {
         let text = Settings::builtin().render(&resolved);
         assert!(
             !text.contains("0123456789ab") && !text.contains(":pw@"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&KEY[..60]) && !text.contains(&OLD_KEY[..60]),
             "{text}"
         );
         assert!(text.contains("admin_token = \"…cdef\""), "{text}");
@@ -910,10 +973,53 @@ mod tests {
             refused.contains("database_url: holds the masked form"),
             "{refused}"
         );
+        assert!(
+            refused.contains("master_key: holds the masked form")
+                && refused.contains("previous_master_keys[0]: holds the masked form"),
+            "{refused}"
+        );
 
         let plain = load(Some("workers = 9\n"), &[], &[]).unwrap();
         let again = load(Some(&Settings::builtin().render(&plain)), &[], &[]).unwrap();
         assert_eq!(again.config, plain.config);
+    }
+
+    const KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    const OLD_KEY: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+    #[test]
+    fn a_master_key_is_64_hex_digits_and_several_hosts_must_be_given_one() {
+        let text = message(load(
+            Some("master_key = \"0123\"\nprevious_master_keys = [\"xyz\"]\n"),
+            &[],
+            &[],
+        ));
+        assert!(
+            text.contains("master_key: a master key is 32 bytes"),
+            "{text}"
+        );
+        assert!(
+            text.contains("previous_master_keys[0]: a master key"),
+            "{text}"
+        );
+        assert!(!text.contains("xyz"), "a key is never quoted: {text}");
+        let text = message(load(
+            Some("database_url = \"postgres://db/hookhost\"\n"),
+            &[],
+            &[],
+        ));
+        assert!(
+            text.contains("master_key: hosts sharing a PostgreSQL database"),
+            "{text}"
+        );
+        load(
+            Some(&format!(
+                "database_url = \"postgres://db/hookhost\"\nmaster_key = \"{KEY}\"\n"
+            )),
+            &[],
+            &[],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -100,6 +100,12 @@ name_type!(
     "plugin name"
 );
 
+name_type!(
+    /// A plugin secret of an endpoint, as its plugin asks for it with `secret::get`.
+    SecretName,
+    "secret name"
+);
+
 /// A delivery: one accepted webhook and everything that happened to it.
 ///
 /// A UUIDv7, so ids sort by creation time and index well.

@@ -181,7 +181,7 @@ fn main() {
         // end, then two hosts on the one database end to end.
         let schema = PgSchema::create_anyway().await;
         let pg: Arc<dyn Store> = Arc::new(
-            PostgresStore::connect(schema.options())
+            PostgresStore::connect(schema.options(), hookhost_tests::test_keys())
                 .await
                 .expect("PostgreSQL"),
         );
@@ -365,7 +365,7 @@ async fn plugin_matrix() {
             let host = match &schema {
                 Some(schema) => {
                     let pg: Arc<dyn Store> = Arc::new(
-                        PostgresStore::connect(schema.options())
+                        PostgresStore::connect(schema.options(), hookhost_tests::test_keys())
                             .await
                             .expect("PostgreSQL"),
                     );

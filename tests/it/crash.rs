@@ -22,7 +22,7 @@ async fn data_dir_with(
 ) -> (tempfile::TempDir, Arc<dyn Store>, TenantId) {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("hookhost.db"))
+        SqliteStore::open(&dir.path().join("hookhost.db"), hookhost_tests::test_keys())
             .await
             .unwrap(),
     );

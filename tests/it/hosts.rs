@@ -24,8 +24,11 @@ fn three_hosts_on_one_database_run_every_accepted_webhook_once_though_one_is_kil
     hookhost_bin();
     block_on_within(Duration::from_secs(240), async {
         let schema = PgSchema::create_anyway().await;
-        let store: Arc<dyn Store> =
-            Arc::new(PostgresStore::connect(schema.options()).await.unwrap());
+        let store: Arc<dyn Store> = Arc::new(
+            PostgresStore::connect(schema.options(), hookhost_tests::test_keys())
+                .await
+                .unwrap(),
+        );
         let receiver = Receiver::start().await;
         let acme = echo_to(&*store, &receiver).await;
 
@@ -34,8 +37,18 @@ fn three_hosts_on_one_database_run_every_accepted_webhook_once_though_one_is_kil
         let mut hosts = Vec::new();
         for dir in &dirs {
             hosts.push(
-                ServeProcess::start(dir.path(), &["--database-url", &url, "--admin-token", "t"])
-                    .await,
+                ServeProcess::start(
+                    dir.path(),
+                    &[
+                        "--database-url",
+                        &url,
+                        "--admin-token",
+                        "t",
+                        "--master-key",
+                        hookhost_tests::TEST_MASTER_KEY,
+                    ],
+                )
+                .await,
             );
         }
         let targets: Vec<String> = hosts.iter().map(|h| h.url("/hooks/acme/orders")).collect();
@@ -132,13 +145,24 @@ fn hosts_answer_503_while_postgresql_is_down_and_recover_by_themselves_losing_no
     hookhost_bin();
     block_on_within(Duration::from_secs(240), async {
         let cluster = Arc::new(tokio::task::spawn_blocking(Cluster::start).await.unwrap());
-        let store: Arc<dyn Store> = Arc::new(PostgresStore::open(&cluster.url()).await.unwrap());
+        let store: Arc<dyn Store> = Arc::new(
+            PostgresStore::open(&cluster.url(), hookhost_tests::test_keys())
+                .await
+                .unwrap(),
+        );
         let receiver = Receiver::start().await;
         let acme = echo_to(&*store, &receiver).await;
         let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
         let mut hosts = Vec::new();
         for dir in &dirs {
-            let args = ["--database-url", &cluster.url(), "--admin-token", "t"];
+            let args = [
+                "--database-url",
+                &cluster.url(),
+                "--admin-token",
+                "t",
+                "--master-key",
+                hookhost_tests::TEST_MASTER_KEY,
+            ];
             hosts.push(ServeProcess::start(dir.path(), &args).await);
         }
         let targets: Vec<String> = hosts.iter().map(|h| h.url("/hooks/acme/orders")).collect();
@@ -350,7 +374,11 @@ fn an_endpoint_change_made_through_one_host_reaches_another_within_a_second() {
 
 /// A store of its own on `schema`, as a separate host process would have.
 async fn connect(schema: &PgSchema) -> Arc<dyn Store> {
-    Arc::new(PostgresStore::connect(schema.options()).await.unwrap())
+    Arc::new(
+        PostgresStore::connect(schema.options(), hookhost_tests::test_keys())
+            .await
+            .unwrap(),
+    )
 }
 
 #[test]

@@ -44,7 +44,9 @@ fn a_sqlite_database_from_before_the_payloads_split_keeps_its_deliveries() {
         let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
         make_old(&mut conn, "sqlite", SQLITE_PAYLOADS).await;
         drop(conn);
-        let store = SqliteStore::open(&file).await.expect("migrates");
+        let store = SqliteStore::open(&file, hookhost_tests::test_keys())
+            .await
+            .expect("migrates");
         assert_carried_over(&store).await;
     })
 }
@@ -58,7 +60,7 @@ fn a_postgresql_database_from_before_the_payloads_split_keeps_its_deliveries() {
             .unwrap();
         make_old(&mut conn, "postgres", POSTGRES_PAYLOADS).await;
         drop(conn);
-        let store = PostgresStore::connect(schema.options())
+        let store = PostgresStore::connect(schema.options(), hookhost_tests::test_keys())
             .await
             .expect("migrates");
         assert_carried_over(&store).await;

@@ -311,13 +311,14 @@ impl PgSchema {
 pub async fn test_store(dir: &std::path::Path) -> (Arc<dyn Store>, Option<PgSchema>) {
     match PgSchema::create().await {
         Some(schema) => {
-            let store = hookhost::store::PostgresStore::connect(schema.options())
-                .await
-                .expect("open PostgreSQL store");
+            let store =
+                hookhost::store::PostgresStore::connect(schema.options(), crate::test_keys())
+                    .await
+                    .expect("open PostgreSQL store");
             (Arc::new(store), Some(schema))
         }
         None => {
-            let store = SqliteStore::open(&dir.join("hookhost.db"))
+            let store = SqliteStore::open(&dir.join("hookhost.db"), crate::test_keys())
                 .await
                 .expect("open store");
             (Arc::new(store), None)
@@ -501,6 +502,32 @@ pub fn signed_headers(event_id: &str, body: &[u8]) -> Vec<(String, String)> {
 }
 
 impl TestHost {
+    /// What a copy of the database would show: every byte of SQLite's
+    /// files, or on PostgreSQL every row of the endpoints and their secrets
+    /// as text.
+    pub async fn at_rest(&self) -> Vec<u8> {
+        match &self.schema {
+            Some(schema) => {
+                use sqlx::ConnectOptions;
+                let mut db = schema.options().connect().await.expect("connect");
+                let rows: Vec<String> = sqlx::query_scalar(
+                    "SELECT CAST(e AS TEXT) FROM endpoints e
+                     UNION ALL SELECT CAST(s AS TEXT) FROM endpoint_secrets s",
+                )
+                .fetch_all(&mut db)
+                .await
+                .expect("read rows");
+                rows.join("\n").into_bytes()
+            }
+            None => std::fs::read_dir(self._dir.path())
+                .expect("data directory")
+                .map(|entry| entry.expect("entry").path())
+                .filter(|path| path.is_file())
+                .flat_map(|path| std::fs::read(path).expect("read"))
+                .collect(),
+        }
+    }
+
     /// Calls the admin API; returns the status and the JSON answer (`null`
     /// when the answer is empty or not JSON).
     pub async fn call(

@@ -13,6 +13,7 @@ mod json;
 mod kv;
 mod plugins;
 mod policy;
+mod secrets;
 mod tenants;
 pub(crate) mod views;
 
@@ -176,6 +177,7 @@ pub fn router(api: ApiState, ingress: IngressState) -> Router {
         .routes(routes!(endpoints::replay_dead))
         .routes(routes!(endpoints::pause))
         .routes(routes!(endpoints::resume))
+        .routes(routes!(secrets::put, secrets::delete))
         .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get))
         .routes(routes!(deliveries::replay))

@@ -3,6 +3,8 @@
 //! characters. The CLI writes its requests and reads the answers with the
 //! same types.
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -171,6 +173,10 @@ pub struct EndpointView {
     /// Since when it has been paused (it stores what arrives and runs
     /// nothing); `null` while it runs.
     pub paused_at: Option<String>,
+    /// The secrets its plugin reads with `secret::get`, by name, each shown
+    /// as `…` and its last four characters; set them with
+    /// `PUT …/secrets/{name}`.
+    pub plugin_secrets: BTreeMap<String, String>,
 }
 
 impl EndpointView {
@@ -187,8 +193,30 @@ impl EndpointView {
             created_at: e.created_at.rfc3339(),
             updated_at: e.updated_at.rfc3339(),
             paused_at: e.paused_at.map(Timestamp::rfc3339),
+            plugin_secrets: e
+                .plugin_secrets
+                .iter()
+                .map(|(name, value)| (name.to_owned(), masked(value)))
+                .collect(),
         }
     }
+}
+
+/// A plugin secret to set.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRequest {
+    /// The value, 8 to 8192 bytes; no answer ever shows it again.
+    pub value: String,
+}
+
+/// A plugin secret as the API shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SecretView {
+    /// Its name.
+    pub name: String,
+    /// `…` and its last four characters.
+    pub value: String,
 }
 
 /// A tenant's endpoints.

@@ -1,4 +1,4 @@
-//! `hookhost config check`, and the flags of every setting: generated from
+//! `hookhost config check` and `master-key`, and the flags of every setting: generated from
 //! the settings `config.default.toml` declares, with their help and default.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use clap::{Arg, ArgMatches, Args, Command, FromArgMatches, Subcommand};
 use super::CliError;
 use crate::config::{Resolved, Settings, Sources, process_env};
 
-/// Check a configuration.
+/// Check a configuration, or make a master key.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConfigCommand {
     /// Print the configuration `hookhost serve` would run with (the defaults,
@@ -18,6 +18,9 @@ pub(crate) enum ConfigCommand {
         /// A configuration file (TOML).
         file: Option<PathBuf>,
     },
+    /// Print a new master key (64 hex digits) for `master_key`; see its help
+    /// for rotating one.
+    MasterKey,
 }
 
 impl ConfigCommand {
@@ -26,6 +29,10 @@ impl ConfigCommand {
             ConfigCommand::Check { file } => {
                 let resolved = resolve(file.as_deref(), &SettingFlags::default())?;
                 print!("{}", Settings::builtin().render(&resolved));
+                Ok(ExitCode::SUCCESS)
+            }
+            ConfigCommand::MasterKey => {
+                println!("{}", crate::store::generate_master_key());
                 Ok(ExitCode::SUCCESS)
             }
         }

@@ -16,7 +16,7 @@ use super::CliError;
 use super::config::{SettingFlags, resolve};
 use crate::config::{Config, Secret};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::SqliteStore;
+use crate::store::{Keyring, SqliteStore};
 
 /// The demo endpoint's Stripe signing secret.
 const DEMO_SECRET: &str = "whsec_hookhost_demo_secret";
@@ -71,7 +71,11 @@ impl DemoArgs {
             let _ = axum::serve(sink, app).await;
         });
 
-        let store = SqliteStore::open_exclusive(&self.data_dir).await?;
+        let keys = Keyring::from_data_dir(&self.data_dir).map_err(CliError::io(format!(
+            "could not read or create the master key in {}",
+            self.data_dir.display()
+        )))?;
+        let store = SqliteStore::open_exclusive(&self.data_dir, Arc::new(keys)).await?;
         let runtime = Runtime::new(&RuntimeConfig {
             cache_dir: Some(self.data_dir.join("compiled")),
             ..RuntimeConfig::default()

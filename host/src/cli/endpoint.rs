@@ -1,6 +1,6 @@
-//! `hookhost endpoint set | get | list | pause | resume | delete`: a tenant's
-//! endpoints, through the admin API, and the request body `set` builds from a
-//! spec file and flags.
+//! `hookhost endpoint set | get | list | pause | resume | delete | secret`: a
+//! tenant's endpoints, through the admin API, and the request body `set`
+//! builds from a spec file and flags.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,9 +12,9 @@ use serde_json::{Map, Value, json};
 use super::CliError;
 use super::client::{ApiArgs, Client, TenantFlag, field, fields, list, table};
 use super::plugin::key_value;
-use crate::api::views::{EndpointList, EndpointView, PauseChange};
+use crate::api::views::{EndpointList, EndpointView, PauseChange, SecretRequest, SecretView};
 use crate::domain::{EndpointRequest, EventTypePattern, HostPattern, IpAllow, Provider, RateLimit};
-use crate::ids::{EndpointId, PluginName};
+use crate::ids::{EndpointId, PluginName, SecretName};
 
 /// Manage endpoints.
 #[derive(Debug, Args)]
@@ -63,6 +63,34 @@ enum EndpointCommand {
         tenant: TenantFlag,
         /// The endpoint's id.
         id: EndpointId,
+    },
+    /// Set or delete a secret of the endpoint's plugin, which it reads with
+    /// `secret::get`. Write-only: `endpoint get` shows its last four characters.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCommand {
+    /// Set a secret. Its value is read from standard input (all of it, less
+    /// one final newline), so it stays out of the shell's history and the
+    /// process list; at a terminal, one line is asked for.
+    Set {
+        #[command(flatten)]
+        tenant: TenantFlag,
+        /// The endpoint's id.
+        id: EndpointId,
+        /// The secret's name, as the plugin asks for it.
+        name: SecretName,
+    },
+    /// Delete a secret.
+    Delete {
+        #[command(flatten)]
+        tenant: TenantFlag,
+        /// The endpoint's id.
+        id: EndpointId,
+        /// The secret's name.
+        name: SecretName,
     },
 }
 
@@ -210,9 +238,53 @@ impl EndpointArgs {
                     format!("deleted endpoint {id}\n")
                 })?;
             }
+            EndpointCommand::Secret(SecretCommand::Set { tenant, id, name }) => {
+                let value = read_secret(&name)?;
+                let mut path = endpoint_path(&tenant, Some(&id));
+                path.extend(["secrets", name.as_str()]);
+                let body = serde_json::to_value(SecretRequest { value }).expect("serialises");
+                let answer = client.call(Method::PUT, &path, Some(&body)).await?;
+                let verb = if answer.status == StatusCode::CREATED {
+                    "set"
+                } else {
+                    "replaced"
+                };
+                client.print(&answer.body, |s: &SecretView| {
+                    format!("{verb} secret {} of endpoint {id}: {}\n", s.name, s.value)
+                })?;
+            }
+            EndpointCommand::Secret(SecretCommand::Delete { tenant, id, name }) => {
+                let mut path = endpoint_path(&tenant, Some(&id));
+                path.extend(["secrets", name.as_str()]);
+                let answer = client.call(Method::DELETE, &path, None).await?;
+                client.print(&answer.body, |_: &serde::de::IgnoredAny| {
+                    format!("deleted secret {name} of endpoint {id}\n")
+                })?;
+            }
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// A secret's value from standard input: all of it less one final newline,
+/// or one line asked for at a terminal.
+fn read_secret(name: &SecretName) -> Result<String, CliError> {
+    use std::io::{BufRead, IsTerminal, Read, Write};
+    let stdin = std::io::stdin();
+    let mut value = String::new();
+    let read = if stdin.is_terminal() {
+        eprint!("value of secret {name}: ");
+        let _ = std::io::stderr().flush();
+        stdin.lock().read_line(&mut value)
+    } else {
+        stdin.lock().read_to_string(&mut value)
+    };
+    read.map_err(CliError::io("reading the secret from standard input"))?;
+    let value = value
+        .strip_suffix('\n')
+        .map(|v| v.strip_suffix('\r').unwrap_or(v))
+        .unwrap_or(&value);
+    Ok(value.to_owned())
 }
 
 /// `N/PERIOD` of `--rate-limit`: `100/second`, `5000/hour`.
@@ -444,6 +516,19 @@ fn render_view(e: &EndpointView) -> String {
         None => "no".to_owned(),
     };
     rows.push(("paused".to_owned(), paused));
+    let secrets: Vec<String> = e
+        .plugin_secrets
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    rows.push((
+        "plugin secrets".to_owned(),
+        if secrets.is_empty() {
+            "-".to_owned()
+        } else {
+            secrets.join(", ")
+        },
+    ));
     rows.push(("created".to_owned(), e.created_at.clone()));
     rows.push(("updated".to_owned(), e.updated_at.clone()));
     let pairs: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
@@ -597,11 +682,13 @@ mod tests {
             "event_types": ["invoice.*"],
             "created_at": "2026-12-04T00:00:00Z",
             "updated_at": "2026-12-04T00:00:00Z",
-            "paused_at": "2026-12-05T00:00:00Z"
+            "paused_at": "2026-12-05T00:00:00Z",
+            "plugin_secrets": {"stripe_key": "…4f2a"}
         }))
         .unwrap();
         let text = render_view(&view);
         for line in [
+            "stripe_key=…4f2a",
             "inbound url",
             "provider",
             "…abcd",

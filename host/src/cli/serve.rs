@@ -9,8 +9,9 @@ use clap::Args;
 
 use super::CliError;
 use super::config::{SettingFlags, resolve};
+use crate::config::{Config, Secret};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::{PostgresStore, SqliteStore, Store};
+use crate::store::{Keyring, PostgresStore, SqliteStore, Store};
 
 /// Run the server.
 #[derive(Debug, Args)]
@@ -26,9 +27,10 @@ pub(crate) struct ServeArgs {
 impl ServeArgs {
     pub(crate) async fn run(self) -> Result<ExitCode, CliError> {
         let config = Arc::new(resolve(self.config.as_deref(), &self.settings)?.config);
+        let keys = Arc::new(keyring(&config)?);
         let store: Arc<dyn Store> = match &config.database_url {
-            Some(url) => Arc::new(PostgresStore::open(url.expose()).await?),
-            None => Arc::new(SqliteStore::open_exclusive(&config.data_dir).await?),
+            Some(url) => Arc::new(PostgresStore::open(url.expose(), keys).await?),
+            None => Arc::new(SqliteStore::open_exclusive(&config.data_dir, keys).await?),
         };
         let runtime = Runtime::new(&RuntimeConfig {
             cache_dir: Some(config.data_dir.join("compiled")),
@@ -62,6 +64,24 @@ impl ServeArgs {
         .await?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// The master keys the configuration names, or else the data directory's.
+pub(crate) fn keyring(config: &Config) -> Result<Keyring, CliError> {
+    match &config.master_key {
+        Some(key) => {
+            let previous: Vec<&str> = config
+                .previous_master_keys
+                .iter()
+                .map(Secret::expose)
+                .collect();
+            Keyring::new(key.expose(), &previous).map_err(|e| CliError::Usage(e.to_string()))
+        }
+        None => Keyring::from_data_dir(&config.data_dir).map_err(CliError::io(format!(
+            "could not read or create the master key in {}",
+            config.data_dir.display()
+        ))),
     }
 }
 

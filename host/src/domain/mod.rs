@@ -10,6 +10,7 @@ mod policy;
 mod provider;
 mod rate_limit;
 mod retry;
+mod secret;
 mod text;
 mod time;
 
@@ -23,5 +24,6 @@ pub use policy::{PolicyOverrides, TenantPolicy, Violation, config_bytes, hard};
 pub use provider::{HmacAlgorithm, HmacScheme, Provider, SignatureEncoding, UnknownProvider};
 pub use rate_limit::{RateLimit, RatePeriod};
 pub use retry::{MAX_ATTEMPTS, MAX_DELAY_S, RetryPolicy};
+pub use secret::{MIN_SECRET_BYTES, PluginSecrets, SecretValue};
 pub use text::{MAX_EVENT_ID_BYTES, clip, event_key};
 pub use time::Timestamp;

@@ -326,7 +326,9 @@ mod tests {
     #[tokio::test]
     async fn a_record_the_database_refuses_fails_alone_and_its_batch_commits() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), crate::store::testing_keys())
+            .await
+            .unwrap();
         let (tenant, plugin) = tenant_with_plugin(&store).await;
         let store = Arc::new(store);
         let (committer, _) = Committer::start(store.clone(), Arc::default(), Arc::default());

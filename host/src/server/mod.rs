@@ -66,6 +66,13 @@ pub async fn serve(
         })?),
         _ => None,
     };
+    let resealed = store.reseal().await?;
+    if resealed > 0 {
+        tracing::info!(
+            rows = resealed,
+            "secrets sealed under the current master key; previous_master_keys may be removed once every host has started with this key"
+        );
+    }
     let (operator_hash, generated) = api::init_operator_token(
         store.as_ref(),
         config.admin_token.as_ref().map(Secret::expose),

@@ -358,7 +358,13 @@ macro_rules! admin_store {
                 spec: &$crate::domain::EndpointSpec,
             ) -> Result<bool, $crate::store::StoreError> {
                 let now = $crate::domain::Timestamp::now();
-                let spec_json = $crate::store::rows::to_json(spec);
+                let keys = self.keys();
+                let spec_json = $crate::store::rows::to_json(&$crate::store::sealing::seal_signing(
+                    keys,
+                    tenant.as_str(),
+                    id.as_str(),
+                    spec,
+                ));
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin(&mut *writer).await?;
                 // Insert, or else update: exact about which happened on
@@ -366,8 +372,8 @@ macro_rules! admin_store {
                 // the update nothing to change; then insert again.
                 loop {
                     let created = sqlx::query(
-                        "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $6)
+                        "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at, sealed_with)
+                         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
                          ON CONFLICT (tenant, id) DO NOTHING",
                     )
                     .bind(tenant.as_str())
@@ -376,6 +382,7 @@ macro_rules! admin_store {
                     .bind(spec.plugin.as_str())
                     .bind(spec.plugin_version as i64)
                     .bind(now)
+                    .bind(keys.current_id())
                     .execute(&mut *tx)
                     .await?
                     .rows_affected()
@@ -385,7 +392,7 @@ macro_rules! admin_store {
                         return Ok(true);
                     }
                     let updated = sqlx::query(
-                        "UPDATE endpoints SET spec = $3, plugin = $4, plugin_version = $5, updated_at = $6
+                        "UPDATE endpoints SET spec = $3, plugin = $4, plugin_version = $5, updated_at = $6, sealed_with = $7
                          WHERE tenant = $1 AND id = $2",
                     )
                     .bind(tenant.as_str())
@@ -394,6 +401,7 @@ macro_rules! admin_store {
                     .bind(spec.plugin.as_str())
                     .bind(spec.plugin_version as i64)
                     .bind(now)
+                    .bind(keys.current_id())
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -409,15 +417,27 @@ macro_rules! admin_store {
                 tenant: &$crate::ids::TenantId,
                 id: &$crate::ids::EndpointId,
             ) -> Result<Option<$crate::store::Endpoint>, $crate::store::StoreError> {
-                let row = sqlx::query(
-                    "SELECT id, spec, created_at, updated_at, paused_at FROM endpoints WHERE tenant = $1 AND id = $2",
+                let Some(row) = sqlx::query(
+                    "SELECT id, spec, sealed_with, created_at, updated_at, paused_at FROM endpoints
+                     WHERE tenant = $1 AND id = $2",
                 )
                 .bind(tenant.as_str())
                 .bind(id.as_str())
                 .fetch_optional(self.admin_reader())
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let sealed: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT endpoint, name, sealed FROM endpoint_secrets WHERE tenant = $1 AND endpoint = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .fetch_all(self.admin_reader())
                 .await?;
-                row.map(|row| $crate::store::rows::endpoint(tenant, &row))
-                    .transpose()
+                let mut secrets = $crate::store::rows::plugin_secrets(self.keys(), tenant, sealed)?;
+                let secrets = secrets.remove(id.as_str()).unwrap_or_default();
+                $crate::store::rows::endpoint(self.keys(), tenant, &row, secrets).map(Some)
             }
 
             async fn list_endpoints(
@@ -425,13 +445,25 @@ macro_rules! admin_store {
                 tenant: &$crate::ids::TenantId,
             ) -> Result<Vec<$crate::store::Endpoint>, $crate::store::StoreError> {
                 let rows = sqlx::query(
-                    "SELECT id, spec, created_at, updated_at, paused_at FROM endpoints WHERE tenant = $1 ORDER BY id",
+                    "SELECT id, spec, sealed_with, created_at, updated_at, paused_at FROM endpoints
+                     WHERE tenant = $1 ORDER BY id",
                 )
                 .bind(tenant.as_str())
                 .fetch_all(self.admin_reader())
                 .await?;
+                let sealed: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT endpoint, name, sealed FROM endpoint_secrets WHERE tenant = $1",
+                )
+                .bind(tenant.as_str())
+                .fetch_all(self.admin_reader())
+                .await?;
+                let mut secrets = $crate::store::rows::plugin_secrets(self.keys(), tenant, sealed)?;
                 rows.iter()
-                    .map(|row| $crate::store::rows::endpoint(tenant, row))
+                    .map(|row| {
+                        let id: &str = sqlx::Row::try_get(row, "id")?;
+                        let own = secrets.remove(id).unwrap_or_default();
+                        $crate::store::rows::endpoint(self.keys(), tenant, row, own)
+                    })
                     .collect()
             }
 
@@ -521,6 +553,163 @@ macro_rules! admin_store {
                 .await?;
                 tx.commit().await?;
                 Ok(gone == 1)
+            }
+
+            async fn put_plugin_secret(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                endpoint: &$crate::ids::EndpointId,
+                name: &$crate::ids::SecretName,
+                value: &$crate::domain::SecretValue,
+                max: usize,
+            ) -> Result<$crate::store::SecretWrite, $crate::store::StoreError> {
+                use $crate::store::SecretWrite;
+                let keys = self.keys();
+                let sealed = keys.seal(
+                    &$crate::store::sealing::plugin_place(tenant.as_str(), endpoint.as_str(), name.as_str()),
+                    value.expose(),
+                );
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                // The endpoint's row is the lock two writers of its secrets
+                // take in turn, so neither counts past the other's write.
+                let found = sqlx::query(
+                    "UPDATE endpoints SET updated_at = updated_at WHERE tenant = $1 AND id = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(endpoint.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if found == 0 {
+                    return Ok(SecretWrite::NoEndpoint);
+                }
+                let (others, exists): (i64, i64) = sqlx::query_as(
+                    "SELECT CAST(COUNT(*) FILTER (WHERE name <> $3) AS BIGINT),
+                            CAST(COUNT(*) FILTER (WHERE name = $3) AS BIGINT)
+                     FROM endpoint_secrets WHERE tenant = $1 AND endpoint = $2",
+                )
+                .bind(tenant.as_str())
+                .bind(endpoint.as_str())
+                .bind(name.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                if exists == 0 && others as usize >= max {
+                    return Ok(SecretWrite::Full);
+                }
+                sqlx::query(
+                    "INSERT INTO endpoint_secrets (tenant, endpoint, name, sealed, sealed_with, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (tenant, endpoint, name)
+                     DO UPDATE SET sealed = excluded.sealed, sealed_with = excluded.sealed_with,
+                                   updated_at = excluded.updated_at",
+                )
+                .bind(tenant.as_str())
+                .bind(endpoint.as_str())
+                .bind(name.as_str())
+                .bind(&sealed)
+                .bind(keys.current_id())
+                .bind($crate::domain::Timestamp::now())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(if exists == 0 {
+                    SecretWrite::Created
+                } else {
+                    SecretWrite::Replaced
+                })
+            }
+
+            async fn delete_plugin_secret(
+                &self,
+                tenant: &$crate::ids::TenantId,
+                endpoint: &$crate::ids::EndpointId,
+                name: &$crate::ids::SecretName,
+            ) -> Result<bool, $crate::store::StoreError> {
+                let mut writer = self.admin_writer().await?;
+                let gone = sqlx::query(
+                    "DELETE FROM endpoint_secrets WHERE tenant = $1 AND endpoint = $2 AND name = $3",
+                )
+                .bind(tenant.as_str())
+                .bind(endpoint.as_str())
+                .bind(name.as_str())
+                .execute(&mut *writer)
+                .await?
+                .rows_affected();
+                Ok(gone == 1)
+            }
+
+            async fn reseal(&self) -> Result<u64, $crate::store::StoreError> {
+                use $crate::store::sealing::{plugin_place, seal_signing, signing_place};
+                let keys = self.keys();
+                let current = keys.current_id();
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let used: Vec<Option<String>> = sqlx::query_scalar(
+                    "SELECT DISTINCT sealed_with FROM endpoints
+                     UNION SELECT DISTINCT sealed_with FROM endpoint_secrets",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                if let Some(unknown) = used.into_iter().flatten().find(|id| !keys.has(id)) {
+                    return Err($crate::store::SealError::UnknownKey(unknown).into());
+                }
+                let mut written = 0;
+                let stale: Vec<(String, String, String, Option<String>)> = sqlx::query_as(concat!(
+                    "SELECT tenant, id, spec, sealed_with FROM endpoints
+                     WHERE sealed_with IS NULL OR sealed_with <> $1",
+                    $lock_row
+                ))
+                .bind(current)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (tenant, id, spec, sealed_with) in stale {
+                    let mut spec: $crate::domain::EndpointSpec = $crate::store::rows::json(&spec)?;
+                    if sealed_with.is_some() {
+                        let place = signing_place(&tenant, &id);
+                        spec.secrets = spec
+                            .secrets
+                            .iter()
+                            .map(|s| keys.open(&place, s))
+                            .collect::<Result<_, _>>()?;
+                    }
+                    let spec = seal_signing(keys, &tenant, &id, &spec);
+                    sqlx::query(
+                        "UPDATE endpoints SET spec = $3, sealed_with = $4 WHERE tenant = $1 AND id = $2",
+                    )
+                    .bind(&tenant)
+                    .bind(&id)
+                    .bind($crate::store::rows::to_json(&spec))
+                    .bind(current)
+                    .execute(&mut *tx)
+                    .await?;
+                    written += 1;
+                }
+                let stale: Vec<(String, String, String, String)> = sqlx::query_as(concat!(
+                    "SELECT tenant, endpoint, name, sealed FROM endpoint_secrets WHERE sealed_with <> $1",
+                    $lock_row
+                ))
+                .bind(current)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (tenant, endpoint, name, sealed) in stale {
+                    let place = plugin_place(&tenant, &endpoint, &name);
+                    let value = keys.open(&place, &sealed)?;
+                    sqlx::query(
+                        "UPDATE endpoint_secrets SET sealed = $4, sealed_with = $5
+                         WHERE tenant = $1 AND endpoint = $2 AND name = $3",
+                    )
+                    .bind(&tenant)
+                    .bind(&endpoint)
+                    .bind(&name)
+                    .bind(keys.seal(&place, &value))
+                    .bind(current)
+                    .execute(&mut *tx)
+                    .await?;
+                    written += 1;
+                }
+                tx.commit().await?;
+                Ok(written)
             }
 
             async fn list_deliveries(

@@ -15,8 +15,10 @@ mod admin;
 mod cache;
 mod kv_compose;
 mod model;
+mod owner_only;
 mod postgres;
 mod rows;
+mod sealing;
 mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -24,6 +26,9 @@ pub(crate) mod testing;
 pub use cache::{EndpointCache, PolicyCache};
 pub use model::*;
 pub use postgres::PostgresStore;
+#[cfg(test)]
+pub(crate) use sealing::testing as testing_keys;
+pub use sealing::{Keyring, MASTER_KEY_FILE, SealError, generate as generate_master_key};
 #[cfg(test)]
 pub(crate) use sqlite::FsyncGate;
 pub use sqlite::SqliteStore;
@@ -33,8 +38,8 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::domain::{EndpointSpec, PolicyOverrides, Timestamp};
-use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
+use crate::domain::{EndpointSpec, PolicyOverrides, SecretValue, Timestamp};
+use crate::ids::{DeliveryId, EndpointId, PluginName, SecretName, TenantId};
 use crate::runtime::{KvNamespace, KvReader, KvWrite};
 
 /// Errors of the store, whatever the backend. The database drivers' own
@@ -65,6 +70,9 @@ pub enum StoreError {
         "another hookhost process is using the data directory {0}; stop it, or use another --data-dir"
     )]
     Locked(String),
+    /// A secret could not be sealed or opened.
+    #[error("{0}")]
+    Sealing(#[from] SealError),
     /// A stored record could not be read back.
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
@@ -353,6 +361,31 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
     /// Deletes an endpoint; `false` when there was none. Its deliveries stay.
     async fn delete_endpoint(&self, tenant: &TenantId, id: &EndpointId)
     -> Result<bool, StoreError>;
+
+    /// Sets the plugin secret `name` of an endpoint, sealed, unless that
+    /// would give the endpoint more than `max` secrets.
+    async fn put_plugin_secret(
+        &self,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        name: &SecretName,
+        value: &SecretValue,
+        max: usize,
+    ) -> Result<SecretWrite, StoreError>;
+
+    /// Deletes a plugin secret; `false` when there was none.
+    async fn delete_plugin_secret(
+        &self,
+        tenant: &TenantId,
+        endpoint: &EndpointId,
+        name: &SecretName,
+    ) -> Result<bool, StoreError>;
+
+    /// Seals again, under the current master key, every secret sealed under
+    /// a previous one or stored before sealing existed; returns how many
+    /// rows it wrote. A secret under a key this host lacks fails it,
+    /// naming the key.
+    async fn reseal(&self) -> Result<u64, StoreError>;
 
     /// Pauses an endpoint: its waiting deliveries, and those that arrive
     /// until it is resumed, are `paused`; running ones finish. Returns how

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{EndpointSpec, Provider, Timestamp};
+use crate::domain::{EndpointSpec, PluginSecrets, Provider, Timestamp};
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvNamespace, KvWrite, LogLine, OutboundCall, Outcome};
 
@@ -49,6 +49,21 @@ pub struct Endpoint {
     pub updated_at: Timestamp,
     /// Since when it has been paused: it stores what arrives and runs nothing.
     pub paused_at: Option<Timestamp>,
+    /// What its plugin reads through `secret::get`.
+    pub plugin_secrets: PluginSecrets,
+}
+
+/// What writing a plugin secret came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretWrite {
+    /// A new secret.
+    Created,
+    /// It replaced the value under the same name.
+    Replaced,
+    /// There is no such endpoint.
+    NoEndpoint,
+    /// The endpoint already holds the most secrets it may.
+    Full,
 }
 
 /// Where a delivery is in its life.

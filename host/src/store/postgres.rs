@@ -13,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{ConnectOptions, PgConnection, PgPool};
 
 use super::rows::{self, outcome_message, to_json};
+use super::sealing::Keyring;
 use super::{
     AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Durable, Ingested,
     LeaseToken, NewDelivery, Next, QueueStore, StoreError, WriteBatch, WriteResults,
@@ -32,6 +33,7 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Batches whose COMMIT (the WAL flush) is under way; see `write`.
     committing: Arc<Semaphore>,
+    keys: Arc<Keyring>,
 }
 
 /// Batches committing at once, each on a connection of the pool of 16.
@@ -46,7 +48,11 @@ const DEADLOCK_TRIES: u32 = 3;
 impl PostgresStore {
     /// Connects with `options` and migrates the schema (migrations take an
     /// advisory lock, so hosts starting together do not race).
-    pub async fn connect(options: PgConnectOptions) -> Result<Self, StoreError> {
+    /// `keys` seal the secrets it stores.
+    pub async fn connect(
+        options: PgConnectOptions,
+        keys: Arc<Keyring>,
+    ) -> Result<Self, StoreError> {
         let options = options.statement_cache_capacity(256);
         // Migrations may rewrite big tables: they run on a connection of
         // their own, without the statement timeout of the pool.
@@ -61,12 +67,13 @@ impl PostgresStore {
         Ok(Self {
             pool,
             committing: Arc::new(Semaphore::new(COMMITS_IN_FLIGHT)),
+            keys,
         })
     }
 
     /// Connects to `postgres://…`.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        Self::connect(url.parse().map_err(StoreError::from)?).await
+    pub async fn open(url: &str, keys: Arc<Keyring>) -> Result<Self, StoreError> {
+        Self::connect(url.parse().map_err(StoreError::from)?, keys).await
     }
 }
 
@@ -92,6 +99,11 @@ fn with_session_limits(options: PgConnectOptions) -> PgConnectOptions {
 }
 
 impl PostgresStore {
+    /// What seals the secrets this store holds.
+    fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
     /// Reads and writes share the pool.
     fn admin_reader(&self) -> &PgPool {
         &self.pool

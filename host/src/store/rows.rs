@@ -1,14 +1,19 @@
 //! Every row the store reads, decoded once for both backends, generic over
 //! sqlx's `Row`: the columns both select, and what they mean, are the same.
 
+use std::collections::HashMap;
+
 use sqlx::error::BoxDynError;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
+use super::sealing::{self, Keyring};
 use super::{
     Attempt, AttemptOutcome, ClaimRequest, Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken,
     PluginVersion, StoreError, Tenant,
 };
-use crate::domain::{PolicyOverrides, Provider, Timestamp};
+use crate::domain::{
+    EndpointSpec, PluginSecrets, PolicyOverrides, Provider, SecretValue, Timestamp,
+};
 use crate::ids::{DeliveryId, EndpointId, PluginName, TenantId};
 use crate::runtime::{KvReadError, Outcome};
 
@@ -70,15 +75,11 @@ pub(super) fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Stor
     serde_json::from_str(text).map_err(corrupt)
 }
 
-/// Encodes a JSON column.
 /// A tenant's stored policy overrides; none stored is none overridden.
 pub(super) fn policy(text: Option<&str>) -> Result<PolicyOverrides, StoreError> {
     Ok(text.map(json).transpose()?.unwrap_or_default())
 }
 
-/// The worker share a tenant's stored policy sets, if it sets one; an
-/// unreadable policy sets none (as the policy cache falls back to the
-/// defaults), so it cannot stall every tenant's claims.
 /// How many of `tenant`'s due deliveries a claim may take, given its
 /// stored policy: its share of the workers less those it runs, at most the
 /// claim's size.
@@ -86,6 +87,9 @@ pub(super) fn room(req: &ClaimRequest, tenant: &str, policy: Option<&str>) -> us
     req.room(tenant, worker_share(policy)).min(req.max)
 }
 
+/// The worker share a tenant's stored policy sets, if it sets one; an
+/// unreadable policy sets none (as the policy cache falls back to the
+/// defaults), so it cannot stall every tenant's claims.
 fn worker_share(text: Option<&str>) -> Option<u32> {
     let policy = policy(text)
         .inspect_err(|e| tracing::warn!(error = %e, "stored tenant policy is unreadable"))
@@ -97,6 +101,7 @@ fn worker_share(text: Option<&str>) -> Option<u32> {
         .map(|n| n.min(u32::MAX.into()) as u32)
 }
 
+/// Encodes a JSON column.
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
@@ -233,26 +238,65 @@ where
     })
 }
 
-/// An endpoint of `tenant` (columns `id`, `spec`, `created_at`, `updated_at`,
-/// `paused_at`).
-pub(super) fn endpoint<'r, R>(tenant: &TenantId, row: &'r R) -> Result<Endpoint, StoreError>
+/// An endpoint of `tenant` (columns `id`, `spec`, `sealed_with`,
+/// `created_at`, `updated_at`, `paused_at`), its signing secrets opened, and
+/// the plugin secrets read beside it.
+pub(super) fn endpoint<'r, R>(
+    keys: &Keyring,
+    tenant: &TenantId,
+    row: &'r R,
+    plugin_secrets: PluginSecrets,
+) -> Result<Endpoint, StoreError>
 where
     R: Row,
     &'static str: ColumnIndex<R>,
     String: Decode<'r, R::Database> + Type<R::Database>,
+    Option<String>: Decode<'r, R::Database>,
     &'r str: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     Timestamp: Decode<'r, R::Database> + Type<R::Database>,
     Option<Timestamp>: Decode<'r, R::Database>,
 {
+    let id = EndpointId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?;
+    let mut spec: EndpointSpec = json(row.try_get::<&str, _>("spec")?)?;
+    // Rows from before sealing hold their secrets as they came; the next
+    // start seals them (`reseal`).
+    if row.try_get::<Option<String>, _>("sealed_with")?.is_some() {
+        let place = sealing::signing_place(tenant.as_str(), id.as_str());
+        spec.secrets = spec
+            .secrets
+            .iter()
+            .map(|sealed| keys.open(&place, sealed))
+            .collect::<Result<_, _>>()?;
+    }
     Ok(Endpoint {
         tenant: tenant.clone(),
-        id: EndpointId::new(row.try_get::<String, _>("id")?).map_err(corrupt)?,
-        spec: json(row.try_get::<&str, _>("spec")?)?,
+        id,
+        spec,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         paused_at: row.try_get("paused_at")?,
+        plugin_secrets,
     })
+}
+
+/// Plugin secrets of `tenant`'s endpoints, opened, by endpoint, from rows
+/// of `(endpoint, name, sealed)`.
+pub(super) fn plugin_secrets(
+    keys: &Keyring,
+    tenant: &TenantId,
+    rows: Vec<(String, String, String)>,
+) -> Result<HashMap<String, PluginSecrets>, StoreError> {
+    let mut by_endpoint: HashMap<String, Vec<(String, SecretValue)>> = HashMap::new();
+    for (endpoint, name, sealed) in rows {
+        let place = sealing::plugin_place(tenant.as_str(), &endpoint, &name);
+        let value = SecretValue::new(keys.open(&place, &sealed)?);
+        by_endpoint.entry(endpoint).or_default().push((name, value));
+    }
+    Ok(by_endpoint
+        .into_iter()
+        .map(|(endpoint, secrets)| (endpoint, secrets.into_iter().collect()))
+        .collect())
 }
 
 /// A tenant (columns `id`, `created_at`).

@@ -12,7 +12,9 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqlitePool};
 
+use super::owner_only;
 use super::rows::{outcome_message, to_json};
+use super::sealing::Keyring;
 use super::{Claim, ClaimRequest, Durable, QueueStore, StoreError, WriteBatch, WriteResults};
 use crate::domain::Timestamp;
 use crate::runtime::{KvNamespace, KvWrite};
@@ -42,21 +44,23 @@ pub struct SqliteStore {
     queue: QueueWriter,
     reader: SqlitePool,
     kv_reads: Arc<KvReads>,
+    keys: Arc<Keyring>,
     /// Held while serving, so a second server on the same directory refuses to start.
     _lock: Option<Arc<File>>,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and migrates it.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::open_with(path, WalSync::start).await
+    /// Opens (creating if needed) the database at `path` and migrates it;
+    /// `keys` seal the secrets it stores.
+    pub async fn open(path: &Path, keys: Arc<Keyring>) -> Result<Self, StoreError> {
+        Self::open_with(path, keys, WalSync::start).await
     }
 
     /// Opens a database whose log's fsyncs wait for the test.
     #[cfg(test)]
     pub(crate) async fn open_gated(path: &Path) -> (Self, FsyncGate) {
         let (gate, fsync) = FsyncGate::new();
-        let store = Self::open_with(path, |_| WalSync::with(fsync))
+        let store = Self::open_with(path, super::sealing::testing(), |_| WalSync::with(fsync))
             .await
             .unwrap();
         (store, gate)
@@ -64,10 +68,17 @@ impl SqliteStore {
 
     async fn open_with(
         path: &Path,
+        keys: Arc<Keyring>,
         sync: impl FnOnce(std::path::PathBuf) -> std::io::Result<WalSync>,
     ) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            owner_only::create_dir(dir)?;
+        }
+        owner_only::create_or_narrow(path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            owner_only::narrow(Path::new(&name))?;
         }
         // synchronous=FULL: in WAL mode NORMAL survives a crash of the process
         // but can lose the last commits on power loss; an accepted webhook must
@@ -96,6 +107,7 @@ impl SqliteStore {
             queue,
             reader,
             kv_reads: Arc::new(KvReads::new(path)),
+            keys,
             _lock: None,
         })
     }
@@ -104,13 +116,14 @@ impl SqliteStore {
     /// directory's lock first, so exactly one process works its queue. Every
     /// lease found then belonged to a process that died, so its deliveries
     /// are due at once rather than when the lease would have expired.
-    pub async fn open_exclusive(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
-        let lock = File::create(data_dir.join(LOCK_FILE))?;
+    pub async fn open_exclusive(data_dir: &Path, keys: Arc<Keyring>) -> Result<Self, StoreError> {
+        owner_only::create_dir(data_dir)?;
+        owner_only::create_or_narrow(&data_dir.join(LOCK_FILE))?;
+        let lock = File::options().write(true).open(data_dir.join(LOCK_FILE))?;
         if lock.try_lock().is_err() {
             return Err(StoreError::Locked(data_dir.display().to_string()));
         }
-        let mut store = Self::open(&data_dir.join(DATABASE_FILE)).await?;
+        let mut store = Self::open(&data_dir.join(DATABASE_FILE), keys).await?;
         store._lock = Some(Arc::new(lock));
         let orphaned = sqlx::query("UPDATE deliveries SET due_at = ?1 WHERE status = 'running'")
             .bind(Timestamp::now().as_ms())
@@ -128,6 +141,11 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// What seals the secrets this store holds.
+    fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
     /// Reads go to the pool of read-only connections.
     fn admin_reader(&self) -> &SqlitePool {
         &self.reader

@@ -126,13 +126,19 @@ mod tests {
     async fn the_log_fsynced_is_the_one_beside_the_file_sqlite_opened() {
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real.db");
-        drop(SqliteStore::open(&real).await.unwrap());
+        drop(
+            SqliteStore::open(&real, crate::store::testing_keys())
+                .await
+                .unwrap(),
+        );
         let link = dir.path().join("link.db");
         std::os::unix::fs::symlink(&real, &link).unwrap();
 
         // SQLite follows the link: its log is real.db-wal, and no
         // link.db-wal ever exists to be fsynced instead.
-        let store = SqliteStore::open(&link).await.unwrap();
+        let store = SqliteStore::open(&link, crate::store::testing_keys())
+            .await
+            .unwrap();
         ingest_one(&store).await.wait().await.unwrap();
         assert!(dir.path().join("real.db-wal").exists());
         assert!(!dir.path().join("link.db-wal").exists());
@@ -141,7 +147,9 @@ mod tests {
     #[tokio::test]
     async fn the_admin_writer_stays_synchronous_full_beside_the_queues_batches_and_claims() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("t.db")).await.unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db"), crate::store::testing_keys())
+            .await
+            .unwrap();
         assert_eq!(synchronous(&store).await, 2, "FULL from the start");
 
         ingest_one(&store).await.wait().await.unwrap();
