@@ -74,6 +74,8 @@ pub struct Config {
     pub http_request_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// How log lines are written.
+    pub log_format: LogFormat,
     /// Proxies believed about the client's address.
     pub trusted_proxies: Vec<IpNet>,
     /// The header trusted proxies write the client's address into.
@@ -84,6 +86,16 @@ pub struct Config {
     pub tls: TlsSettings,
     /// What a tenant may do unless its own policy says otherwise.
     pub tenant: TenantPolicy,
+}
+
+/// How log lines are written to standard error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// For people: one aligned line per event.
+    Text,
+    /// For log collectors: one JSON object per line.
+    Json,
 }
 
 /// Which header trusted proxies write the client's address into.

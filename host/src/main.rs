@@ -13,13 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "hookhost=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    hookhost::cli::init_logging();
     match Cli::parse().run().await {
         Ok(code) => code,
         Err(e) => {

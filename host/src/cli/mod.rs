@@ -5,6 +5,7 @@ mod config;
 mod delivery;
 mod demo;
 mod endpoint;
+mod logging;
 mod plugin;
 mod send;
 mod serve;
@@ -16,6 +17,8 @@ use clap::{Parser, Subcommand};
 
 use crate::runtime::RuntimeError;
 use crate::store::StoreError;
+
+pub use logging::init_logging;
 
 /// Self-hosted webhook runtime: verify, store and run sandboxed WebAssembly handlers.
 #[derive(Debug, Parser)]

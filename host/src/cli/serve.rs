@@ -27,6 +27,7 @@ pub(crate) struct ServeArgs {
 impl ServeArgs {
     pub(crate) async fn run(self) -> Result<ExitCode, CliError> {
         let config = Arc::new(resolve(self.config.as_deref(), &self.settings)?.config);
+        super::logging::set_format(config.log_format);
         let keys = Arc::new(keyring(&config)?);
         let store: Arc<dyn Store> = match &config.database_url {
             Some(url) => Arc::new(PostgresStore::open(url.expose(), keys).await?),
