@@ -70,6 +70,21 @@ impl RetryPolicy {
         let factor = 1.0 + JITTER * (2.0 * unit.clamp(0.0, 1.0) - 1.0);
         Some(Duration::from_secs_f64(base as f64 * factor))
     }
+
+    /// [`next_delay`](Self::next_delay) when the handler's receiver asked for
+    /// `requested` (a 429 or 503 with `Retry-After`): the policy's wait or
+    /// the request, whichever is longer, a request past [`MAX_DELAY_S`]
+    /// counting as that. The policy alone says when the run is over: a
+    /// request never buys an attempt.
+    pub fn next_delay_at_least(
+        &self,
+        run_attempt: u32,
+        unit: f64,
+        requested: Duration,
+    ) -> Option<Duration> {
+        let policy = self.next_delay(run_attempt, unit)?;
+        Some(policy.max(requested.min(Duration::from_secs(MAX_DELAY_S))))
+    }
 }
 
 #[cfg(test)]
@@ -111,6 +126,47 @@ mod tests {
         };
         assert!(p.validate().is_ok());
         assert_eq!(p.next_delay(1, 0.5), None);
+    }
+
+    #[test]
+    fn a_requested_wait_longer_than_the_policys_is_taken() {
+        let p = RetryPolicy::default();
+        let asked = Duration::from_secs(3_600);
+        assert_eq!(p.next_delay_at_least(1, 0.5, asked), Some(asked));
+    }
+
+    #[test]
+    fn a_requested_wait_shorter_than_the_policys_leaves_the_policys() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            p.next_delay_at_least(2, 0.5, Duration::from_secs(1)),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            p.next_delay_at_least(2, 0.5, Duration::ZERO),
+            p.next_delay(2, 0.5)
+        );
+    }
+
+    #[test]
+    fn a_requested_wait_counts_at_most_one_week() {
+        let p = RetryPolicy::default();
+        let a_year = Duration::from_secs(365 * 24 * 3600);
+        assert_eq!(
+            p.next_delay_at_least(1, 0.5, a_year),
+            Some(Duration::from_secs(MAX_DELAY_S))
+        );
+    }
+
+    #[test]
+    fn a_requested_wait_never_buys_an_attempt_past_the_policys_last() {
+        let p = RetryPolicy {
+            max_attempts: 2,
+            schedule_s: vec![5],
+        };
+        let asked = Duration::from_secs(60);
+        assert_eq!(p.next_delay_at_least(1, 0.5, asked), Some(asked));
+        assert_eq!(p.next_delay_at_least(2, 0.5, asked), None);
     }
 
     #[test]
