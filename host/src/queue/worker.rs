@@ -259,6 +259,7 @@ async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
         Err(outcome) => (
             Invocation {
                 outcome,
+                retry_after_ms: None,
                 duration: started.elapsed(),
                 logs: Vec::new(),
                 logs_truncated: false,
@@ -278,12 +279,15 @@ async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
             writes: invocation.kv_writes,
         },
         Outcome::Reject(_) => Next::Dead,
-        _ => match policy.next_delay(d.run_attempt, rand::random()) {
-            Some(delay) => Next::Retry {
-                due_at: Timestamp::now().after(delay),
-            },
-            None => Next::Dead,
-        },
+        _ => {
+            let requested = Duration::from_millis(invocation.retry_after_ms.unwrap_or(0));
+            match policy.next_delay_at_least(d.run_attempt, rand::random(), requested) {
+                Some(delay) => Next::Retry {
+                    due_at: Timestamp::now().after(delay),
+                },
+                None => Next::Dead,
+            }
+        }
     };
     tracing::debug!(delivery = %d.id, attempt = d.attempt, outcome = AttemptOutcome::from(&invocation.outcome).as_str(), "attempt finished");
     Completion {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::capabilities::kv::KvNamespace;
-use crate::domain::{EndpointLimits, EndpointSpec, HostPattern};
+use crate::domain::{EndpointLimits, EndpointSpec, HostPattern, PluginSecrets};
 
 /// Resource limits of one invocation; each is configurable per endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,4 +87,7 @@ pub struct Grants {
     pub kv: KvNamespace,
     /// A cap on the tenant's whole KV usage in bytes.
     pub kv_quota_bytes: u64,
+    /// The endpoint's plugin secrets, read by the guest through `secret`;
+    /// their values are replaced in everything the attempt records.
+    pub secrets: PluginSecrets,
 }

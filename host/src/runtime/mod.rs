@@ -9,9 +9,11 @@
 mod bindings;
 mod cache;
 pub mod capabilities;
+mod compat;
 mod cpu;
 mod limits;
 mod outcome;
+mod redact;
 mod state;
 mod validate;
 
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::clip;
+use crate::domain::PluginSecrets;
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
@@ -32,18 +34,21 @@ use wasmtime::{
 };
 use wasmtime_wasi::WasiCtx;
 
-use bindings::types::{Event as WitEvent, HandlerError};
-use bindings::{Handler, HandlerPre};
+use bindings::types::{HandlerError, RetryLater};
+use bindings::{AnyHandlerPre, Handler, v0_1};
 use cache::CompileCache;
 use capabilities::config::ConfigState;
 use capabilities::http_out::{HttpClients, HttpState};
 use capabilities::kv::{KvBudget, KvState, UsageCache};
 use capabilities::log::LogBuffer;
+use capabilities::secret::SecretState;
 use capabilities::stdio::CapturedStream;
 pub use cpu::GuestCpu;
 use cpu::{CpuGate, Turn};
+use redact::Redactor;
 use state::{MemoryLimiter, State};
 
+pub use bindings::World;
 pub use capabilities::kv::{
     KvNamespace, KvReadError, KvReader, KvWrite, MAX_LIST_KEYS, WRITE_OVERHEAD_BYTES,
 };
@@ -139,7 +144,7 @@ pub enum RuntimeError {
 pub struct Plugin {
     digest: String,
     imports: Vec<String>,
-    pre: HandlerPre<State>,
+    pre: AnyHandlerPre,
 }
 
 impl Plugin {
@@ -152,12 +157,18 @@ impl Plugin {
     pub fn imports(&self) -> &[String] {
         &self.imports
     }
+
+    /// The version of the handler world the component was built against.
+    pub fn world(&self) -> World {
+        self.pre.world()
+    }
 }
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
             .field("digest", &self.digest)
+            .field("world", &self.world())
             .finish()
     }
 }
@@ -203,6 +214,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
         Handler::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(setup)?;
+        v0_1::Handler::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(setup)?;
         let cache = match &config.cache_dir {
             Some(dir) => Some(CompileCache::new(dir, &engine)?),
             None => None,
@@ -343,7 +355,9 @@ impl Runtime {
         let _permit = self.inner.permits.acquire().await.expect("never closed");
         let started = Instant::now();
         let deadline = started + limits.timeout();
-        let log = LogBuffer::shared(limits.max_log_bytes);
+        let secrets = Arc::new(grants.secrets.clone());
+        let redactor = Arc::new(Redactor::new(secrets.clone()));
+        let log = LogBuffer::shared(limits.max_log_bytes, redactor.clone());
         let state = State {
             wasi: sandbox_wasi(&log),
             table: resource_table(),
@@ -375,6 +389,8 @@ impl Runtime {
                 },
             ),
             config: ConfigState::new(Arc::new(grants.config.clone())),
+            secret: SecretState::new(secrets),
+            redactor: redactor.clone(),
         };
         let turn = Turn::new(self.inner.cpu.clone(), &event.tenant);
         let mut store = Store::new(&self.inner.engine, state);
@@ -396,20 +412,25 @@ impl Runtime {
             })
         });
 
-        let event = to_wit(event);
-        let run = async {
-            let handler = plugin.pre.instantiate_async(&mut store).await?;
-            handler.call_handle(&mut store, &event).await
-        };
+        let run = plugin.pre.handle(&mut store, event);
         let result = tokio::time::timeout(limits.timeout() + DEADLINE_GRACE, run).await;
         let duration = started.elapsed();
 
         let state = store.into_data();
+        let message = |m: String| redactor.clip(m, MAX_MESSAGE_BYTES);
+        let mut retry_after_ms = None;
         let outcome = match result {
             Err(_elapsed) => Outcome::Timeout,
             Ok(Ok(Ok(()))) => Outcome::Ok,
-            Ok(Ok(Err(HandlerError::Retry(m)))) => Outcome::Retry(clip(m, MAX_MESSAGE_BYTES)),
-            Ok(Ok(Err(HandlerError::Reject(m)))) => Outcome::Reject(clip(m, MAX_MESSAGE_BYTES)),
+            Ok(Ok(Err(HandlerError::Retry(m)))) => Outcome::Retry(message(m)),
+            Ok(Ok(Err(HandlerError::Reject(m)))) => Outcome::Reject(message(m)),
+            Ok(Ok(Err(HandlerError::RetryAfter(RetryLater {
+                message: m,
+                after_ms,
+            })))) => {
+                retry_after_ms = Some(after_ms);
+                Outcome::Retry(message(m))
+            }
             Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => Outcome::Timeout,
             Ok(Err(_)) if state.limiter.hit => Outcome::OutOfMemory,
             Ok(Err(e)) => {
@@ -417,16 +438,17 @@ impl Runtime {
                     Some(trap) => trap.to_string(),
                     None => format!("{e:#}"),
                 };
-                let message = match log.lock().expect("log lock").panic_message() {
+                let text = match log.lock().expect("log lock").panic_message() {
                     Some(panic) => format!("{panic} ({trap})"),
                     None => trap,
                 };
-                Outcome::Trap(clip(message, MAX_MESSAGE_BYTES))
+                Outcome::Trap(message(text))
             }
         };
         let (logs, logs_truncated) = log.lock().expect("log lock").finish();
         Invocation {
             outcome,
+            retry_after_ms,
             duration,
             logs,
             logs_truncated,
@@ -453,10 +475,10 @@ impl Inner {
                 Component::new(&self.engine, wasm).map_err(invalid)?
             }
         };
-        let imports =
+        let checked =
             validate::check_world(&self.engine, &component).map_err(RuntimeError::InvalidPlugin)?;
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
-        let pre = HandlerPre::new(pre).map_err(invalid)?;
+        let pre = validate::handler(pre, checked.world).map_err(RuntimeError::InvalidPlugin)?;
         // Only a component that passed every check reaches the disk.
         if fresh && let Some(cache) = &self.cache {
             let artifact = component.serialize().map_err(|e| {
@@ -466,7 +488,7 @@ impl Inner {
         }
         Ok(Plugin {
             digest: format!("sha256:{digest_hex}"),
-            imports,
+            imports: checked.imports,
             pre,
         })
     }
@@ -563,21 +585,7 @@ fn spawn_epoch_ticker(inner: Weak<Inner>) {
         .expect("spawn epoch thread");
 }
 
-fn to_wit(e: Event) -> WitEvent {
-    WitEvent {
-        id: e.id,
-        tenant: e.tenant,
-        endpoint: e.endpoint,
-        provider: e.provider,
-        event_type: e.event_type,
-        received_at_ms: e.received_at_ms,
-        attempt: e.attempt,
-        headers: e.headers,
-        body: e.body,
-    }
-}
-
-/// Grants for local runs and tests: no hosts, no private network.
+/// Grants for local runs and tests: no hosts, no private network, no secrets.
 impl Grants {
     /// A namespace with no hosts allowed and the given settings.
     pub fn new(kv: KvNamespace, config: BTreeMap<String, String>) -> Self {
@@ -587,6 +595,7 @@ impl Grants {
             allow_private_network: false,
             kv,
             kv_quota_bytes: 64 * 1024 * 1024,
+            secrets: PluginSecrets::default(),
         }
     }
 }

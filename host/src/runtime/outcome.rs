@@ -94,6 +94,12 @@ impl OutboundCall {
 pub struct Invocation {
     /// How it ended.
     pub outcome: Outcome,
+    /// How long the handler's receiver asked it to wait, in milliseconds,
+    /// when the handler returned `retry-after` (the outcome is then
+    /// [`Outcome::Retry`] with its message); the queue waits at least that
+    /// long, within `domain::MAX_DELAY_S`, before the next attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
     /// Wall-clock time from instantiation to the end of the call.
     #[serde(with = "duration_ms")]
     pub duration: Duration,

@@ -1,5 +1,7 @@
 //! The data of one `Store`: everything an invocation owns, dropped with it.
 
+use std::sync::Arc;
+
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -8,6 +10,8 @@ use super::capabilities::config::ConfigState;
 use super::capabilities::http_out::HttpState;
 use super::capabilities::kv::KvState;
 use super::capabilities::log::SharedLog;
+use super::capabilities::secret::SecretState;
+use super::redact::Redactor;
 
 /// Per-invocation store data. Nothing in it outlives the invocation.
 pub(crate) struct State {
@@ -18,6 +22,9 @@ pub(crate) struct State {
     pub(crate) http: HttpState,
     pub(crate) kv: KvState,
     pub(crate) config: ConfigState,
+    pub(crate) secret: SecretState,
+    /// Keeps the secrets' values out of what the attempt records.
+    pub(crate) redactor: Arc<Redactor>,
 }
 
 impl WasiView for State {

@@ -2,6 +2,9 @@
 //! [`egress`](super::egress), a per-invocation call budget, timeouts and a
 //! response cap.
 //!
+//! Each call is recorded with the invocation's secrets replaced in its method,
+//! URL and error (`runtime::redact`).
+//!
 //! Two shared clients serve every invocation: a strict one whose resolver
 //! refuses non-public addresses (so the address connected to is the address
 //! checked: no DNS-rebinding window), and an open one for endpoints with
@@ -17,7 +20,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use super::egress::is_public;
 use crate::domain::HostPattern;
 use crate::runtime::bindings::http_out::{Error, Host, Request, Response};
-use crate::runtime::outcome::OutboundCall;
+use crate::runtime::outcome::{
+    MAX_CALL_ERROR_BYTES, MAX_METHOD_BYTES, MAX_URL_BYTES, OutboundCall,
+};
 use crate::runtime::state::State;
 
 /// Headers a guest may not set: they belong to the connection, not the request.
@@ -257,12 +262,16 @@ impl Host for State {
         let budget_spent = self.http.calls.len() as u32 >= self.http.max_calls;
         let result = self.http.send(request).await;
         if !budget_spent {
+            let redactor = &self.redactor;
             self.http.calls.push(OutboundCall::new(
-                method,
-                url,
+                redactor.clip(method, MAX_METHOD_BYTES),
+                redactor.clip(url, MAX_URL_BYTES),
                 result.as_ref().ok().map(|r| r.status),
                 started.elapsed().as_millis() as u64,
-                result.as_ref().err().map(describe),
+                result
+                    .as_ref()
+                    .err()
+                    .map(|e| redactor.clip(describe(e), MAX_CALL_ERROR_BYTES)),
             ));
         }
         result

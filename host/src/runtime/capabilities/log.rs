@@ -1,13 +1,15 @@
 //! `log`: the guest's log lines, and its stdout and stderr, kept with the attempt.
 //!
 //! A budget caps what one invocation keeps, so a guest that logs in a loop
-//! costs the host a bounded amount of memory and storage.
+//! costs the host a bounded amount of memory and storage. Each kept line has
+//! its secrets replaced first, so the budget charges what is stored.
 
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use crate::runtime::bindings::log::{Host, Level as WitLevel};
+use crate::runtime::redact::Redactor;
 use crate::runtime::state::State;
 
 /// Where a line came from and how much it matters.
@@ -73,12 +75,13 @@ pub(crate) struct LogBuffer {
     partial_stdout: Vec<u8>,
     partial_stderr: Vec<u8>,
     stderr_tail: String,
+    redactor: Arc<Redactor>,
 }
 
 pub(crate) type SharedLog = Arc<Mutex<LogBuffer>>;
 
 impl LogBuffer {
-    pub(crate) fn shared(budget: u64) -> SharedLog {
+    pub(crate) fn shared(budget: u64, redactor: Arc<Redactor>) -> SharedLog {
         Arc::new(Mutex::new(LogBuffer {
             started: std::time::Instant::now(),
             lines: Vec::new(),
@@ -88,6 +91,7 @@ impl LogBuffer {
             partial_stdout: Vec::new(),
             partial_stderr: Vec::new(),
             stderr_tail: String::new(),
+            redactor,
         }))
     }
 
@@ -106,8 +110,15 @@ impl LogBuffer {
         if self.truncated {
             return;
         }
-        let size = message.len() as u64 + LINE_OVERHEAD_BYTES;
-        if self.bytes + size > self.budget {
+        // A line longer than the whole budget is never kept, whatever it
+        // holds, so only shorter ones are searched (and so only what the
+        // budget bounds); replacing may shrink or grow a line.
+        let message = if message.len() as u64 <= self.budget {
+            self.redactor.redact(message)
+        } else {
+            message
+        };
+        if self.bytes + message.len() as u64 + LINE_OVERHEAD_BYTES > self.budget {
             self.truncated = true;
             let message = format!(
                 "[log truncated: this invocation reached its budget of {} bytes]",
@@ -116,7 +127,7 @@ impl LogBuffer {
             self.lines.push(self.line(Level::Warn, message));
             return;
         }
-        self.bytes += size;
+        self.bytes += message.len() as u64 + LINE_OVERHEAD_BYTES;
         let line = self.line(level, message);
         self.lines.push(line);
     }
@@ -200,10 +211,32 @@ impl Host for State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{PluginSecrets, SecretValue};
+
+    fn shared(budget: u64) -> SharedLog {
+        LogBuffer::shared(budget, Arc::new(Redactor::new(Arc::default())))
+    }
+
+    #[test]
+    fn a_kept_line_has_its_secrets_replaced_and_is_charged_as_kept() {
+        let secrets: PluginSecrets = [("k".into(), SecretValue::new("0123456789abcdef".into()))]
+            .into_iter()
+            .collect();
+        let budget = 2 * LINE_OVERHEAD_BYTES + 20;
+        let log = LogBuffer::shared(budget, Arc::new(Redactor::new(Arc::new(secrets))));
+        let mut log = log.lock().unwrap();
+        // 16 bytes as written, 10 as kept: both lines fit only as kept.
+        log.push(Level::Info, "0123456789abcdef".into());
+        log.write_stream(Level::Stdout, b"0123456789abcdef\n");
+        let (lines, truncated) = log.finish();
+        assert!(!truncated);
+        let text: Vec<_> = lines.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(text, ["[secret k]", "[secret k]"]);
+    }
 
     #[test]
     fn lines_past_the_budget_are_dropped_behind_one_marker() {
-        let log = LogBuffer::shared(10 + 2 * LINE_OVERHEAD_BYTES);
+        let log = shared(10 + 2 * LINE_OVERHEAD_BYTES);
         let mut log = log.lock().unwrap();
         log.push(Level::Info, "12345".into());
         log.push(Level::Info, "67890".into());
@@ -218,7 +251,7 @@ mod tests {
     #[test]
     fn empty_lines_are_charged_so_a_flood_of_them_stays_bounded() {
         let budget = 1024;
-        let log = LogBuffer::shared(budget);
+        let log = shared(budget);
         let mut log = log.lock().unwrap();
         for _ in 0..100_000 {
             log.push(Level::Info, String::new());
@@ -231,7 +264,7 @@ mod tests {
     #[test]
     fn one_write_of_a_million_newlines_keeps_lines_within_the_budget() {
         let budget = 4096;
-        let log = LogBuffer::shared(budget);
+        let log = shared(budget);
         let mut log = log.lock().unwrap();
         log.write_stream(Level::Stdout, &vec![b'\n'; 1_000_000]);
         let (lines, truncated) = log.finish();
@@ -241,7 +274,7 @@ mod tests {
 
     #[test]
     fn stream_output_is_split_into_lines_and_flushed_at_the_end() {
-        let log = LogBuffer::shared(1024);
+        let log = shared(1024);
         let mut log = log.lock().unwrap();
         log.write_stream(Level::Stdout, b"hello\nwor");
         log.write_stream(Level::Stdout, b"ld\nlast");
@@ -252,7 +285,7 @@ mod tests {
 
     #[test]
     fn a_panic_message_is_found_in_stderr_even_after_truncation() {
-        let log = LogBuffer::shared(4);
+        let log = shared(4);
         let mut log = log.lock().unwrap();
         log.write_stream(Level::Stderr, b"noise that overflows the budget\n");
         log.write_stream(
