@@ -14,7 +14,7 @@ use reqwest::header::CONTENT_TYPE;
 use super::CliError;
 use super::client::{ApiArgs, Client, TenantFlag, human_size, table, truncate};
 use crate::api::views::{PluginList, PluginVersionView};
-use crate::domain::HostPattern;
+use crate::domain::{HostPattern, MIN_SECRET_BYTES, SecretValue};
 use crate::ids::{DeliveryId, PluginName, TenantId};
 use crate::runtime::{
     Event, Grants, Invocation, KvNamespace, KvWrite, Limits, Outcome, Runtime, RuntimeConfig,
@@ -80,6 +80,10 @@ pub(crate) struct TestArgs {
     /// A setting the handler reads with config::get, as key=value.
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = key_value)]
     config: Vec<(String, String)>,
+    /// A plugin secret the handler reads with secret::get, as name=value; its
+    /// value is replaced by `[secret NAME]` in what the run prints.
+    #[arg(long = "secret", value_name = "NAME=VALUE", value_parser = secret)]
+    secrets: Vec<(String, SecretValue)>,
     /// A request header the handler sees, as name=value.
     #[arg(long = "header", value_name = "NAME=VALUE", value_parser = key_value)]
     headers: Vec<(String, String)>,
@@ -108,6 +112,18 @@ pub(crate) fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+/// Parses a `NAME=VALUE` secret, as long as a server accepts one.
+fn secret(s: &str) -> Result<(String, SecretValue), String> {
+    let (name, value) = key_value(s)?;
+    if value.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "the value of secret {name} is {} bytes; a secret is at least {MIN_SECRET_BYTES}, so that replacing it in logs cannot take ordinary text apart",
+            value.len()
+        ));
+    }
+    Ok((name, SecretValue::new(value)))
 }
 
 impl PluginCommand {
@@ -307,6 +323,7 @@ async fn test(args: TestArgs) -> Result<ExitCode, CliError> {
     );
     grants.allowed_hosts = args.allow_hosts;
     grants.allow_private_network = args.allow_private_network;
+    grants.secrets = args.secrets.into_iter().collect();
     let limits = Limits {
         timeout_ms: args.timeout_ms,
         memory_mb: args.memory_mb,
@@ -376,6 +393,9 @@ fn plugin_name_from(path: &Path) -> PluginName {
 
 fn print_report(inv: &Invocation) {
     println!("outcome: {} ({} ms)", inv.outcome, inv.duration.as_millis());
+    if let Some(ms) = inv.retry_after_ms {
+        println!("retry after: {ms} ms, as the handler asked");
+    }
     if !inv.logs.is_empty() {
         println!("logs:");
         for line in &inv.logs {
