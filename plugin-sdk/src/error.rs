@@ -1,5 +1,7 @@
 use core::fmt;
+use std::time::Duration;
 
+use crate::wit::hookhost::plugin::types::RetryLater;
 use crate::{http, kv, wit};
 
 /// `Result` with [`HandlerError`] as the default error type.
@@ -12,6 +14,16 @@ pub enum HandlerError {
     Retry(String),
     /// A permanent failure: the delivery is dead-lettered at once.
     Reject(String),
+    /// A transient failure whose receiver said when to come back: the host
+    /// runs the handler again no sooner than `after` from now (nor sooner
+    /// than the endpoint's retry policy would), within the policy's attempts.
+    /// A wait longer than one week counts as one week.
+    RetryAfter {
+        /// Why the handler failed.
+        message: String,
+        /// How long to wait at least.
+        after: Duration,
+    },
 }
 
 /// A transient failure: the host will run the handler again later.
@@ -23,6 +35,30 @@ pub enum HandlerError {
 /// ```
 pub fn retry(message: impl Into<String>) -> HandlerError {
     HandlerError::Retry(message.into())
+}
+
+/// A transient failure whose receiver said when to come back (a 429 or 503
+/// with `Retry-After`, say): the host runs the handler again no sooner than
+/// `after` from now, and no sooner than the endpoint's retry policy would.
+/// It still counts as one of the policy's attempts, and a wait longer than one
+/// week counts as one week.
+///
+/// With `?`, a 429 or 503 answer that carries `Retry-After` becomes this on
+/// its own (see [`http::Error`]).
+///
+/// ```
+/// use hookhost_sdk::{HandlerError, retry_after};
+/// use std::time::Duration;
+///
+/// let err = retry_after("rate limited", Duration::from_secs(30));
+/// assert!(err.is_retry());
+/// assert_eq!(err.to_string(), "retry after 30 s: rate limited");
+/// ```
+pub fn retry_after(message: impl Into<String>, after: Duration) -> HandlerError {
+    HandlerError::RetryAfter {
+        message: message.into(),
+        after,
+    }
 }
 
 /// A permanent failure: the host dead-letters the delivery without retrying.
@@ -42,13 +78,15 @@ impl HandlerError {
     /// The message, without the variant.
     pub fn message(&self) -> &str {
         match self {
-            HandlerError::Retry(m) | HandlerError::Reject(m) => m,
+            HandlerError::Retry(m)
+            | HandlerError::Reject(m)
+            | HandlerError::RetryAfter { message: m, .. } => m,
         }
     }
 
-    /// Whether the host will retry the delivery.
+    /// Whether the host will retry the delivery (within its retry policy).
     pub fn is_retry(&self) -> bool {
-        matches!(self, HandlerError::Retry(_))
+        !matches!(self, HandlerError::Reject(_))
     }
 }
 
@@ -57,6 +95,9 @@ impl fmt::Display for HandlerError {
         match self {
             HandlerError::Retry(m) => write!(f, "retry: {m}"),
             HandlerError::Reject(m) => write!(f, "reject: {m}"),
+            HandlerError::RetryAfter { message, after } => {
+                write!(f, "retry after {} s: {message}", after.as_secs())
+            }
         }
     }
 }
@@ -71,15 +112,20 @@ impl From<serde_json::Error> for HandlerError {
     }
 }
 
-/// Retry on [`Timeout`](http::Error::Timeout), [`Other`](http::Error::Other)
-/// (a transport failure) and the statuses 408, 429 and 5xx; reject on
-/// everything else.
+/// Retry after the receiver's wait on a 429 or 503 that carries
+/// `Retry-After`; retry on [`Timeout`](http::Error::Timeout),
+/// [`Other`](http::Error::Other) (a transport failure) and the statuses 408,
+/// 429 and 5xx; reject on everything else, 410 Gone included (the receiver
+/// says the resource is gone for good).
 impl From<http::Error> for HandlerError {
     fn from(e: http::Error) -> Self {
-        if e.is_transient() {
-            HandlerError::Retry(e.to_string())
-        } else {
-            HandlerError::Reject(e.to_string())
+        match e {
+            http::Error::Status {
+                retry_after: Some(after),
+                ..
+            } => retry_after(e.to_string(), after),
+            _ if e.is_transient() => HandlerError::Retry(e.to_string()),
+            _ => HandlerError::Reject(e.to_string()),
         }
     }
 }
@@ -100,6 +146,12 @@ impl From<HandlerError> for wit::HandlerError {
         match e {
             HandlerError::Retry(m) => wit::HandlerError::Retry(m),
             HandlerError::Reject(m) => wit::HandlerError::Reject(m),
+            HandlerError::RetryAfter { message, after } => {
+                wit::HandlerError::RetryAfter(RetryLater {
+                    message,
+                    after_ms: u64::try_from(after.as_millis()).unwrap_or(u64::MAX),
+                })
+            }
         }
     }
 }

@@ -7,7 +7,10 @@
 //!
 //! [`send`] and [`Request::send`] return every response, whatever its status;
 //! [`get`] and [`post_json`] turn a status outside 2xx into
-//! [`Error::Status`].
+//! [`Error::Status`]. With `?` in a handler that error becomes a retry or a
+//! reject by its status (see [`Error`]): a 429 or 503 that says when to come
+//! back with `Retry-After` is retried no sooner than that, and a 410 Gone is
+//! rejected, since the receiver says the resource is gone for good.
 //!
 //! ```no_run
 //! use hookhost_sdk::http::{self, Request};
@@ -34,7 +37,7 @@
 //! ```
 
 use core::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -196,43 +199,80 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The wait the `Retry-After` header asks for: delta-seconds, or an
+    /// HTTP-date counted from now (a date already past asks for none).
+    /// `None` without the header or when it is neither.
+    ///
+    /// ```
+    /// use hookhost_sdk::http::Response;
+    /// use std::time::Duration;
+    ///
+    /// let busy = Response {
+    ///     status: 503,
+    ///     headers: vec![("retry-after".into(), "120".into())],
+    ///     ..Response::default()
+    /// };
+    /// assert_eq!(busy.retry_after(), Some(Duration::from_secs(120)));
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        parse_retry_after(self.header("retry-after")?, SystemTime::now())
+    }
+
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
-    /// The response itself if its status is 2xx, else [`Error::Status`].
+    /// The response itself if its status is 2xx, else [`Error::Status`],
+    /// with the `Retry-After` wait of a 429 or 503.
     ///
     /// ```
     /// use hookhost_sdk::http::{Error, Response};
+    /// use std::time::Duration;
     ///
     /// let ok = Response { status: 201, ..Response::default() };
     /// assert!(ok.error_for_status().is_ok());
     ///
-    /// let busy = Response { status: 503, body: b"try later".to_vec(), ..Response::default() };
+    /// let busy = Response {
+    ///     status: 503,
+    ///     headers: vec![("retry-after".into(), "30".into())],
+    ///     body: b"try later".to_vec(),
+    /// };
     /// assert_eq!(
     ///     busy.error_for_status(),
-    ///     Err(Error::Status { status: 503, body: "try later".into() })
+    ///     Err(Error::Status {
+    ///         status: 503,
+    ///         body: "try later".into(),
+    ///         retry_after: Some(Duration::from_secs(30)),
+    ///     })
     /// );
     /// ```
     pub fn error_for_status(self) -> Result<Response, Error> {
         if self.is_success() {
-            Ok(self)
-        } else {
-            Err(Error::Status {
-                status: self.status,
-                body: String::from_utf8_lossy(&self.body).into_owned(),
-            })
+            return Ok(self);
         }
+        let retry_after = match self.status {
+            429 | 503 => self.retry_after(),
+            _ => None,
+        };
+        Err(Error::Status {
+            status: self.status,
+            body: String::from_utf8_lossy(&self.body).into_owned(),
+            retry_after,
+        })
     }
 }
 
 /// Why a request failed.
 ///
-/// With `?` in a handler, [`Timeout`](Error::Timeout), [`Other`](Error::Other)
-/// and the statuses 408, 429 and 5xx become a
-/// [`Retry`](crate::HandlerError::Retry), everything else a
-/// [`Reject`](crate::HandlerError::Reject).
+/// With `?` in a handler:
+/// - a 429 or 503 with `Retry-After` becomes a
+///   [`RetryAfter`](crate::HandlerError::RetryAfter) with its wait, so the
+///   host comes back no sooner than the receiver asked;
+/// - [`Timeout`](Error::Timeout), [`Other`](Error::Other) and the other
+///   statuses 408, 429 and 5xx become a [`Retry`](crate::HandlerError::Retry);
+/// - everything else becomes a [`Reject`](crate::HandlerError::Reject),
+///   among them 410 Gone: the receiver says the resource is gone for good.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The host is not on the endpoint's allow-list, or resolves to a refused address.
@@ -255,6 +295,9 @@ pub enum Error {
         status: u16,
         /// The response body, invalid UTF-8 replaced by U+FFFD.
         body: String,
+        /// The wait `Retry-After` asks for, on a 429 or 503 (elsewhere the
+        /// header means something else, or nothing).
+        retry_after: Option<Duration>,
     },
 }
 
@@ -285,7 +328,7 @@ impl fmt::Display for Error {
             Error::TooLarge => f.write_str("response body too large"),
             Error::BudgetExhausted => f.write_str("outbound call budget exhausted"),
             Error::Other(m) => write!(f, "request failed: {m}"),
-            Error::Status { status, body } => {
+            Error::Status { status, body, .. } => {
                 write!(f, "HTTP status {status}")?;
                 let body = body.trim();
                 if body.is_empty() {
@@ -319,6 +362,17 @@ impl From<wit::Error> for Error {
     }
 }
 
+/// The wait a `Retry-After` value asks for at `now`.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Only digits: a number too large for u64 is a very long wait.
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 /// Sends `request` and returns the response, whatever its status.
 pub fn send(request: Request) -> Result<Response, Error> {
     request.send()
@@ -346,4 +400,89 @@ pub fn post_json<T: Serialize + ?Sized>(
     body: &T,
 ) -> Result<Response, Error> {
     Request::post(url).json(body).send()?.error_for_status()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HandlerError;
+
+    fn response(status: u16, retry_after: Option<&str>) -> Response {
+        Response {
+            status,
+            headers: retry_after
+                .map(|v| vec![("retry-after".to_owned(), v.to_owned())])
+                .unwrap_or_default(),
+            body: b"busy".to_vec(),
+        }
+    }
+
+    fn handler_error(response: Response) -> HandlerError {
+        response.error_for_status().unwrap_err().into()
+    }
+
+    #[test]
+    fn retry_after_is_delta_seconds_or_an_http_date_from_now() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        let wait = |v| parse_retry_after(v, now);
+        assert_eq!(wait("120"), Some(Duration::from_secs(120)));
+        assert_eq!(wait(" 0 "), Some(Duration::ZERO));
+        assert_eq!(
+            wait("Sun, 06 Nov 1994 08:50:37 GMT"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(wait("Sun, 06 Nov 1994 08:00:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            wait("99999999999999999999999"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        for unreadable in ["", "-5", "1.5", "soon"] {
+            assert_eq!(wait(unreadable), None, "{unreadable:?}");
+        }
+    }
+
+    #[test]
+    fn a_429_or_503_with_retry_after_is_retried_no_sooner_than_asked() {
+        for status in [429, 503] {
+            assert_eq!(
+                handler_error(response(status, Some("30"))),
+                HandlerError::RetryAfter {
+                    message: format!("HTTP status {status}: busy"),
+                    after: Duration::from_secs(30),
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn without_a_readable_retry_after_429_and_503_are_plain_retries() {
+        assert_eq!(
+            handler_error(response(429, None)),
+            HandlerError::Retry("HTTP status 429: busy".into())
+        );
+        assert_eq!(
+            handler_error(response(503, Some("whenever"))),
+            HandlerError::Retry("HTTP status 503: busy".into())
+        );
+    }
+
+    #[test]
+    fn retry_after_on_another_status_is_not_a_wait() {
+        assert_eq!(
+            handler_error(response(500, Some("30"))),
+            HandlerError::Retry("HTTP status 500: busy".into())
+        );
+        assert_eq!(
+            handler_error(response(301, Some("30"))),
+            HandlerError::Reject("HTTP status 301: busy".into())
+        );
+    }
+
+    #[test]
+    fn a_410_gone_is_rejected() {
+        assert_eq!(
+            handler_error(response(410, None)),
+            HandlerError::Reject("HTTP status 410: busy".into())
+        );
+    }
 }
