@@ -28,9 +28,16 @@ mod http;
 mod kv;
 /// Loading components: validation messages and the compile cache.
 mod loading;
+/// Handlers asking to come back later: retry-after in the runtime, the SDK
+/// and the queue.
+mod retry_after;
+/// Plugin secrets: what the guest reads, and their values kept out of the record.
+mod secrets;
 /// HTTPS: ALPN, certificate reload, a mismatched key.
 mod tls;
 /// A database from an earlier hookhost, migrated.
 mod upgrade;
 /// The README walk-through through the real binary.
 mod walkthrough;
+/// Both versions of the handler world, 0.1.0 and 0.2.0, side by side.
+mod worlds;

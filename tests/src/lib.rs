@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookhost::domain::HostPattern;
+use hookhost::domain::{HostPattern, SecretValue};
 use hookhost::ids::{DeliveryId, PluginName, TenantId};
 use hookhost::runtime::{
     Event, Grants, Invocation, KvNamespace, Limits, Outcome, Plugin, Runtime, RuntimeConfig,
@@ -106,6 +106,7 @@ pub struct Sandbox {
     pub ns: KvNamespace,
     pub limits: Limits,
     config: BTreeMap<String, String>,
+    secrets: BTreeMap<String, String>,
     allowed_hosts: Vec<HostPattern>,
     allow_private_network: bool,
     _dir: tempfile::TempDir,
@@ -123,6 +124,7 @@ impl Sandbox {
             },
             limits: Limits::default(),
             config: BTreeMap::new(),
+            secrets: BTreeMap::new(),
             allowed_hosts: Vec::new(),
             allow_private_network: false,
             _dir: dir,
@@ -132,6 +134,12 @@ impl Sandbox {
     /// Sets one `config` entry.
     pub fn config(mut self, key: &str, value: &str) -> Self {
         self.config.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets one plugin secret.
+    pub fn secret(mut self, name: &str, value: &str) -> Self {
+        self.secrets.insert(name.into(), value.into());
         self
     }
 
@@ -157,6 +165,11 @@ impl Sandbox {
         let mut grants = Grants::new(self.ns.clone(), self.config.clone());
         grants.allowed_hosts = self.allowed_hosts.clone();
         grants.allow_private_network = self.allow_private_network;
+        grants.secrets = self
+            .secrets
+            .iter()
+            .map(|(n, v)| (n.clone(), SecretValue::new(v.clone())))
+            .collect();
         grants
     }
 

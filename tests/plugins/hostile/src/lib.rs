@@ -44,6 +44,14 @@ fn handle(event: Event) -> Result<(), HandlerError> {
             kv::increment("n", i64::MAX)?;
             Ok(())
         }
+        // Asks for a secret by a 1 MiB name.
+        "huge-secret-name" => {
+            let found = secret::get(&"n".repeat(MIB));
+            Err(reject(format!(
+                "a 1 MiB secret name found: {}",
+                found.is_some()
+            )))
+        }
         // A 10 MiB rejection message with NUL in it.
         "huge-message" => Err(reject(format!("\0{}", "m".repeat(10 * MIB)))),
         // An outbound call to a 1 MiB URL with a 1 MiB method.
