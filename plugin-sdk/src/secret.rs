@@ -6,9 +6,10 @@
 //! every occurrence of it in log lines, stdout and stderr, outcome messages
 //! and recorded outbound calls (URL, error) with `[secret NAME]`. Only the
 //! exact value is found: one encoded (base64, percent-encoded, hashed),
-//! transformed or split (across two log lines, or two writes of a line) is
-//! kept as written, so never log what you derive from a secret. Request
-//! headers and bodies are not recorded at all.
+//! transformed or split (across two log lines) is kept as written, so never
+//! log what you derive from a secret. Request headers and bodies are not
+//! recorded at all; what you store with [`kv`](crate::kv) is your own data,
+//! kept as written.
 //!
 //! ```no_run
 //! use hookhost_sdk::{http::Request, reject, secret};

@@ -9,8 +9,8 @@
 //! cuts leaves none of its beginning behind.
 //!
 //! Only exact values are found. A value encoded (base64, percent-encoded),
-//! transformed or split (across two log lines, or across the line a stream
-//! write longer than the log budget is cut into) is kept as written.
+//! transformed or split across two log lines is kept as written. A stream's
+//! line is whole before it is searched, however many writes made it.
 
 use std::sync::{Arc, OnceLock};
 

@@ -225,9 +225,11 @@ mod tests {
         let budget = 2 * LINE_OVERHEAD_BYTES + 20;
         let log = LogBuffer::shared(budget, Arc::new(Redactor::new(Arc::new(secrets))));
         let mut log = log.lock().unwrap();
-        // 16 bytes as written, 10 as kept: both lines fit only as kept.
+        // 16 bytes as written, 10 as kept: both lines fit only as kept. The
+        // second comes in two writes, and is searched once whole.
         log.push(Level::Info, "0123456789abcdef".into());
-        log.write_stream(Level::Stdout, b"0123456789abcdef\n");
+        log.write_stream(Level::Stdout, b"01234567");
+        log.write_stream(Level::Stdout, b"89abcdef\n");
         let (lines, truncated) = log.finish();
         assert!(!truncated);
         let text: Vec<_> = lines.iter().map(|l| l.message.as_str()).collect();
