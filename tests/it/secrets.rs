@@ -3,9 +3,13 @@
 
 use std::time::{Duration, Instant};
 
+use hookhost::domain::RetryPolicy;
 use hookhost::runtime::Outcome;
+use hookhost::store::DeliveryStatus;
+use hookhost_tests::host::{OPERATOR_TOKEN, TestHost, spec};
 use hookhost_tests::receiver::Receiver;
 use hookhost_tests::{Sandbox, block_on, cli_test, event, hookhost, load, log_text, plugins};
+use serde_json::json;
 
 /// The value of secret `api_key` in these tests.
 const KEY: &str = "sk_live_51HqLyjWDarjtT1zdp7dc";
@@ -95,6 +99,67 @@ fn the_record_names_the_secret_wherever_the_plugin_put_its_value() {
             Some(format!("Bearer {KEY}").as_str()),
             "the receiver still gets the value"
         );
+    })
+}
+
+#[test]
+fn a_delivery_sends_the_value_set_through_the_api_and_its_record_shows_only_the_name() {
+    block_on(async {
+        let host = TestHost::start().await;
+        let receiver = Receiver::start().await;
+        let acme = host.tenant("acme").await;
+        let v = host
+            .plugin(&acme, "secret-user", plugins::SECRET_USER)
+            .await;
+        let mut spec = spec("secret-user", v, Some(&receiver));
+        spec.config.insert("fail".into(), "yes".into());
+        spec.retry = RetryPolicy {
+            max_attempts: 1,
+            schedule_s: Vec::new(),
+        };
+        host.endpoint(&acme, "orders", &spec).await;
+        let (status, answer) = host
+            .call(
+                "PUT",
+                "/v1/tenants/acme/endpoints/orders/secrets/api_key",
+                Some(OPERATOR_TOKEN),
+                Some(json!({ "value": KEY })),
+            )
+            .await;
+        assert_eq!(status, 201, "{answer}");
+
+        let id = host.accept("acme", "orders", "msg_1", "{}").await;
+        let dead = host
+            .wait_for(&acme, &id, DeliveryStatus::Dead, Duration::from_secs(10))
+            .await;
+
+        assert_eq!(
+            receiver.requests()[0].header("authorization"),
+            Some(format!("Bearer {KEY}").as_str())
+        );
+        assert_eq!(
+            dead.last_error.as_deref(),
+            Some("failed with [secret api_key]")
+        );
+        let (status, shown) = host
+            .call(
+                "GET",
+                &format!("/v1/tenants/acme/deliveries/{id}"),
+                Some(OPERATOR_TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{shown}");
+        let shown = shown.to_string();
+        assert!(!shown.contains(KEY), "{shown}");
+        for named in [
+            "sent with [secret api_key]",
+            "stdout has [secret api_key]",
+            "?key=[secret api_key]",
+        ] {
+            assert!(shown.contains(named), "{named:?} not in {shown}");
+        }
+        host.stop().await;
     })
 }
 
