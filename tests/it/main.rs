@@ -28,11 +28,16 @@ mod http;
 mod kv;
 /// Loading components: validation messages and the compile cache.
 mod loading;
+/// What an operator watches: JSON log lines.
+mod observability;
 /// Handlers asking to come back later: retry-after in the runtime, the SDK
 /// and the queue.
 mod retry_after;
 /// Plugin secrets: what the guest reads, and their values kept out of the record.
 mod secrets;
+/// Secrets through the API and the CLI: write-only and bounded, sealed at
+/// rest under a master key that rotates, in owner-only files.
+mod secrets_api;
 /// HTTPS: ALPN, certificate reload, a mismatched key.
 mod tls;
 /// A database from an earlier hookhost, migrated.

@@ -13,7 +13,7 @@ use hookhost::ids::{DeliveryId, PluginName, TenantId};
 use hookhost::runtime::{
     Event, Grants, Invocation, KvNamespace, Limits, Outcome, Plugin, Runtime, RuntimeConfig,
 };
-use hookhost::store::{QueueStore, SqliteStore};
+use hookhost::store::{Keyring, QueueStore, SqliteStore};
 
 pub mod cluster;
 pub mod host;
@@ -22,6 +22,16 @@ pub mod receiver;
 /// Paths of the built components, one constant per plugin crate.
 pub mod plugins {
     include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+}
+
+/// The master key of every store the tests open, and of `hookhost serve`
+/// processes sharing a PostgreSQL database (`--master-key`).
+pub const TEST_MASTER_KEY: &str =
+    "7e57ab1e7e57ab1e7e57ab1e7e57ab1e7e57ab1e7e57ab1e7e57ab1e7e57ab1e";
+
+/// A keyring of [`TEST_MASTER_KEY`].
+pub fn test_keys() -> Arc<Keyring> {
+    Arc::new(Keyring::new(TEST_MASTER_KEY, &[]).expect("a valid key"))
 }
 
 /// Every await in a test is bounded by this, so a hang fails instead of stalling CI.
@@ -115,7 +125,11 @@ pub struct Sandbox {
 impl Sandbox {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(SqliteStore::open(&dir.path().join("kv.db")).await.unwrap());
+        let store = Arc::new(
+            SqliteStore::open(&dir.path().join("kv.db"), test_keys())
+                .await
+                .unwrap(),
+        );
         Sandbox {
             store,
             ns: KvNamespace {

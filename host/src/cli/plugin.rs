@@ -19,7 +19,7 @@ use crate::ids::{DeliveryId, PluginName, TenantId};
 use crate::runtime::{
     Event, Grants, Invocation, KvNamespace, KvWrite, Limits, Outcome, Runtime, RuntimeConfig,
 };
-use crate::store::{QueueStore, SqliteStore};
+use crate::store::{Keyring, QueueStore, SqliteStore, StoreError, generate_master_key};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {
@@ -312,7 +312,9 @@ async fn test(args: TestArgs) -> Result<ExitCode, CliError> {
     let plugin = runtime.load(&wasm).await?;
 
     let scratch = tempfile::tempdir().map_err(CliError::io("creating a scratch directory"))?;
-    let store = Arc::new(SqliteStore::open(&scratch.path().join("kv.db")).await?);
+    // A scratch store holds no secret worth keeping: a key of its own.
+    let keys = Keyring::new(&generate_master_key(), &[]).map_err(StoreError::from)?;
+    let store = Arc::new(SqliteStore::open(&scratch.path().join("kv.db"), Arc::new(keys)).await?);
     let ns = KvNamespace {
         tenant: TenantId::new("local").expect("valid"),
         plugin: plugin_name_from(&args.plugin),

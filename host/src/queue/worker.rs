@@ -358,6 +358,7 @@ async fn run(shared: &Shared, d: &Claimed) -> Result<(Invocation, RetryPolicy), 
         allowed_hosts: spec.allowed_hosts.clone(),
         allow_private_network: spec.allow_private_network,
         kv_quota_bytes: policy.kv_quota_bytes,
+        secrets: endpoint.plugin_secrets.clone(),
         ..Grants::new(
             KvNamespace {
                 tenant: d.tenant.clone(),
