@@ -22,7 +22,12 @@ async fn put_secret(host: &TestHost, token: &str, name: &str, value: &str) -> (u
 /// `GET` of `acme`'s endpoint `orders` with `token`.
 async fn orders(host: &TestHost, token: &str) -> Value {
     let (status, endpoint) = host
-        .call("GET", "/v1/tenants/acme/endpoints/orders", Some(token), None)
+        .call(
+            "GET",
+            "/v1/tenants/acme/endpoints/orders",
+            Some(token),
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{endpoint}");
     endpoint
@@ -59,7 +64,12 @@ fn a_plugin_secret_is_write_only_and_shown_by_its_last_four_characters() {
         let endpoint = orders(&host, OPERATOR_TOKEN).await;
         assert_eq!(endpoint["plugin_secrets"], json!({ "api_key": "…cdef" }));
         let (_, list) = host
-            .call("GET", "/v1/tenants/acme/endpoints", Some(OPERATOR_TOKEN), None)
+            .call(
+                "GET",
+                "/v1/tenants/acme/endpoints",
+                Some(OPERATOR_TOKEN),
+                None,
+            )
             .await;
         assert_eq!(
             list["endpoints"][0]["plugin_secrets"],
@@ -87,7 +97,12 @@ fn a_hostile_tenant_can_neither_overfill_an_endpoint_with_secrets_nor_reach_anot
         acme_orders(&host).await;
         let evil = host.create_tenant("evil").await;
         let (status, key) = host
-            .call("POST", "/v1/tenants/acme/api-key", Some(OPERATOR_TOKEN), None)
+            .call(
+                "POST",
+                "/v1/tenants/acme/api-key",
+                Some(OPERATOR_TOKEN),
+                None,
+            )
             .await;
         assert_eq!(status, 200, "{key}");
         let acme = key["api_key"].as_str().expect("api_key").to_owned();
@@ -119,12 +134,18 @@ fn a_hostile_tenant_can_neither_overfill_an_endpoint_with_secrets_nor_reach_anot
         }
         let (status, answer) = put_secret(&host, &acme, "one_more", API_KEY).await;
         assert_eq!(status, 409, "{answer}");
-        assert!(answer["detail"].as_str().unwrap().contains("32 secrets"), "{answer}");
+        assert!(
+            answer["detail"].as_str().unwrap().contains("32 secrets"),
+            "{answer}"
+        );
         let (status, _) = put_secret(&host, &acme, "key_0", "replaced-value").await;
         assert_eq!(status, 200, "a full endpoint may still replace a secret");
 
         let (status, _) = put_secret(&host, &evil, "key_1", "stolen-by-evil").await;
-        assert_eq!(status, 404, "another tenant's endpoint does not exist for evil");
+        assert_eq!(
+            status, 404,
+            "another tenant's endpoint does not exist for evil"
+        );
         let path = "/v1/tenants/acme/endpoints/orders/secrets/key_1";
         let (status, _) = host.call("DELETE", path, Some(&evil), None).await;
         assert_eq!(status, 404);
@@ -143,14 +164,13 @@ fn no_secret_can_be_read_from_the_database_at_rest() {
         let (status, _) = put_secret(&host, OPERATOR_TOKEN, "api_key", API_KEY).await;
         assert_eq!(status, 201);
         // Accepted: the signing secret opens for ingress.
-        host.accept("acme", "orders", "evt_1", r#"{"type":"t"}"#).await;
+        host.accept("acme", "orders", "evt_1", r#"{"type":"t"}"#)
+            .await;
 
         let stored = host.at_rest().await;
         assert!(!stored.is_empty());
         for secret in [SECRET, API_KEY] {
-            let found = stored
-                .windows(secret.len())
-                .any(|w| w == secret.as_bytes());
+            let found = stored.windows(secret.len()).any(|w| w == secret.as_bytes());
             assert!(!found, "{secret} is readable at rest");
         }
         host.stop().await;
@@ -207,11 +227,13 @@ fn a_master_key_rotates_without_losing_a_secret_and_a_start_without_its_key_name
         let data = dir.path().join("data");
         let (old, new, stranger) = ("a1".repeat(32), "b2".repeat(32), "c3".repeat(32));
         let client = reqwest::Client::new();
-        let with_key = |key: &str| vec!["--admin-token", "t", "--master-key"]
-            .into_iter()
-            .map(String::from)
-            .chain([key.to_owned()])
-            .collect::<Vec<String>>();
+        let with_key = |key: &str| {
+            vec!["--admin-token", "t", "--master-key"]
+                .into_iter()
+                .map(String::from)
+                .chain([key.to_owned()])
+                .collect::<Vec<String>>()
+        };
 
         let mut server = ServeProcess::start(&data, &strs(&with_key(&old))).await;
         acme_orders_served(&client, &server).await;
@@ -299,7 +321,9 @@ fn a_secret_is_set_from_standard_input_through_the_cli_and_never_printed() {
         let api = ["--url", url.as_str(), "--token", "t"];
 
         let mut child = tokio::process::Command::new(hookhost_bin())
-            .args(["endpoint", "secret", "set", "--tenant", "acme", "orders", "api_key"])
+            .args([
+                "endpoint", "secret", "set", "--tenant", "acme", "orders", "api_key",
+            ])
             .args(api)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -329,7 +353,9 @@ fn a_secret_is_set_from_standard_input_through_the_cli_and_never_printed() {
         assert_eq!(code, 0, "{stderr}");
         assert!(stdout.contains("api_key=…cdef"), "{stdout}");
         let delete = [
-            &["endpoint", "secret", "delete", "--tenant", "acme", "orders", "api_key"][..],
+            &[
+                "endpoint", "secret", "delete", "--tenant", "acme", "orders", "api_key",
+            ][..],
             &api,
         ]
         .concat();
@@ -337,7 +363,10 @@ fn a_secret_is_set_from_standard_input_through_the_cli_and_never_printed() {
         assert_eq!(code, 0, "{stderr}");
         assert!(stdout.contains("deleted secret api_key"), "{stdout}");
         let (_, stdout, _) = hookhost(dir.path(), &get).await;
-        assert!(stdout.contains("plugin secrets") && !stdout.contains("api_key="), "{stdout}");
+        assert!(
+            stdout.contains("plugin secrets") && !stdout.contains("api_key="),
+            "{stdout}"
+        );
         server.child.kill().await.unwrap();
     })
 }

@@ -15,7 +15,7 @@ use super::tenants::{room_to_queue, tenant_of};
 use super::views::{
     DeliveryBase, DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, ReplayRequest, encode,
 };
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, TraceId};
 use crate::ids::{DeliveryId, EndpointId};
 use crate::problem::FieldError;
 use crate::problem::Problem;
@@ -150,6 +150,7 @@ pub async fn get(
     Ok(Json(DeliveryView {
         delivery: base,
         provider: delivery.provider,
+        trace_id: TraceId::of_delivery(&delivery.id, &delivery.headers).to_string(),
         headers: delivery.headers,
         body,
         body_encoding,

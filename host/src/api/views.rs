@@ -343,6 +343,9 @@ pub struct DeliveryView {
     pub delivery: DeliveryBase,
     /// The provider.
     pub provider: Provider,
+    /// The W3C trace its attempts' outbound calls carry as `traceparent`:
+    /// the sender's, when its `traceparent` named one, else its own.
+    pub trace_id: String,
     /// Request headers as received (credentials dropped).
     pub headers: Vec<(String, String)>,
     /// The body: text when it is UTF-8, base64 otherwise; absent once pruned.

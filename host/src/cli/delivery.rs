@@ -269,6 +269,7 @@ fn render_report(d: &DeliveryView) -> String {
         ("received", summary.received_at.clone()),
         ("finished", or_dash(summary.finished_at.as_deref())),
         ("last error", or_dash(summary.last_error.as_deref())),
+        ("trace", d.trace_id.clone()),
     ]));
     if d.attempts.is_empty() {
         out.push_str("\nno attempts yet\n");
@@ -397,6 +398,7 @@ mod tests {
         let delivery = json!({
             "id": "dlv_1",
             "provider": "stripe",
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
             "endpoint": "orders",
             "event_id": "evt_1",
             "event_type": "invoice.paid",
@@ -428,6 +430,7 @@ mod tests {
             "delivery dlv_1\n",
             "event       evt_1 (invoice.paid)\n",
             "finished    -\n",
+            "trace       4bf92f3577b34da6a3ce929d0e0e4736\n",
             "attempt 1 (version 2) at 2025-06-15T15:00:01Z: retry in 12 ms\n",
             "  message: upstream 503\n",
             "    +   3ms info   posting\n",

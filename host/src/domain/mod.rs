@@ -13,6 +13,7 @@ mod retry;
 mod secret;
 mod text;
 mod time;
+mod trace;
 
 pub use endpoint::{
     DEFAULT_TOLERANCE_S, EndpointLimits, EndpointRequest, EndpointSpec, LEASE_MARGIN_MS, masked,
@@ -27,3 +28,4 @@ pub use retry::{MAX_ATTEMPTS, MAX_DELAY_S, RetryPolicy};
 pub use secret::{MIN_SECRET_BYTES, PluginSecrets, SecretValue};
 pub use text::{MAX_EVENT_ID_BYTES, clip, event_key};
 pub use time::Timestamp;
+pub use trace::TraceId;

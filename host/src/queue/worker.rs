@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::QueueError;
 use super::Shared;
-use crate::domain::{LEASE_MARGIN_MS, RetryPolicy, Timestamp};
+use crate::domain::{LEASE_MARGIN_MS, RetryPolicy, Timestamp, TraceId};
 use crate::ids::TenantId;
 use crate::runtime::{Event, Grants, Invocation, KvNamespace, Limits, Outcome};
 use crate::store::{
@@ -146,13 +147,21 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
         for delivery in claimed {
             let reserved = held.pop().expect("claimed no more than reserved");
             let share = shares.start(&delivery.tenant);
-            running.spawn(work(
-                shared.clone(),
-                delivery,
-                reserved,
-                share,
-                abandon.clone(),
-            ));
+            let trace = TraceId::of_delivery(&delivery.id, &delivery.headers);
+            // Every line logged for the attempt names its delivery and trace.
+            let span = tracing::info_span!("delivery", id = %delivery.id, tenant = %delivery.tenant,
+                endpoint = %delivery.endpoint, trace_id = %trace);
+            running.spawn(
+                work(
+                    shared.clone(),
+                    delivery,
+                    reserved,
+                    share,
+                    abandon.clone(),
+                    trace,
+                )
+                .instrument(span),
+            );
         }
         drop(held);
         if !all_taken {
@@ -203,9 +212,10 @@ async fn work(
     reserved: Reservation,
     share: RunningGuard,
     abandon: CancellationToken,
+    trace: TraceId,
 ) {
     let completion = tokio::select! {
-        c = attempt(&shared, &delivery) => c,
+        c = attempt(&shared, &delivery, trace) => c,
         _ = abandon.cancelled() => {
             if let Err(e) = shared.committer.release(delivery.id.clone(), delivery.lease.clone()).await {
                 tracing::warn!(delivery = %delivery.id, error = %e, "could not hand back a lease; it will expire");
@@ -250,9 +260,9 @@ async fn work(
     }
 }
 
-async fn attempt(shared: &Shared, d: &Claimed) -> Completion {
+async fn attempt(shared: &Shared, d: &Claimed, trace: TraceId) -> Completion {
     let started = std::time::Instant::now();
-    let (invocation, policy) = match run(shared, d).await {
+    let (invocation, policy) = match run(shared, d, trace).await {
         Ok(found) => found,
         // The host could not get as far as the plugin (store away, plugin
         // unloadable): retry on the default schedule, or die if rejected.
@@ -326,7 +336,11 @@ fn record_metrics(invocation: &Invocation) {
 
 /// Looks up what the attempt needs and invokes the plugin. A missing endpoint
 /// or plugin is an outcome of the attempt, not an error of the host.
-async fn run(shared: &Shared, d: &Claimed) -> Result<(Invocation, RetryPolicy), Outcome> {
+async fn run(
+    shared: &Shared,
+    d: &Claimed,
+    trace: TraceId,
+) -> Result<(Invocation, RetryPolicy), Outcome> {
     let endpoint = match shared.endpoints.get(&d.tenant, &d.endpoint).await {
         Ok(Some(endpoint)) => endpoint,
         Ok(None) => {
@@ -359,6 +373,7 @@ async fn run(shared: &Shared, d: &Claimed) -> Result<(Invocation, RetryPolicy), 
         allow_private_network: spec.allow_private_network,
         kv_quota_bytes: policy.kv_quota_bytes,
         secrets: endpoint.plugin_secrets.clone(),
+        trace: Some(trace),
         ..Grants::new(
             KvNamespace {
                 tenant: d.tenant.clone(),

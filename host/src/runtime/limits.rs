@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::capabilities::kv::KvNamespace;
-use crate::domain::{EndpointLimits, EndpointSpec, HostPattern, PluginSecrets};
+use crate::domain::{EndpointLimits, EndpointSpec, HostPattern, PluginSecrets, TraceId};
 
 /// Resource limits of one invocation; each is configurable per endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,4 +90,7 @@ pub struct Grants {
     /// The endpoint's plugin secrets, read by the guest through `secret`;
     /// their values are replaced in everything the attempt records.
     pub secrets: PluginSecrets,
+    /// The trace the invocation belongs to: its outbound calls carry it as
+    /// `traceparent`, unless the guest sets that header itself.
+    pub trace: Option<TraceId>,
 }

@@ -371,6 +371,7 @@ impl Runtime {
                 allowed_hosts: Arc::new(grants.allowed_hosts.clone()),
                 allow_private_network: grants.allow_private_network,
                 event_id: event.id.clone(),
+                trace: grants.trace,
                 max_calls: limits.max_http_calls,
                 call_timeout: Duration::from_millis(limits.http_timeout_ms),
                 response_max_bytes: limits.http_response_max_bytes,
@@ -596,6 +597,7 @@ impl Grants {
             kv,
             kv_quota_bytes: 64 * 1024 * 1024,
             secrets: PluginSecrets::default(),
+            trace: None,
         }
     }
 }

@@ -18,7 +18,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::egress::is_public;
-use crate::domain::HostPattern;
+use crate::domain::{HostPattern, TraceId};
 use crate::runtime::bindings::http_out::{Error, Host, Request, Response};
 use crate::runtime::outcome::{
     MAX_CALL_ERROR_BYTES, MAX_METHOD_BYTES, MAX_URL_BYTES, OutboundCall,
@@ -102,6 +102,7 @@ pub(crate) struct HttpState {
     pub(crate) allowed_hosts: Arc<Vec<HostPattern>>,
     pub(crate) allow_private_network: bool,
     pub(crate) event_id: String,
+    pub(crate) trace: Option<TraceId>,
     pub(crate) max_calls: u32,
     pub(crate) call_timeout: Duration,
     pub(crate) response_max_bytes: u64,
@@ -220,6 +221,14 @@ impl HttpState {
             headers.insert(
                 "idempotency-key",
                 HeaderValue::from_str(&key).expect("delivery ids are header-safe"),
+            );
+        }
+        if let Some(trace) = self.trace.filter(|_| !headers.contains_key("traceparent")) {
+            let mut span: [u8; 8] = rand::random();
+            span[7] |= 1;
+            headers.insert(
+                "traceparent",
+                HeaderValue::from_str(&trace.traceparent(span)).expect("hex is header-safe"),
             );
         }
         Ok(headers)
