@@ -58,6 +58,9 @@ const MATRIX_ONLY_VAR: &str = "HOOKHOST_BENCH_MATRIX_ONLY";
 const ROUNDS: usize = 3;
 
 fn main() {
+    // The binary's logger, so that what logging and the spans of every
+    // attempt cost a server is in every figure.
+    hookhost::cli::init_logging();
     if std::env::var_os(MATRIX_ONLY_VAR).is_some() {
         block_on_within(Duration::from_secs(1800), plugin_matrix());
         return;
