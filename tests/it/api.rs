@@ -812,6 +812,8 @@ fn the_openapi_document_lists_every_route_the_router_serves() {
             "GET /v1/tenants/{tenant}/deliveries",
             "GET /v1/tenants/{tenant}/deliveries/{id}",
             "POST /v1/tenants/{tenant}/deliveries/{id}/replay",
+            "PUT /v1/tenants/{tenant}/endpoints/{endpoint}/secrets/{name}",
+            "DELETE /v1/tenants/{tenant}/endpoints/{endpoint}/secrets/{name}",
             "GET /v1/tenants/{tenant}/kv/{plugin}/keys",
             "GET /v1/tenants/{tenant}/kv/{plugin}/keys/{key}",
             "GET /healthz",

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hookhost::ids::TenantId;
-use hookhost::store::{DeliveryStatus, SqliteStore, Store};
+use hookhost::store::{DeliveryStatus, Keyring, SqliteStore, Store};
 use hookhost_tests::host::{
     ServeProcess, delivery_id, send_many, send_numbered, spec, wait_all_succeeded,
 };
@@ -21,8 +21,10 @@ async fn data_dir_with(
     receiver: Option<&Receiver>,
 ) -> (tempfile::TempDir, Arc<dyn Store>, TenantId) {
     let dir = tempfile::tempdir().unwrap();
+    // The master key `hookhost serve` will find there, as it made it.
+    let keys = Keyring::from_data_dir(dir.path()).unwrap();
     let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("hookhost.db"), hookhost_tests::test_keys())
+        SqliteStore::open(&dir.path().join("hookhost.db"), Arc::new(keys))
             .await
             .unwrap(),
     );
