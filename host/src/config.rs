@@ -751,7 +751,9 @@ impl Raw {
                 _ => text
                     .parse::<toml_edit::Value>()
                     .map(|v| to_json(&v))
-                    .map_err(|_| format!("expected {}, got {text:?}", kind(default)))?,
+                    // Never quoted: the text may be a secret given in the
+                    // wrong shape, such as a bare key for a list of keys.
+                    .map_err(|_| format!("expected {}, written as in TOML", kind(default)))?,
             },
         };
         if kind(&value) == kind(default) {
@@ -1015,6 +1017,17 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("xyz"), "a key is never quoted: {text}");
+        for (env, flags) in [
+            (&[("HOOKHOST_PREVIOUS_MASTER_KEYS", KEY)][..], &[][..]),
+            (&[][..], &[("previous_master_keys", KEY)][..]),
+        ] {
+            let text = message(load(None, env, flags));
+            assert!(text.contains("expected a list"), "{text}");
+            assert!(
+                !text.contains(&KEY[..16]),
+                "a bare key is never quoted: {text}"
+            );
+        }
         let text = message(load(
             Some("database_url = \"postgres://db/hookhost\"\n"),
             &[],

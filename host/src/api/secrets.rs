@@ -55,6 +55,15 @@ pub async fn put(
             ),
         ));
     }
+    // A line break would let a plugin print a secret across log lines,
+    // which are searched one by one.
+    if request.value.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            "value",
+            "a secret is one line without control characters; encode a multi-line value \
+             such as a PEM key (base64) and decode it in the plugin",
+        ));
+    }
     let value = SecretValue::new(request.value);
     let written = state
         .store

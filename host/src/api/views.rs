@@ -206,7 +206,8 @@ impl EndpointView {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRequest {
-    /// The value, 8 to 8192 bytes; no answer ever shows it again.
+    /// The value: 8 to 4096 bytes on one line, without control characters;
+    /// no answer ever shows it again.
     pub value: String,
 }
 

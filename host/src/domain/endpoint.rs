@@ -109,8 +109,16 @@ pub struct EndpointSpec<V = u32, H = HostPattern> {
     pub retry: RetryPolicy,
 }
 
-/// A secret as it is shown: `…` and its last four characters.
+/// Shortest secret whose last four characters are shown: a quarter of it
+/// at most, and never most of a short one.
+const SHOWN_FROM_CHARS: usize = 16;
+
+/// A secret as it is shown: `…` and its last four characters, or `…` alone
+/// for one under 16 characters.
 pub fn masked(secret: &str) -> String {
+    if secret.chars().count() < SHOWN_FROM_CHARS {
+        return "…".to_owned();
+    }
     let tail: Vec<char> = secret.chars().rev().take(4).collect();
     format!("…{}", tail.into_iter().rev().collect::<String>())
 }
@@ -128,3 +136,20 @@ impl EndpointSpec {
 
 /// Time beyond the plugin's deadline a lease lasts, to commit the attempt.
 pub const LEASE_MARGIN_MS: u64 = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_shows_its_last_four_characters_only_when_they_are_a_quarter_of_it_at_most() {
+        assert_eq!(masked("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), "…LaSw");
+        assert_eq!(masked("0123456789abcdef"), "…cdef");
+        assert_eq!(masked("0123456789abcde"), "…");
+        assert_eq!(
+            masked("ключключ"),
+            "…",
+            "eight characters of two bytes each"
+        );
+    }
+}

@@ -46,9 +46,10 @@ pub mod hard {
     pub const SECRET_BYTES: usize = 1024;
     /// Most plugin secrets per endpoint: each is searched for in
     /// everything an invocation records, to keep it out.
-    pub const PLUGIN_SECRETS: usize = 32;
-    /// Longest plugin secret (a private key in PEM fits).
-    pub const PLUGIN_SECRET_BYTES: usize = 8 * 1024;
+    pub const PLUGIN_SECRETS: usize = 16;
+    /// Longest plugin secret: an API key or token, or a private key encoded
+    /// on one line (a PEM RSA-4096 key in base64 fits).
+    pub const PLUGIN_SECRET_BYTES: usize = 4 * 1024;
     /// Most entries of a retry schedule.
     pub const SCHEDULE_ENTRIES: usize = 100;
     /// What each `config` entry costs beyond its text: its two strings.

@@ -14,7 +14,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use crate::domain::{PluginSecrets, clip};
 
@@ -86,7 +86,7 @@ struct Matcher {
     /// `[secret NAME]` of each pattern, by pattern index.
     markers: Vec<String>,
     /// Each pattern's value and its prefix function, for a value cut short.
-    values: Vec<(Vec<u8>, Vec<usize>)>,
+    values: Vec<(Vec<u8>, Vec<u16>)>,
 }
 
 impl Matcher {
@@ -94,10 +94,15 @@ impl Matcher {
     /// would match everywhere), and a value two secrets share is named once.
     fn new(secrets: &PluginSecrets) -> Option<Self> {
         let mut markers = Vec::new();
-        let mut values: Vec<(Vec<u8>, Vec<usize>)> = Vec::new();
+        let mut values: Vec<(Vec<u8>, Vec<u16>)> = Vec::new();
         for (name, value) in secrets.iter() {
             let value = value.as_bytes();
-            if value.is_empty() || values.iter().any(|(v, _)| v == value) {
+            // Longer than the API accepts, it could not be found whole in a
+            // bounded text anyway; its prefix table is kept in 16 bits.
+            if value.is_empty()
+                || value.len() > usize::from(u16::MAX)
+                || values.iter().any(|(v, _)| v == value)
+            {
                 continue;
             }
             markers.push(format!("[secret {name}]"));
@@ -106,10 +111,14 @@ impl Matcher {
         if values.is_empty() {
             return None;
         }
-        // The endpoint's secrets are few and short (the API bounds them), far
-        // within the automaton's limits.
-        let automaton =
-            AhoCorasick::new(values.iter().map(|(v, _)| v)).expect("a few short patterns build");
+        // A contiguous NFA, never a DFA: the values are the tenant's choice,
+        // and a DFA of a few long ones that share prefixes takes hundreds of
+        // megabytes and seconds to build, where the NFA is linear in their
+        // bytes (`hard::PLUGIN_SECRETS` × `hard::PLUGIN_SECRET_BYTES`).
+        let automaton = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .build(values.iter().map(|(v, _)| v))
+            .expect("patterns the API bounds build");
         Some(Self {
             automaton,
             markers,
@@ -169,7 +178,7 @@ impl Matcher {
                 let mut matched = 0;
                 for &byte in tail {
                     while matched > 0 && value[matched] != byte {
-                        matched = prefix[matched - 1];
+                        matched = usize::from(prefix[matched - 1]);
                     }
                     if value[matched] == byte {
                         matched += 1;
@@ -191,17 +200,17 @@ struct Stretch {
 
 /// `p[i]`: the length of the longest proper prefix of `value[..=i]` that is
 /// also its suffix (Knuth–Morris–Pratt).
-fn prefix_function(value: &[u8]) -> Vec<usize> {
-    let mut p = vec![0; value.len()];
+fn prefix_function(value: &[u8]) -> Vec<u16> {
+    let mut p = vec![0u16; value.len()];
     for i in 1..value.len() {
-        let mut k = p[i - 1];
+        let mut k = usize::from(p[i - 1]);
         while k > 0 && value[i] != value[k] {
-            k = p[k - 1];
+            k = usize::from(p[k - 1]);
         }
         if value[i] == value[k] {
             k += 1;
         }
-        p[i] = k;
+        p[i] = k as u16;
     }
     p
 }

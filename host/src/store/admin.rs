@@ -7,7 +7,10 @@
 //! conflict target. One macro body therefore implements the traits for each
 //! backend; the few statements that really differ (how payloads are keyed,
 //! a prefix scan, a byte count) are the macro's arguments, so they stand
-//! side by side where each backend invokes it. A backend provides
+//! side by side where each backend invokes it (so is how a transaction
+//! begins: SQLite's writer takes the write lock at once, since a transaction
+//! that reads before it writes fails outright, past any busy timeout, if the
+//! queue's writer commits in between). A backend provides
 //! `admin_reader()` (a pool) and `admin_writer()` (a connection for writes).
 
 /// Bytes of a tenant's plugin versions (`$1`), as a 64-bit integer on both
@@ -23,7 +26,8 @@ macro_rules! admin_store {
         payload_join: $payload_join:literal,
         kv_keys: $kv_keys:literal,
         kv_usage: $kv_usage:literal,
-        lock_row: $lock_row:literal $(,)?
+        lock_row: $lock_row:literal,
+        begin: $begin:literal $(,)?
     ) => {
         #[async_trait::async_trait]
         impl $crate::runtime::KvReader for $store {
@@ -108,7 +112,7 @@ macro_rules! admin_store {
                 id: &$crate::ids::TenantId,
             ) -> Result<bool, $crate::store::StoreError> {
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 for statement in [
                     "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant = $1)",
                     $payloads_of_tenant,
@@ -202,7 +206,7 @@ macro_rules! admin_store {
                     _ => e.into(),
                 };
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 // Checked in the transaction that inserts, so concurrent
                 // uploads overshoot only by those committing at the same moment.
                 let stored: i64 = sqlx::query_scalar($crate::store::admin::PLUGIN_BYTES)
@@ -313,7 +317,7 @@ macro_rules! admin_store {
                 version: u32,
             ) -> Result<$crate::store::DeleteVersion, $crate::store::StoreError> {
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 let bound: Vec<String> = sqlx::query_scalar(
                     "SELECT id FROM endpoints WHERE tenant = $1 AND plugin = $2 AND plugin_version = $3
                      ORDER BY id",
@@ -366,7 +370,7 @@ macro_rules! admin_store {
                     spec,
                 ));
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 // Insert, or else update: exact about which happened on
                 // both backends. A delete committed between the two leaves
                 // the update nothing to change; then insert again.
@@ -474,7 +478,7 @@ macro_rules! admin_store {
                 now: Timestamp,
             ) -> Result<Option<u64>, $crate::store::StoreError> {
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 let found = sqlx::query(
                     "UPDATE endpoints SET paused_at = COALESCE(paused_at, $3) WHERE tenant = $1 AND id = $2",
                 )
@@ -508,7 +512,7 @@ macro_rules! admin_store {
                 id: &$crate::ids::EndpointId,
             ) -> Result<Option<u64>, $crate::store::StoreError> {
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 let found = sqlx::query(
                     "UPDATE endpoints SET paused_at = NULL WHERE tenant = $1 AND id = $2",
                 )
@@ -536,7 +540,7 @@ macro_rules! admin_store {
                 id: &$crate::ids::EndpointId,
             ) -> Result<bool, $crate::store::StoreError> {
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 let gone = sqlx::query("DELETE FROM endpoints WHERE tenant = $1 AND id = $2")
                     .bind(tenant.as_str())
                     .bind(id.as_str())
@@ -570,7 +574,7 @@ macro_rules! admin_store {
                     value.expose(),
                 );
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 // The endpoint's row is the lock two writers of its secrets
                 // take in turn, so neither counts past the other's write.
                 let found = sqlx::query(
@@ -644,7 +648,7 @@ macro_rules! admin_store {
                 let keys = self.keys();
                 let current = keys.current_id();
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 let used: Vec<Option<String>> = sqlx::query_scalar(
                     "SELECT DISTINCT sealed_with FROM endpoints
                      UNION SELECT DISTINCT sealed_with FROM endpoint_secrets",
@@ -671,7 +675,8 @@ macro_rules! admin_store {
                             .secrets
                             .iter()
                             .map(|s| keys.open(&place, s))
-                            .collect::<Result<_, _>>()?;
+                            .collect::<Result<_, _>>()
+                            .map_err(|e| $crate::store::rows::unopened(&place, e))?;
                     }
                     let spec = seal_signing(keys, &tenant, &id, &spec);
                     sqlx::query(
@@ -694,7 +699,9 @@ macro_rules! admin_store {
                 .await?;
                 for (tenant, endpoint, name, sealed) in stale {
                     let place = plugin_place(&tenant, &endpoint, &name);
-                    let value = keys.open(&place, &sealed)?;
+                    let value = keys
+                        .open(&place, &sealed)
+                        .map_err(|e| $crate::store::rows::unopened(&place, e))?;
                     sqlx::query(
                         "UPDATE endpoint_secrets SET sealed = $4, sealed_with = $5
                          WHERE tenant = $1 AND endpoint = $2 AND name = $3",
@@ -780,7 +787,7 @@ macro_rules! admin_store {
                 now: Timestamp,
             ) -> Result<$crate::store::Replay, $crate::store::StoreError> {
                 let mut writer = self.admin_writer().await?;
-                let mut tx = sqlx::Connection::begin(&mut *writer).await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 let row: Option<(String, bool)> = sqlx::query_as(concat!(
                     "SELECT status, body_pruned FROM deliveries WHERE tenant = $1 AND id = $2",
                     $lock_row

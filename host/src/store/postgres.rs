@@ -141,6 +141,7 @@ super::admin::admin_store! {
     kv_usage: "SELECT COALESCE(SUM(octet_length(key) + length(value) + 32), 0)::BIGINT FROM kv WHERE tenant = $1",
     // Another host's claim may be taking the same row.
     lock_row: " FOR UPDATE",
+    begin: "BEGIN",
 }
 
 /// KV writes of successful invocations, composed into one per key

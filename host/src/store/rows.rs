@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::error::BoxDynError;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
-use super::sealing::{self, Keyring};
+use super::sealing::{self, Keyring, SealError};
 use super::{
     Attempt, AttemptOutcome, ClaimRequest, Claimed, Delivery, DeliveryStatus, Endpoint, LeaseToken,
     PluginVersion, StoreError, Tenant,
@@ -267,7 +267,8 @@ where
             .secrets
             .iter()
             .map(|sealed| keys.open(&place, sealed))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, _>>()
+            .map_err(|e| unopened(&place, e))?;
     }
     Ok(Endpoint {
         tenant: tenant.clone(),
@@ -280,6 +281,15 @@ where
     })
 }
 
+/// A secret at `place` that did not open: a key this host lacks is said as
+/// it is (its id is what the operator needs); anything else names the row.
+pub(super) fn unopened(place: &str, e: SealError) -> StoreError {
+    match e {
+        SealError::UnknownKey(_) => e.into(),
+        e => corrupt(format!("{place}: {e}")),
+    }
+}
+
 /// Plugin secrets of `tenant`'s endpoints, opened, by endpoint, from rows
 /// of `(endpoint, name, sealed)`.
 pub(super) fn plugin_secrets(
@@ -290,7 +300,10 @@ pub(super) fn plugin_secrets(
     let mut by_endpoint: HashMap<String, Vec<(String, SecretValue)>> = HashMap::new();
     for (endpoint, name, sealed) in rows {
         let place = sealing::plugin_place(tenant.as_str(), &endpoint, &name);
-        let value = SecretValue::new(keys.open(&place, &sealed)?);
+        let value = SecretValue::new(
+            keys.open(&place, &sealed)
+                .map_err(|e| unopened(&place, e))?,
+        );
         by_endpoint.entry(endpoint).or_default().push((name, value));
     }
     Ok(by_endpoint

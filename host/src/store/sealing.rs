@@ -101,12 +101,8 @@ impl Keyring {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let text = generate();
                 super::owner_only::create_dir(data_dir)?;
-                let mut file = super::owner_only::create_new(&path)?;
-                file.write_all(text.as_bytes())?;
-                file.sync_all()?;
-                text
+                create_key_file(data_dir, &path)?
             }
             Err(e) => return Err(e),
         };
@@ -185,6 +181,30 @@ impl Keyring {
             )
             .map_err(|_| SealError::Tampered)?;
         String::from_utf8(plain).map_err(|_| SealError::Tampered)
+    }
+}
+
+/// Writes a new key to `path`, whole or not at all: written and synced
+/// under a name of this process's own, then linked into place, which fails
+/// rather than replace a key another process put there first (that one is
+/// read instead), and the directory synced so the name survives a crash.
+fn create_key_file(dir: &Path, path: &Path) -> std::io::Result<String> {
+    let staged = dir.join(format!("{MASTER_KEY_FILE}.{}.new", std::process::id()));
+    let _ = std::fs::remove_file(&staged);
+    let text = generate();
+    let mut file = super::owner_only::create_new(&staged)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    let linked = std::fs::hard_link(&staged, path);
+    std::fs::remove_file(&staged)?;
+    match linked {
+        Ok(()) => {
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(text)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => std::fs::read_to_string(path),
+        Err(e) => Err(e),
     }
 }
 

@@ -125,7 +125,9 @@ impl HttpState {
                 Error::InvalidRequest(format!("method {:?} is not supported", request.method))
             })?;
         let url = reqwest::Url::parse(&request.url)
-            .map_err(|e| Error::InvalidRequest(format!("url {:?}: {e}", request.url)))?;
+            // The URL itself is in the call's record, redacted; quoted here
+            // it would be escaped, and a secret in it no longer found.
+            .map_err(|e| Error::InvalidRequest(format!("the url is invalid: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::InvalidRequest(format!(
                 "scheme {:?} is not allowed: use http or https",
@@ -239,6 +241,9 @@ fn transport_error(e: reqwest::Error) -> Error {
     if e.is_timeout() {
         return Error::Timeout;
     }
+    // reqwest names the URL percent-encoded, where a secret in it would no
+    // longer be found; the call's record holds the URL, redacted.
+    let e = e.without_url();
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     let mut chain = Vec::new();
     while let Some(err) = source {

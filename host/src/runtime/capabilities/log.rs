@@ -112,13 +112,17 @@ impl LogBuffer {
         }
         // A line longer than the whole budget is never kept, whatever it
         // holds, so only shorter ones are searched (and so only what the
-        // budget bounds); replacing may shrink or grow a line.
-        let message = if message.len() as u64 <= self.budget {
+        // budget bounds); replacing may shrink or grow a line. It is charged
+        // the longer of what the guest wrote and what is kept, so a line of
+        // secrets cannot buy more searching than the budget.
+        let written = message.len() as u64;
+        let message = if written <= self.budget {
             self.redactor.redact(message)
         } else {
             message
         };
-        if self.bytes + message.len() as u64 + LINE_OVERHEAD_BYTES > self.budget {
+        let charge = written.max(message.len() as u64) + LINE_OVERHEAD_BYTES;
+        if self.bytes + charge > self.budget {
             self.truncated = true;
             let message = format!(
                 "[log truncated: this invocation reached its budget of {} bytes]",
@@ -127,7 +131,7 @@ impl LogBuffer {
             self.lines.push(self.line(Level::Warn, message));
             return;
         }
-        self.bytes += message.len() as u64 + LINE_OVERHEAD_BYTES;
+        self.bytes += charge;
         let line = self.line(level, message);
         self.lines.push(line);
     }
@@ -218,22 +222,28 @@ mod tests {
     }
 
     #[test]
-    fn a_kept_line_has_its_secrets_replaced_and_is_charged_as_kept() {
+    fn a_kept_line_has_its_secrets_replaced_and_is_charged_as_written_when_longer() {
         let secrets: PluginSecrets = [("k".into(), SecretValue::new("0123456789abcdef".into()))]
             .into_iter()
             .collect();
-        let budget = 2 * LINE_OVERHEAD_BYTES + 20;
-        let log = LogBuffer::shared(budget, Arc::new(Redactor::new(Arc::new(secrets))));
-        let mut log = log.lock().unwrap();
-        // 16 bytes as written, 10 as kept: both lines fit only as kept. The
-        // second comes in two writes, and is searched once whole.
-        log.push(Level::Info, "0123456789abcdef".into());
-        log.write_stream(Level::Stdout, b"01234567");
-        log.write_stream(Level::Stdout, b"89abcdef\n");
-        let (lines, truncated) = log.finish();
-        assert!(!truncated);
-        let text: Vec<_> = lines.iter().map(|l| l.message.as_str()).collect();
-        assert_eq!(text, ["[secret k]", "[secret k]"]);
+        let secrets = Arc::new(secrets);
+        // 16 bytes as written, 10 as kept: charged 16 each, so two lines
+        // need 32 bytes of budget. The second comes in two writes, and is
+        // searched once whole.
+        for (room, fits) in [(32, true), (31, false)] {
+            let budget = 2 * LINE_OVERHEAD_BYTES + room;
+            let log = LogBuffer::shared(budget, Arc::new(Redactor::new(secrets.clone())));
+            let mut log = log.lock().unwrap();
+            log.push(Level::Info, "0123456789abcdef".into());
+            log.write_stream(Level::Stdout, b"01234567");
+            log.write_stream(Level::Stdout, b"89abcdef\n");
+            let (lines, truncated) = log.finish();
+            assert_eq!(truncated, !fits, "room {room}");
+            assert_eq!(lines[0].message, "[secret k]");
+            if fits {
+                assert_eq!(lines[1].message, "[secret k]");
+            }
+        }
     }
 
     #[test]

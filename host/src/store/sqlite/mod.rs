@@ -178,6 +178,8 @@ super::admin::admin_store! {
     kv_usage: "SELECT COALESCE((SELECT bytes FROM kv_usage WHERE tenant = $1), 0)",
     // The writer connection's transaction is the lock.
     lock_row: "",
+    // Write-locked from the start: see admin.rs.
+    begin: "BEGIN IMMEDIATE",
 }
 
 #[async_trait::async_trait]
