@@ -1,11 +1,12 @@
 //! Secrets through the API and the CLI: plugin secrets are write-only and
 //! bounded; no secret is readable from the database at rest; the master key
-//! rotates without losing one, and a start without the key a secret is
+//! rotates without losing one, and a start without the key the database is
 //! sealed under refuses, naming it; the data directory is the owner's alone.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use hookhost::store::Keyring;
+use hookhost::store::{AdminStore, Keyring, PostgresStore, SqliteStore, StoreError};
 use hookhost_tests::host::{OPERATOR_TOKEN, SECRET, ServeProcess, TestHost, signed_headers, spec};
 use hookhost_tests::{block_on, cli_test, hookhost, hookhost_bin, plugins};
 use serde_json::{Value, json};
@@ -374,5 +375,46 @@ fn a_secret_is_set_from_standard_input_through_the_cli_and_never_printed() {
             "{stdout}"
         );
         server.child.kill().await.unwrap();
+    })
+}
+
+#[test]
+fn a_host_given_another_master_key_than_its_database_refuses_to_start_even_with_no_secret_stored() {
+    block_on(async {
+        let (first, other) = ("d4".repeat(32), "e5".repeat(32));
+        let keys = |key: &str| Arc::new(Keyring::new(key, &[]).unwrap());
+        let refused = |result: Result<u64, StoreError>| match result {
+            Err(e) => e.to_string(),
+            Ok(n) => panic!("started, resealing {n} rows"),
+        };
+        let id = Keyring::new(&first, &[]).unwrap().current_id().to_owned();
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hookhost.db");
+        let store = SqliteStore::open(&file, keys(&first)).await.unwrap();
+        assert_eq!(store.reseal().await.unwrap(), 0);
+        drop(store);
+        let store = SqliteStore::open(&file, keys(&other)).await.unwrap();
+        let error = refused(store.reseal().await);
+        assert!(
+            error.contains(&format!("sealed under master key {id}")),
+            "{error}"
+        );
+
+        let schema = hookhost_tests::host::PgSchema::create_anyway().await;
+        let one = PostgresStore::connect(schema.options(), keys(&first))
+            .await
+            .unwrap();
+        let two = PostgresStore::connect(schema.options(), keys(&other))
+            .await
+            .unwrap();
+        assert_eq!(one.reseal().await.unwrap(), 0);
+        let error = refused(two.reseal().await);
+        assert!(
+            error.contains(&format!("sealed under master key {id}")),
+            "{error}"
+        );
+        drop((one, two));
+        schema.drop().await;
     })
 }

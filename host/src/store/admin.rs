@@ -644,11 +644,30 @@ macro_rules! admin_store {
             }
 
             async fn reseal(&self) -> Result<u64, $crate::store::StoreError> {
-                use $crate::store::sealing::{plugin_place, seal_signing, signing_place};
+                use $crate::store::sealing::{
+                    KEY_CHECK_PLACE, KEY_CHECK_SETTING, key_id_of, plugin_place, seal_signing,
+                    signing_place,
+                };
                 let keys = self.keys();
                 let current = keys.current_id();
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
+                // The first host to start leaves its key's check value; one
+                // started together with it under another key finds it here
+                // once the first commits (the insert waits for it).
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(KEY_CHECK_SETTING)
+                .bind(keys.seal(KEY_CHECK_PLACE, KEY_CHECK_SETTING))
+                .execute(&mut *tx)
+                .await?;
+                let check: String = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
+                    .bind(KEY_CHECK_SETTING)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                keys.open(KEY_CHECK_PLACE, &check)
+                    .map_err(|e| $crate::store::rows::unopened(KEY_CHECK_PLACE, e))?;
                 let used: Vec<Option<String>> = sqlx::query_scalar(
                     "SELECT DISTINCT sealed_with FROM endpoints
                      UNION SELECT DISTINCT sealed_with FROM endpoint_secrets",
@@ -714,6 +733,13 @@ macro_rules! admin_store {
                     .execute(&mut *tx)
                     .await?;
                     written += 1;
+                }
+                if key_id_of(&check) != Some(current) {
+                    sqlx::query("UPDATE settings SET value = $2 WHERE key = $1")
+                        .bind(KEY_CHECK_SETTING)
+                        .bind(keys.seal(KEY_CHECK_PLACE, KEY_CHECK_SETTING))
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok(written)

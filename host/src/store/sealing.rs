@@ -208,10 +208,26 @@ fn create_key_file(dir: &Path, path: &Path) -> std::io::Result<String> {
     }
 }
 
+/// The id of the key `sealed` was sealed under, as it says.
+pub(crate) fn key_id_of(sealed: &str) -> Option<&str> {
+    let mut parts = sealed.splitn(3, '.');
+    (parts.next() == Some(VERSION))
+        .then(|| parts.next())
+        .flatten()
+}
+
 /// A new master key as 64 hex digits.
 pub fn generate() -> String {
     hex::encode(XChaCha20Poly1305::generate_key(&mut OsRng))
 }
+
+/// The setting holding a value sealed under the key the database's secrets
+/// are sealed under, so that a host given another key refuses to start even
+/// while no secret is stored, rather than seal what the others cannot open.
+pub(crate) const KEY_CHECK_SETTING: &str = "master_key_check";
+
+/// Where that value is sealed.
+pub(crate) const KEY_CHECK_PLACE: &str = "master-key-check";
 
 /// A keyring for the crate's own tests.
 #[cfg(test)]
