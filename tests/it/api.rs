@@ -713,6 +713,15 @@ fn probes_and_metrics_report_the_server_state() {
         )
         .await;
 
+        for action in ["pause", "resume"] {
+            let path = format!("/v1/tenants/acme/endpoints/e/{action}");
+            let (status, _) = host.call("POST", &path, Some(&key), None).await;
+            assert_eq!(status, 200, "{action}");
+        }
+        let path = format!("/v1/tenants/acme/deliveries/{id}/replay");
+        let (status, answer) = host.call("POST", &path, Some(&key), None).await;
+        assert_eq!(status, 202, "{answer}");
+
         for probe in ["/healthz", "/readyz"] {
             let response = host.client.get(host.url(probe)).send().await.unwrap();
             assert_eq!(response.status(), 200, "{probe}");
@@ -732,6 +741,9 @@ fn probes_and_metrics_report_the_server_state() {
             r#"hookhost_invocations_total{outcome="ok"}"#,
             "hookhost_invocation_duration_seconds_bucket",
             "hookhost_queue_depth",
+            r#"hookhost_endpoint_pauses_total{action="pause"}"#,
+            r#"hookhost_endpoint_pauses_total{action="resume"}"#,
+            r#"hookhost_replays_total{kind="one"}"#,
         ] {
             assert!(text.contains(needle), "{needle} missing from:\n{text}");
         }

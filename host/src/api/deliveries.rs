@@ -196,6 +196,7 @@ pub async fn replay(
         .await?
     {
         Replay::Queued => {
+            metrics::counter!("hookhost_replays_total", "kind" => "one").increment(1);
             state.queue.wake();
             Ok((
                 StatusCode::ACCEPTED,

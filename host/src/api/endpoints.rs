@@ -396,6 +396,7 @@ pub async fn replay_dead(
         .store
         .replay_dead(&tenant, &id, Timestamp::now())
         .await?;
+    metrics::counter!("hookhost_replays_total", "kind" => "dead").increment(replayed);
     state.queue.wake();
     Ok(Json(ReplayedDead { replayed }))
 }
@@ -420,6 +421,7 @@ pub async fn pause(
         .pause_endpoint(&tenant, &id, now)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no endpoint {id}")))?;
+    metrics::counter!("hookhost_endpoint_pauses_total", "action" => "pause").increment(1);
     state.endpoints.invalidate(&tenant, &id);
     let paused_at = state
         .store
@@ -449,6 +451,7 @@ pub async fn resume(
         .resume_endpoint(&tenant, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no endpoint {id}")))?;
+    metrics::counter!("hookhost_endpoint_pauses_total", "action" => "resume").increment(1);
     state.endpoints.invalidate(&tenant, &id);
     state.queue.wake();
     Ok(Json(PauseChange {
