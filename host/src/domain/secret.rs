@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Shortest secret value accepted, so that removing its occurrences from
 /// what a plugin logs cannot take apart ordinary text.
@@ -30,9 +31,10 @@ impl fmt::Debug for SecretValue {
     }
 }
 
-/// The secrets of one endpoint, by name.
+/// The secrets of one endpoint, by name. Shared, not copied: every
+/// invocation at the endpoint is granted the cached endpoint's secrets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PluginSecrets(BTreeMap<String, SecretValue>);
+pub struct PluginSecrets(Arc<BTreeMap<String, SecretValue>>);
 
 impl PluginSecrets {
     /// The value named `name`.
@@ -53,7 +55,7 @@ impl PluginSecrets {
 
 impl FromIterator<(String, SecretValue)> for PluginSecrets {
     fn from_iter<I: IntoIterator<Item = (String, SecretValue)>>(iter: I) -> Self {
-        Self(iter.into_iter().collect())
+        Self(Arc::new(iter.into_iter().collect()))
     }
 }
 
