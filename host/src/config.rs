@@ -84,6 +84,8 @@ pub struct Config {
     pub ip_sets: IpSets,
     /// HTTPS, when both files are set.
     pub tls: TlsSettings,
+    /// Export of traces to an OpenTelemetry collector, when its endpoint is set.
+    pub otlp: OtlpSettings,
     /// What a tenant may do unless its own policy says otherwise.
     pub tenant: TenantPolicy,
 }
@@ -118,6 +120,19 @@ pub struct TlsSettings {
     /// Its private key.
     #[serde(with = "unset_if_empty")]
     pub key: Option<String>,
+}
+
+/// The `[otlp]` table: the OpenTelemetry collector traces are exported to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpSettings {
+    /// The collector's OTLP/HTTP base URL; nothing is exported when unset.
+    #[serde(with = "unset_if_empty")]
+    pub endpoint: Option<String>,
+    /// The `service.name` of the exported spans.
+    pub service_name: String,
+    /// Headers of every export, masked when printed: they often hold a key.
+    pub headers: BTreeMap<String, Secret>,
 }
 
 impl Default for Config {
@@ -187,6 +202,12 @@ impl Config {
                 )),
             }
         }
+        wrong.extend(
+            self.otlp
+                .validate()
+                .into_iter()
+                .map(|(key, message)| (format!("otlp.{key}"), message)),
+        );
         let secrets = [
             ("admin_token".to_owned(), self.admin_token.as_ref()),
             ("database_url".to_owned(), self.database_url.as_ref()),
@@ -235,6 +256,56 @@ impl Config {
         }
         for v in self.tenant.validate(hard::MEMORY_MB) {
             wrong.push((format!("tenant.{}", v.field), v.message));
+        }
+        wrong
+    }
+}
+
+impl OtlpSettings {
+    /// What is wrong with the table, by key within it.
+    fn validate(&self) -> Vec<(&'static str, String)> {
+        let mut wrong = Vec::new();
+        if let Some(raw) = &self.endpoint {
+            match url::Url::parse(raw) {
+                // Never quoted: the password would be printed with it.
+                Ok(url) if !url.username().is_empty() || url.password().is_some() => wrong.push((
+                    "endpoint",
+                    "holds credentials; give them as a header in otlp.headers instead".to_owned(),
+                )),
+                Ok(url)
+                    if ["http", "https"].contains(&url.scheme())
+                        && url.has_host()
+                        && url.query().is_none()
+                        && url.fragment().is_none() => {}
+                _ => wrong.push((
+                    "endpoint",
+                    format!(
+                        "{raw:?} is not the http(s) base URL of an OTLP/HTTP collector, \
+                         such as http://127.0.0.1:4318"
+                    ),
+                )),
+            }
+        }
+        if self.service_name.trim().is_empty() {
+            wrong.push(("service_name", "must not be empty".to_owned()));
+        }
+        for (name, value) in &self.headers {
+            let problem = if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                format!("{name:?} is not a header name")
+            } else if value.is_masked() {
+                format!(
+                    "{name} holds the masked form `config check` prints, not the value itself; \
+                     write the real value, or set the table in HOOKHOST_OTLP_HEADERS"
+                )
+            } else if http::HeaderValue::from_str(value.expose()).is_err() {
+                // Never quoted: the value is likely a key.
+                format!(
+                    "the value of {name} is not a header value: one line, no control characters"
+                )
+            } else {
+                continue;
+            };
+            wrong.push(("headers", problem));
         }
         wrong
     }
@@ -1045,6 +1116,65 @@ mod tests {
             &[],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn otlp_export_is_off_by_default_and_its_endpoint_must_be_an_http_url() {
+        let config = load(None, &[], &[]).unwrap().config;
+        assert_eq!(config.otlp.endpoint, None);
+        assert_eq!(config.otlp.service_name, "hookhost");
+        let text = message(load(
+            Some("[otlp]\nendpoint = \"localhost:4318\"\n"),
+            &[],
+            &[],
+        ));
+        assert!(
+            text.contains("line 2: otlp.endpoint: \"localhost:4318\" is not the http(s) base URL"),
+            "{text}"
+        );
+        let env = [("HOOKHOST_OTLP_ENDPOINT", "http://user:pw-1234@otel:4318")];
+        let text = message(load(None, &env, &[]));
+        assert!(
+            text.contains("HOOKHOST_OTLP_ENDPOINT: otlp.endpoint: holds credentials"),
+            "{text}"
+        );
+        assert!(!text.contains("pw-1234"), "credentials quoted: {text}");
+        let flags = [("otlp.endpoint", "https://otel.example.com/otlp")];
+        let config = load(None, &[], &flags).unwrap().config;
+        assert_eq!(
+            config.otlp.endpoint.as_deref(),
+            Some("https://otel.example.com/otlp")
+        );
+    }
+
+    #[test]
+    fn otlp_headers_are_masked_when_printed_and_refused_back_masked() {
+        let file = "[otlp]\nendpoint = \"http://127.0.0.1:4318\"\n\
+                    [otlp.headers]\nauthorization = \"Bearer key-0123456789\"\n";
+        let resolved = load(Some(file), &[], &[]).unwrap();
+        assert_eq!(
+            resolved.config.otlp.headers["authorization"].expose(),
+            "Bearer key-0123456789"
+        );
+        let text = Settings::builtin().render(&resolved);
+        assert!(!text.contains("key-012345"), "{text}");
+        let refused = message(load(Some(&text), &[], &[]));
+        assert!(
+            refused.contains("otlp.headers: authorization holds the masked form"),
+            "{refused}"
+        );
+        let env = [("HOOKHOST_OTLP_HEADERS", "{ x-api-key = \"k\\nv\" }")];
+        let refused = message(load(None, &env, &[]));
+        assert!(
+            refused.contains("HOOKHOST_OTLP_HEADERS: otlp.headers: the value of x-api-key"),
+            "{refused}"
+        );
+        let env = [("HOOKHOST_OTLP_HEADERS", "{ \"bad name\" = \"v\" }")];
+        let refused = message(load(None, &env, &[]));
+        assert!(
+            refused.contains("\"bad name\" is not a header name"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod kv;
 mod loading;
 /// What an operator watches: JSON log lines.
 mod observability;
+mod otlp;
 /// Handlers asking to come back later: retry-after in the runtime, the SDK
 /// and the queue.
 mod retry_after;

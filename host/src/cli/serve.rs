@@ -53,16 +53,22 @@ impl ServeArgs {
         } else {
             "http"
         };
+        let export = super::logging::Export::start(&config.otlp)?;
         println!("hookhost listening on {scheme}://{addr}");
         println!("data directory: {}", config.data_dir.display());
-        crate::server::serve(
+        let served = crate::server::serve(
             store,
             Arc::new(runtime),
             config,
             listener,
             shutdown_signal(),
         )
-        .await?;
+        .await;
+        // After the last attempt has ended, so its spans are among those sent.
+        if let Some(export) = export {
+            export.shutdown().await;
+        }
+        served?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)
     }

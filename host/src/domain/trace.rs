@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceState};
 use sha2::{Digest, Sha256};
 
 use crate::ids::DeliveryId;
@@ -16,10 +17,8 @@ impl TraceId {
     /// names, so the sender's trace goes on through hookhost; without a valid
     /// one, the delivery's id, a UUIDv7 whose 128 bits every stage carries.
     pub fn of_delivery(id: &DeliveryId, headers: &[(String, String)]) -> Self {
-        headers
-            .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
-            .find_map(|(_, value)| Self::from_traceparent(value))
+        Self::sent(headers)
+            .map(|(trace, _)| trace)
             .or_else(|| Self::from_hex(id.as_str().strip_prefix("dlv_")?))
             .unwrap_or_else(|| {
                 let digest = Sha256::digest(id.as_str().as_bytes());
@@ -30,9 +29,35 @@ impl TraceId {
             })
     }
 
-    /// The trace id of a `traceparent` header: `00-<trace>-<parent>-<flags>`,
-    /// or a later version's first four fields.
-    fn from_traceparent(value: &str) -> Option<Self> {
+    /// The OpenTelemetry context a delivery's exported span starts in: under
+    /// its sender's span when `headers` carry the valid `traceparent` this
+    /// trace came from, else at the root of this trace. The root is a remote
+    /// parent without a span id: the SDK takes a parent's trace id whatever
+    /// its span id, and records an invalid one as no parent.
+    pub fn otel_parent(&self, headers: &[(String, String)]) -> opentelemetry::Context {
+        let sender = Self::sent(headers)
+            .filter(|(trace, _)| trace == self)
+            .map_or(SpanId::INVALID, |(_, span)| SpanId::from_bytes(span));
+        opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+            opentelemetry::trace::TraceId::from_bytes(self.0),
+            sender,
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::NONE,
+        ))
+    }
+
+    /// The trace and the sender's span of the first valid `traceparent`.
+    fn sent(headers: &[(String, String)]) -> Option<(Self, [u8; 8])> {
+        headers
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
+            .find_map(|(_, value)| Self::from_traceparent(value))
+    }
+
+    /// The trace id and parent span id of a `traceparent` header:
+    /// `00-<trace>-<parent>-<flags>`, or a later version's first four fields.
+    fn from_traceparent(value: &str) -> Option<(Self, [u8; 8])> {
         let fields: Vec<&str> = value.trim().splitn(5, '-').collect();
         let [version, trace, parent, flags, rest @ ..] = fields.as_slice() else {
             return None;
@@ -46,7 +71,8 @@ impl TraceId {
         if !valid || !is_hex(trace, 32) {
             return None;
         }
-        Self::from_hex(trace)
+        let span: [u8; 8] = hex::decode(parent).ok()?.try_into().ok()?;
+        Some((Self::from_hex(trace)?, span))
     }
 
     fn from_hex(text: &str) -> Option<Self> {
@@ -105,6 +131,27 @@ mod tests {
         assert_eq!(with(sent).to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
         let later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra";
         assert_eq!(with(later).to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+
+    #[test]
+    fn an_exported_delivery_span_continues_its_senders_span_or_roots_its_own_trace() {
+        let sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let headers = [("traceparent".to_owned(), sent.to_owned())];
+        let parent = TraceId::of_delivery(&delivery(), &headers).otel_parent(&headers);
+        let context = parent.span().span_context().clone();
+        assert_eq!(
+            context.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(context.span_id().to_string(), "00f067aa0ba902b7");
+        assert!(context.is_remote() && context.is_sampled());
+
+        let own = TraceId::of_delivery(&delivery(), &[]);
+        let parent = own.otel_parent(&[]);
+        let context = parent.span().span_context().clone();
+        assert_eq!(context.trace_id().to_string(), own.to_string());
+        assert_eq!(context.span_id(), SpanId::INVALID);
+        assert!(context.is_sampled());
     }
 
     #[test]

@@ -149,8 +149,19 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
             let share = shares.start(&delivery.tenant);
             let trace = TraceId::of_delivery(&delivery.id, &delivery.headers);
             // Every line logged for the attempt names its delivery and trace.
-            let span = tracing::info_span!("delivery", id = %delivery.id, tenant = %delivery.tenant,
-                endpoint = %delivery.endpoint, trace_id = %trace);
+            // When traces are exported, the span is created in the trace's
+            // OpenTelemetry context, which the exporting layer takes as its
+            // parent, so the exported span carries the delivery's trace id.
+            let span = {
+                let _parent = shared
+                    .config
+                    .otlp
+                    .endpoint
+                    .is_some()
+                    .then(|| trace.otel_parent(&delivery.headers).attach());
+                tracing::info_span!("delivery", id = %delivery.id, tenant = %delivery.tenant,
+                    endpoint = %delivery.endpoint, trace_id = %trace)
+            };
             running.spawn(
                 work(
                     shared.clone(),

@@ -3,7 +3,8 @@
 //! response cap.
 //!
 //! Each call is recorded with the invocation's secrets replaced in its method,
-//! URL and error (`runtime::redact`).
+//! URL and error (`runtime::redact`). When traces are exported, it is also a
+//! span of its own, which its `traceparent` names.
 //!
 //! Two shared clients serve every invocation: a strict one whose resolver
 //! refuses non-public addresses (so the address connected to is the address
@@ -23,6 +24,7 @@ use crate::runtime::bindings::http_out::{Error, Host, Request, Response};
 use crate::runtime::outcome::{
     MAX_CALL_ERROR_BYTES, MAX_METHOD_BYTES, MAX_URL_BYTES, OutboundCall,
 };
+use crate::runtime::redact::Redactor;
 use crate::runtime::state::State;
 
 /// Headers a guest may not set: they belong to the connection, not the request.
@@ -111,7 +113,7 @@ pub(crate) struct HttpState {
 }
 
 impl HttpState {
-    async fn send(&mut self, request: Request) -> Result<Response, Error> {
+    async fn send(&mut self, request: Request, redactor: &Redactor) -> Result<Response, Error> {
         if self.calls.len() as u32 >= self.max_calls {
             return Err(Error::BudgetExhausted);
         }
@@ -151,7 +153,8 @@ impl HttpState {
                 "{ip} is not a public address; the endpoint does not set allow_private_network"
             )));
         }
-        let headers = self.headers(request.headers, index)?;
+        let span = exported_span(&method, &host, port, redactor);
+        let headers = self.headers(request.headers, index, span.as_ref().map(|(_, id)| *id))?;
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let timeout = request
             .timeout_ms
@@ -173,6 +176,10 @@ impl HttpState {
             .await
             .map_err(transport_error)?;
         let status = response.status().as_u16();
+        if let Some((span, _)) = &span {
+            // As i64: tracing-opentelemetry writes other integers as text.
+            span.record("http.response.status_code", i64::from(status));
+        }
         let headers = response
             .headers()
             .iter()
@@ -203,7 +210,14 @@ impl HttpState {
         })
     }
 
-    fn headers(&self, raw: Vec<(String, String)>, index: usize) -> Result<HeaderMap, Error> {
+    /// The request's headers: the guest's, then `Idempotency-Key` and
+    /// `traceparent` (naming `span`, else a fresh span id) unless it set them.
+    fn headers(
+        &self,
+        raw: Vec<(String, String)>,
+        index: usize,
+        span: Option<[u8; 8]>,
+    ) -> Result<HeaderMap, Error> {
         let mut headers = HeaderMap::new();
         for (name, value) in raw {
             let name = HeaderName::from_bytes(name.as_bytes())
@@ -226,8 +240,11 @@ impl HttpState {
             );
         }
         if let Some(trace) = self.trace.filter(|_| !headers.contains_key("traceparent")) {
-            let mut span: [u8; 8] = rand::random();
-            span[7] |= 1;
+            let span = span.unwrap_or_else(|| {
+                let mut span: [u8; 8] = rand::random();
+                span[7] |= 1;
+                span
+            });
             headers.insert(
                 "traceparent",
                 HeaderValue::from_str(&trace.traceparent(span)).expect("hex is header-safe"),
@@ -235,6 +252,38 @@ impl HttpState {
         }
         Ok(headers)
     }
+}
+
+/// The call as a span of its own under the attempt's, with that span's id,
+/// when traces are exported (an OpenTelemetry span is current): the call's
+/// `traceparent` names it, so the receiver's spans join the trace. The host
+/// is redacted like the call's record, since the spans leave the host too.
+fn exported_span(
+    method: &reqwest::Method,
+    host: &str,
+    port: u16,
+    redactor: &Redactor,
+) -> Option<(tracing::Span, [u8; 8])> {
+    use opentelemetry::trace::TraceContextExt;
+    if !opentelemetry::Context::current().has_active_span() {
+        return None;
+    }
+    let span = tracing::info_span!(
+        "http-out",
+        otel.kind = "client",
+        http.request.method = %method,
+        server.address = %redactor.redact(host.to_owned()),
+        server.port = i64::from(port),
+        http.response.status_code = tracing::field::Empty,
+    );
+    // Entered, the span is the current OpenTelemetry context.
+    let id = span.in_scope(|| {
+        opentelemetry::Context::current()
+            .span()
+            .span_context()
+            .span_id()
+    });
+    Some((span, id.to_bytes()))
 }
 
 fn transport_error(e: reqwest::Error) -> Error {
@@ -274,7 +323,7 @@ impl Host for State {
         let method = request.method.clone();
         let url = request.url.clone();
         let budget_spent = self.http.calls.len() as u32 >= self.http.max_calls;
-        let result = self.http.send(request).await;
+        let result = self.http.send(request, &self.redactor).await;
         if !budget_spent {
             let redactor = &self.redactor;
             self.http.calls.push(OutboundCall::new(
