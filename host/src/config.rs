@@ -56,6 +56,9 @@ pub struct Config {
     pub guest_cpus: usize,
     /// Unfinished deliveries beyond which ingress answers 503.
     pub max_queue_depth: u64,
+    /// Deliveries per second each bulk replay queues again, so that one
+    /// feeds the queue no faster than live traffic can be served beside it.
+    pub replay_rate: u32,
     /// How long shutdown waits for running attempts.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -238,6 +241,9 @@ impl Config {
             if duration.is_zero() {
                 wrong.push((key.into(), "must be longer than 0s".to_owned()));
             }
+        }
+        if self.replay_rate == 0 {
+            wrong.push(("replay_rate".into(), "must be at least 1".to_owned()));
         }
         if self.max_connections == 0 {
             wrong.push(("max_connections".into(), "must be at least 1".to_owned()));

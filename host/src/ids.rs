@@ -106,61 +106,82 @@ name_type!(
     "secret name"
 );
 
-/// A delivery: one accepted webhook and everything that happened to it.
-///
-/// A UUIDv7, so ids sort by creation time and index well.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct DeliveryId(String);
+/// A generated id: a prefix and a UUIDv7 in 32 lowercase hex digits, so ids
+/// sort by creation time and index well.
+macro_rules! generated_id {
+    ($(#[$doc:meta])* $name:ident, $invalid:ident, $prefix:literal, $what:literal, $message:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
 
-impl DeliveryId {
-    /// A fresh, time-ordered id.
-    pub fn generate() -> Self {
-        Self(format!("dlv_{}", uuid::Uuid::now_v7().simple()))
-    }
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn generate() -> Self {
+                Self(format!(concat!($prefix, "{}"), uuid::Uuid::now_v7().simple()))
+            }
 
-    /// Wraps an id read back from the store, which only ever holds
-    /// generated ones; ids from outside go through [`str::parse`].
-    pub fn from_string(value: String) -> Self {
-        Self(value)
-    }
+            /// Wraps an id read back from the store, which only ever holds
+            /// generated ones; ids from outside go through [`str::parse`].
+            pub fn from_string(value: String) -> Self {
+                Self(value)
+            }
 
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A delivery id that is not `dlv_` and 32 lowercase hex digits.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "delivery id {0:?} is not valid: delivery ids are dlv_ and 32 hex digits, as a 202 answers them"
-)]
-pub struct InvalidDeliveryId(String);
-
-impl std::str::FromStr for DeliveryId {
-    type Err = InvalidDeliveryId;
-
-    /// Checks an id from a URL or a query before it reaches the store.
-    fn from_str(s: &str) -> Result<Self, InvalidDeliveryId> {
-        let hex = s.strip_prefix("dlv_").unwrap_or_default();
-        if hex.len() == 32
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(InvalidDeliveryId(s.chars().take(80).collect()))
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
         }
-    }
+
+        #[doc = concat!("A ", $what, " id that is not `", $prefix, "` and 32 lowercase hex digits.")]
+        #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+        #[error($message)]
+        pub struct $invalid(String);
+
+        impl std::str::FromStr for $name {
+            type Err = $invalid;
+
+            /// Checks an id from a URL or a query before it reaches the store.
+            fn from_str(s: &str) -> Result<Self, $invalid> {
+                let hex = s.strip_prefix($prefix).unwrap_or_default();
+                if hex.len() == 32
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                {
+                    Ok(Self(s.to_owned()))
+                } else {
+                    Err($invalid(s.chars().take(80).collect()))
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl fmt::Display for DeliveryId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+generated_id!(
+    /// A delivery: one accepted webhook and everything that happened to it.
+    DeliveryId,
+    InvalidDeliveryId,
+    "dlv_",
+    "delivery",
+    "delivery id {0:?} is not valid: delivery ids are dlv_ and 32 hex digits, as a 202 answers them"
+);
+
+generated_id!(
+    /// A bulk replay: a background job that queues again every delivery of
+    /// an endpoint matching a filter.
+    ReplayId,
+    InvalidReplayId,
+    "rpl_",
+    "replay",
+    "replay id {0:?} is not valid: replay ids are rpl_ and 32 hex digits, as starting a replay answers them"
+);
 
 #[cfg(test)]
 mod tests {

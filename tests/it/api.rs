@@ -726,15 +726,7 @@ fn probes_and_metrics_report_the_server_state() {
             let response = host.client.get(host.url(probe)).send().await.unwrap();
             assert_eq!(response.status(), 200, "{probe}");
         }
-        let text = host
-            .client
-            .get(host.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = host.metrics().await;
         for needle in [
             r#"hookhost_ingress_total{provider="standard-webhooks",outcome="accepted"}"#,
             r#"hookhost_ingress_total{provider="standard-webhooks",outcome="unauthorized"}"#,
@@ -824,6 +816,10 @@ fn the_openapi_document_lists_every_route_the_router_serves() {
             "GET /v1/tenants/{tenant}/deliveries",
             "GET /v1/tenants/{tenant}/deliveries/{id}",
             "POST /v1/tenants/{tenant}/deliveries/{id}/replay",
+            "GET /v1/tenants/{tenant}/replays",
+            "POST /v1/tenants/{tenant}/replays",
+            "GET /v1/tenants/{tenant}/replays/{id}",
+            "POST /v1/tenants/{tenant}/replays/{id}/cancel",
             "PUT /v1/tenants/{tenant}/endpoints/{endpoint}/secrets/{name}",
             "DELETE /v1/tenants/{tenant}/endpoints/{endpoint}/secrets/{name}",
             "GET /v1/tenants/{tenant}/kv/{plugin}/keys",

@@ -373,6 +373,16 @@ fn an_endpoint_change_made_through_one_host_reaches_another_within_a_second() {
 }
 
 /// A store of its own on `schema`, as a separate host process would have.
+/// The spec of `acme`'s endpoint `orders`, as stored.
+async fn orders_spec(store: &dyn Store, acme: &TenantId) -> hookhost::domain::EndpointSpec {
+    store
+        .endpoint(acme, &"orders".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .spec
+}
+
 async fn connect(schema: &PgSchema) -> Arc<dyn Store> {
     Arc::new(
         PostgresStore::connect(schema.options(), hookhost_tests::test_keys())
@@ -389,13 +399,7 @@ fn hosts_on_one_database_share_an_endpoints_rate_limit_between_them() {
         let b = TestHost::start_on(connect(&schema).await, Config::default()).await;
         let receiver = Receiver::start().await;
         let acme = echo_to(&*a.store, &receiver).await;
-        let mut limited = a
-            .store
-            .endpoint(&acme, &"orders".parse().unwrap())
-            .await
-            .unwrap()
-            .unwrap()
-            .spec;
+        let mut limited = orders_spec(&*a.store, &acme).await;
         limited.rate_limit = Some(
             serde_json::from_value(serde_json::json!({ "rate": 4, "period": "minute" })).unwrap(),
         );
@@ -424,6 +428,42 @@ fn hosts_on_one_database_share_an_endpoints_rate_limit_between_them() {
                 "host {name} takes half of 4 a minute"
             );
         }
+        a.stop().await;
+        b.stop().await;
+        schema.drop().await;
+    });
+}
+
+#[test]
+fn an_endpoint_limited_to_one_runs_one_delivery_at_a_time_across_every_host() {
+    block_on(async {
+        let schema = PgSchema::create_anyway().await;
+        let config = || Config {
+            workers: 8,
+            ..Config::default()
+        };
+        let a = TestHost::start_on(connect(&schema).await, config()).await;
+        let b = TestHost::start_on(connect(&schema).await, config()).await;
+        let receiver = Receiver::start().await;
+        receiver.hold_for(Duration::from_millis(100));
+        let acme = echo_to(&*a.store, &receiver).await;
+        let mut serial = orders_spec(&*a.store, &acme).await;
+        serial.limits.max_concurrent = Some(1);
+        a.endpoint(&acme, "orders", &serial).await;
+
+        // Both hosts take webhooks, and both claim: each could run them all at once.
+        let mut sent = Vec::new();
+        for i in 0..12 {
+            let host = if i % 2 == 0 { &a } else { &b };
+            sent.push(host.accept("acme", "orders", &format!("e{i}"), "{}").await);
+        }
+        wait_all_succeeded(&*a.store, &acme, &sent, Duration::from_secs(30)).await;
+        assert_eq!(receiver.requests().len(), 12);
+        assert_eq!(
+            receiver.most_at_once(),
+            1,
+            "two hosts ran the serial endpoint's deliveries side by side"
+        );
         a.stop().await;
         b.stop().await;
         schema.drop().await;

@@ -6,6 +6,8 @@ mod adversarial;
 mod api;
 /// `hookhost plugin new | build | test` through the real binary.
 mod cli;
+/// An endpoint's delivery concurrency, on one host and across several.
+mod concurrency;
 /// An endpoint's ingress controls: event type filters, pause and resume.
 mod controls;
 /// `hookhost serve` killed with SIGKILL, stopped with SIGTERM.
@@ -31,6 +33,8 @@ mod loading;
 /// What an operator watches: JSON log lines.
 mod observability;
 mod otlp;
+/// Bulk replays: filtered, paced, cancelled, bounded, scoped to a tenant.
+mod replays;
 /// Handlers asking to come back later: retry-after in the runtime, the SDK
 /// and the queue.
 mod retry_after;

@@ -41,11 +41,38 @@ pub struct TestHost {
 impl TestHost {
     /// A server with the default settings, but a short shutdown grace.
     pub async fn start() -> Self {
+        Self::start_with(Self::config()).await
+    }
+
+    /// A server with the default settings but a short shutdown grace and
+    /// `workers` workers.
+    pub async fn with_workers(workers: usize) -> Self {
         Self::start_with(Config {
-            shutdown_grace: Duration::from_secs(2),
-            ..Config::default()
+            workers,
+            ..Self::config()
         })
         .await
+    }
+
+    /// The settings of [`TestHost::start`]: the defaults, but a short
+    /// shutdown grace.
+    pub fn config() -> Config {
+        Config {
+            shutdown_grace: Duration::from_secs(2),
+            ..Config::default()
+        }
+    }
+
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
     }
 
     /// `Authorization` value of the operator.

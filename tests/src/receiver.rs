@@ -2,8 +2,9 @@
 //! webhook target: records every request and answers with a chosen status.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -31,6 +32,10 @@ impl Recorded {
 struct Shared {
     requests: Arc<Mutex<Vec<Recorded>>>,
     status: Arc<AtomicU16>,
+    /// How long each request is held before it is answered, in ms.
+    hold_ms: Arc<AtomicU64>,
+    in_flight: Arc<AtomicUsize>,
+    most_in_flight: Arc<AtomicUsize>,
 }
 
 /// A running receiver on 127.0.0.1 and a random port.
@@ -45,6 +50,9 @@ impl Receiver {
         let shared = Shared {
             requests: Arc::default(),
             status: Arc::new(AtomicU16::new(200)),
+            hold_ms: Arc::default(),
+            in_flight: Arc::default(),
+            most_in_flight: Arc::default(),
         };
         let state = shared.clone();
         let app = axum::Router::new().fallback(
@@ -57,6 +65,11 @@ impl Receiver {
                         headers,
                         body,
                     });
+                    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    state.most_in_flight.fetch_max(now, Ordering::SeqCst);
+                    let hold = state.hold_ms.load(Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(hold)).await;
+                    state.in_flight.fetch_sub(1, Ordering::SeqCst);
                     StatusCode::from_u16(state.status.load(Ordering::SeqCst)).unwrap()
                 }
             },
@@ -75,6 +88,19 @@ impl Receiver {
     /// The status later requests get.
     pub fn respond_with(&self, status: u16) {
         self.shared.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Holds each later request this long before answering it, so that
+    /// requests made at once overlap here.
+    pub fn hold_for(&self, hold: Duration) {
+        self.shared
+            .hold_ms
+            .store(hold.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// The most requests this receiver was answering at once.
+    pub fn most_at_once(&self) -> usize {
+        self.shared.most_in_flight.load(Ordering::SeqCst)
     }
 
     /// Every request so far, in arrival order.

@@ -28,8 +28,8 @@ const MAX_LIMIT: u32 = 1_000;
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// `pending`, `running`, `retrying`, `succeeded`, `dead`, `paused` or
-    /// `filtered`.
+    /// `pending`, `running`, `retrying`, `succeeded`, `dead`, `paused`,
+    /// `waiting` or `filtered`.
     pub status: Option<String>,
     /// Only this endpoint.
     pub endpoint: Option<String>,
@@ -48,7 +48,7 @@ fn filter(q: ListQuery) -> Result<DeliveryFilter, ApiError> {
         if parsed.is_none() {
             errors.push(FieldError::new(
                 "status",
-                format!("{s:?} is not one of pending, running, retrying, succeeded, dead, paused, filtered"),
+                format!("{s:?} is not one of pending, running, retrying, succeeded, dead, paused, waiting, filtered"),
             ));
         }
         parsed

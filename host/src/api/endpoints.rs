@@ -156,6 +156,12 @@ pub fn check_request(
             format!("must be between 1 and {}", hard::BODY_LIMIT_BYTES),
         );
     }
+    if limits.max_concurrent == Some(0) {
+        fail(
+            "limits.max_concurrent",
+            "must be at least 1; null leaves only the tenant's share".to_owned(),
+        );
+    }
     if let Err(message) = r.retry.validate() {
         fail("retry", message);
     }

@@ -13,6 +13,7 @@ mod json;
 mod kv;
 mod plugins;
 mod policy;
+mod replays;
 mod secrets;
 mod tenants;
 pub(crate) mod views;
@@ -181,6 +182,9 @@ pub fn router(api: ApiState, ingress: IngressState) -> Router {
         .routes(routes!(deliveries::list))
         .routes(routes!(deliveries::get))
         .routes(routes!(deliveries::replay))
+        .routes(routes!(replays::start, replays::list))
+        .routes(routes!(replays::get))
+        .routes(routes!(replays::cancel))
         .routes(routes!(kv::keys))
         .routes(routes!(kv::value))
         .routes(routes!(health::healthz))

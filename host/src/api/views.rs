@@ -13,7 +13,8 @@ use crate::domain::{EndpointSpec, PolicyOverrides, Provider, TenantPolicy, Times
 use crate::problem::FieldError;
 use crate::runtime::{LogLine, OutboundCall};
 use crate::store::{
-    Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, PluginVersion, Tenant,
+    Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint, PluginVersion, ReplayJob,
+    ReplayState, Tenant,
 };
 
 /// A tenant to create.
@@ -391,6 +392,104 @@ pub struct PauseChange {
 pub struct ReplayedDead {
     /// Count.
     pub replayed: u64,
+}
+
+/// A bulk replay to start: which deliveries of an endpoint run again.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkReplayRequest {
+    /// The endpoint whose deliveries run again.
+    pub endpoint: String,
+    /// Only deliveries in this state: `succeeded`, `dead` or `filtered`;
+    /// any of the three when omitted.
+    pub status: Option<String>,
+    /// Only deliveries whose event type matches this pattern, `*` standing
+    /// for any run of characters.
+    pub event_type: Option<String>,
+    /// Only deliveries received at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Only deliveries received at or before this RFC 3339 time; the start
+    /// of the replay when omitted.
+    pub until: Option<String>,
+    /// Only deliveries bound to this version of the plugin.
+    pub plugin_version: Option<u32>,
+    /// Run this version of the endpoint's plugin instead of each
+    /// delivery's own; then only deliveries of that plugin run.
+    pub to_version: Option<u32>,
+}
+
+/// A bulk replay and its progress.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReplayJobView {
+    /// Its id, for `GET /v1/tenants/{tenant}/replays/{id}`.
+    pub id: String,
+    /// The tenant.
+    pub tenant: String,
+    /// The endpoint whose deliveries it replays.
+    pub endpoint: String,
+    /// `running`, `done`, `cancelled` or `failed`.
+    pub state: ReplayState,
+    /// Only deliveries in this state; `null` for any finished one.
+    pub status: Option<DeliveryStatus>,
+    /// Only deliveries whose event type matches.
+    pub event_type: Option<String>,
+    /// Only deliveries received at or after this.
+    pub since: Option<String>,
+    /// Only deliveries received at or before this.
+    pub until: String,
+    /// Only deliveries bound to this plugin version.
+    pub plugin_version: Option<u32>,
+    /// The plugin version they run; their own when `null`.
+    pub to_version: Option<u32>,
+    /// Deliveries matching when it started, the event type aside: what it
+    /// expects to examine.
+    pub total: u64,
+    /// Deliveries examined so far.
+    pub examined: u64,
+    /// Deliveries queued to run again so far.
+    pub replayed: u64,
+    /// Matching deliveries that could not run again: their bodies were
+    /// pruned by retention, or they were running.
+    pub skipped: u64,
+    /// When it started.
+    pub created_at: String,
+    /// When it stopped.
+    pub finished_at: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl From<&ReplayJob> for ReplayJobView {
+    fn from(job: &ReplayJob) -> Self {
+        let f = &job.filter;
+        Self {
+            id: job.id.to_string(),
+            tenant: job.tenant.to_string(),
+            endpoint: f.endpoint.to_string(),
+            state: job.state,
+            status: f.status,
+            event_type: f.event_type.as_ref().map(ToString::to_string),
+            since: f.since.map(Timestamp::rfc3339),
+            until: f.until.rfc3339(),
+            plugin_version: f.plugin_version,
+            to_version: job.to_version,
+            total: job.total,
+            examined: job.examined,
+            replayed: job.replayed,
+            skipped: job.skipped,
+            created_at: job.created_at.rfc3339(),
+            finished_at: job.finished_at.map(Timestamp::rfc3339),
+            error: job.error.clone(),
+        }
+    }
+}
+
+/// A tenant's bulk replays, newest first: those running and the last
+/// hundred finished.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReplayJobList {
+    /// The replays.
+    pub replays: Vec<ReplayJobView>,
 }
 
 /// Keys of a plugin's KV.

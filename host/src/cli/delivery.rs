@@ -189,7 +189,7 @@ impl ListArgs {
 
 /// `--since`: an RFC 3339 time as it is (the server checks it), or a duration
 /// ago turned into one.
-fn since_now(value: &str) -> Result<String, String> {
+pub(super) fn since_now(value: &str) -> Result<String, String> {
     since(value, SystemTime::now())
 }
 

@@ -160,6 +160,10 @@ struct SpecFlags {
     /// Largest inbound body accepted; larger ones are answered 413.
     #[arg(long, value_name = "N")]
     body_limit_bytes: Option<u64>,
+    /// Invocations of the endpoint running at once, across every host; 1
+    /// runs its deliveries one after another.
+    #[arg(long, value_name = "N")]
+    max_concurrent: Option<u32>,
     /// Attempts per run, the first included; 1 means never retry.
     #[arg(long, value_name = "N")]
     max_attempts: Option<u32>,
@@ -373,6 +377,7 @@ fn request_body(base: Option<Value>, flags: &SpecFlags) -> Result<Value, CliErro
         ("memory_mb", flags.memory_mb.map(Value::from)),
         ("max_http_calls", flags.max_http_calls.map(Value::from)),
         ("body_limit_bytes", flags.body_limit_bytes.map(Value::from)),
+        ("max_concurrent", flags.max_concurrent.map(Value::from)),
     ];
     merge(&mut body, "limits", given(limits));
     let schedule = (!flags.retry_schedule.is_empty()).then(|| json!(flags.retry_schedule));
@@ -615,6 +620,7 @@ mod tests {
             memory_mb: Some(32),
             max_http_calls: Some(4),
             body_limit_bytes: Some(65_536),
+            max_concurrent: Some(1),
             max_attempts: Some(3),
             retry_schedule: vec![5, 300],
             set: vec![],
@@ -637,7 +643,8 @@ mod tests {
                     "timeout_ms": 2000,
                     "memory_mb": 32,
                     "max_http_calls": 4,
-                    "body_limit_bytes": 65536
+                    "body_limit_bytes": 65536,
+                    "max_concurrent": 1
                 },
                 "retry": {"max_attempts": 3, "schedule_s": [5, 300]}
             })

@@ -7,6 +7,7 @@ mod demo;
 mod endpoint;
 mod logging;
 mod plugin;
+mod replay;
 mod send;
 mod serve;
 mod tenant;
@@ -41,6 +42,8 @@ enum Command {
     Endpoint(endpoint::EndpointArgs),
     /// Inspect and replay a tenant's deliveries on a server.
     Delivery(delivery::DeliveryArgs),
+    /// Run an endpoint's deliveries again in bulk, in the background.
+    Replay(replay::ReplayArgs),
     /// Sign a sample event as its provider would and post it to an inbound URL.
     Send(send::SendArgs),
     /// Run a local demo: the server, a Slack stand-in, a configured Stripe endpoint.
@@ -115,6 +118,7 @@ impl Cli {
             Command::Tenant(args) => args.run().await,
             Command::Endpoint(args) => args.run().await,
             Command::Delivery(args) => args.run().await,
+            Command::Replay(args) => args.run().await,
             Command::Send(args) => args.run().await,
             Command::Demo(args) => args.run().await,
             Command::Config(command) => command.run().await,

@@ -20,6 +20,11 @@ pub struct EndpointLimits {
     pub max_http_calls: u32,
     /// Largest inbound body accepted; larger ones answer 413.
     pub body_limit_bytes: u64,
+    /// Invocations of this endpoint running at once, across every host;
+    /// 1 runs its deliveries one after another. None: only the tenant's
+    /// share of the workers bounds it.
+    #[schema(minimum = 1)]
+    pub max_concurrent: Option<u32>,
 }
 
 impl Default for EndpointLimits {
@@ -29,6 +34,7 @@ impl Default for EndpointLimits {
             memory_mb: 64,
             max_http_calls: 16,
             body_limit_bytes: 1024 * 1024,
+            max_concurrent: None,
         }
     }
 }

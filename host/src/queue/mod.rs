@@ -1,5 +1,6 @@
 //! The delivery queue: group-committed ingest, fair claiming with leases,
-//! the worker pool that runs plugins, retries and dead-lettering.
+//! the worker pool that runs plugins, retries and dead-lettering, and the
+//! bulk replays that feed it.
 //!
 //! Everything this host writes to the queue goes through one committer task
 //! (`committer`), so concurrent webhooks, claims and attempt results share a
@@ -10,6 +11,7 @@
 mod committer;
 mod depth;
 mod plugins;
+mod replays;
 mod worker;
 
 use std::sync::Arc;
@@ -59,6 +61,7 @@ pub(crate) struct Shared {
 pub struct Queue {
     committer: Committer,
     work_ready: Arc<Notify>,
+    replay_started: Arc<Notify>,
     depth: Arc<QueueDepth>,
     max_depth: u64,
     stop: CancellationToken,
@@ -85,6 +88,7 @@ impl Queue {
             tokio::spawn(async move { store.listen_for_work(wake, stop).await })
         };
         let runtime_for_sweep = runtime.clone();
+        let replay_started = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
             plugins: PluginCache::new(store.clone(), runtime.clone()),
             config: config.clone(),
@@ -96,6 +100,12 @@ impl Queue {
             work_ready: work_ready.clone(),
         });
         let tasks = vec![
+            tokio::spawn(replays::run(
+                shared.clone(),
+                depth.clone(),
+                replay_started.clone(),
+                stop.clone(),
+            )),
             tokio::spawn(worker::dispatch(
                 shared,
                 stop.clone(),
@@ -110,6 +120,7 @@ impl Queue {
         Self {
             committer,
             work_ready,
+            replay_started,
             depth,
             max_depth: config.max_queue_depth,
             stop,
@@ -133,6 +144,12 @@ impl Queue {
     /// replay), so it does not wait for its next poll.
     pub fn wake(&self) {
         self.work_ready.notify_one();
+    }
+
+    /// Tells this host's bulk replay runner that a job was started, so it
+    /// begins at once rather than at its next look.
+    pub fn replay_started(&self) {
+        self.replay_started.notify_one();
     }
 
     /// Whether the queue is over its configured depth.

@@ -27,6 +27,7 @@ macro_rules! admin_store {
         kv_keys: $kv_keys:literal,
         kv_usage: $kv_usage:literal,
         lock_row: $lock_row:literal,
+        lock_endpoint: $lock_endpoint:expr,
         begin: $begin:literal $(,)?
     ) => {
         #[async_trait::async_trait]
@@ -120,6 +121,7 @@ macro_rules! admin_store {
                     "DELETE FROM kv WHERE tenant = $1",
                     "DELETE FROM endpoints WHERE tenant = $1",
                     "DELETE FROM plugin_versions WHERE tenant = $1",
+                    "DELETE FROM replay_jobs WHERE tenant = $1",
                 ] {
                     sqlx::query(statement)
                         .bind(id.as_str())
@@ -371,13 +373,22 @@ macro_rules! admin_store {
                 ));
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
+                // Deliveries waiting for room under the old limit are made
+                // due below; a claim of another host setting more aside
+                // meanwhile would strand them, so it is waited for.
+                sqlx::query($lock_endpoint)
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 // Insert, or else update: exact about which happened on
                 // both backends. A delete committed between the two leaves
                 // the update nothing to change; then insert again.
                 loop {
                     let created = sqlx::query(
-                        "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at, sealed_with)
-                         VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+                        "INSERT INTO endpoints (tenant, id, spec, plugin, plugin_version, created_at, updated_at,
+                                                sealed_with, max_concurrent)
+                         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)
                          ON CONFLICT (tenant, id) DO NOTHING",
                     )
                     .bind(tenant.as_str())
@@ -387,6 +398,7 @@ macro_rules! admin_store {
                     .bind(spec.plugin_version as i64)
                     .bind(now)
                     .bind(keys.current_id())
+                    .bind(spec.limits.max_concurrent.map(i64::from))
                     .execute(&mut *tx)
                     .await?
                     .rows_affected()
@@ -396,7 +408,8 @@ macro_rules! admin_store {
                         return Ok(true);
                     }
                     let updated = sqlx::query(
-                        "UPDATE endpoints SET spec = $3, plugin = $4, plugin_version = $5, updated_at = $6, sealed_with = $7
+                        "UPDATE endpoints SET spec = $3, plugin = $4, plugin_version = $5, updated_at = $6,
+                                              sealed_with = $7, max_concurrent = $8
                          WHERE tenant = $1 AND id = $2",
                     )
                     .bind(tenant.as_str())
@@ -406,10 +419,16 @@ macro_rules! admin_store {
                     .bind(spec.plugin_version as i64)
                     .bind(now)
                     .bind(keys.current_id())
+                    .bind(spec.limits.max_concurrent.map(i64::from))
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                     if updated == 1 {
+                        sqlx::query($crate::store::UNWAIT)
+                            .bind(tenant.as_str())
+                            .bind(id.as_str())
+                            .execute(&mut *tx)
+                            .await?;
                         tx.commit().await?;
                         return Ok(false);
                     }
@@ -547,14 +566,17 @@ macro_rules! admin_store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
-                // What waited for a resume that can no longer come runs as
-                // any delivery of a deleted endpoint does, rather than
-                // holding the tenant's queue depth for good.
-                sqlx::query($crate::store::UNPARK)
-                .bind(tenant.as_str())
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
+                // What waited for a resume that can no longer come, or for
+                // a running delivery of the endpoint, runs as any delivery
+                // of a deleted endpoint does, rather than holding the
+                // tenant's queue depth for good.
+                for release in [$crate::store::UNPARK, $crate::store::UNWAIT] {
+                    sqlx::query(release)
+                        .bind(tenant.as_str())
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(gone == 1)
             }
@@ -901,11 +923,13 @@ macro_rules! admin_store {
             ) -> Result<Vec<($crate::ids::TenantId, u64)>, $crate::store::StoreError> {
                 let rows: Vec<(String, i64)> = sqlx::query_as(
                     concat!(
-                        // Two counts, each through its own partial index.
+                        // Three counts, each through its own partial index.
                         "SELECT tenant, CAST(SUM(n) AS BIGINT) FROM (",
                         "SELECT tenant, COUNT(*) AS n FROM deliveries WHERE due_at IS NOT NULL GROUP BY tenant ",
                         "UNION ALL ",
-                        "SELECT tenant, COUNT(*) AS n FROM deliveries WHERE status = 'paused' GROUP BY tenant",
+                        "SELECT tenant, COUNT(*) AS n FROM deliveries WHERE status = 'paused' GROUP BY tenant ",
+                        "UNION ALL ",
+                        "SELECT tenant, COUNT(*) AS n FROM deliveries WHERE status = 'waiting' GROUP BY tenant",
                         ") AS counts GROUP BY tenant"
                     ),
                 )
@@ -922,7 +946,8 @@ macro_rules! admin_store {
                 let n: i64 =
                     sqlx::query_scalar(
                         "SELECT (SELECT COUNT(*) FROM deliveries WHERE due_at IS NOT NULL)
-                              + (SELECT COUNT(*) FROM deliveries WHERE status = 'paused')",
+                              + (SELECT COUNT(*) FROM deliveries WHERE status = 'paused')
+                              + (SELECT COUNT(*) FROM deliveries WHERE status = 'waiting')",
                     )
                         .fetch_one(self.admin_reader())
                         .await?;

@@ -17,6 +17,7 @@ mod kv_compose;
 mod model;
 mod owner_only;
 mod postgres;
+mod replays;
 mod rows;
 mod sealing;
 mod sqlite;
@@ -26,6 +27,10 @@ pub(crate) mod testing;
 pub use cache::{EndpointCache, PolicyCache};
 pub use model::*;
 pub use postgres::PostgresStore;
+pub use replays::{
+    KEPT_REPLAYS, MAX_RUNNING_REPLAYS, ReplayBudget, ReplayFilter, ReplayJob, ReplayStart,
+    ReplayState, ReplayStep, ReplayStore, StepNext,
+};
 #[cfg(test)]
 pub(crate) use sealing::testing as testing_keys;
 pub use sealing::{Keyring, MASTER_KEY_FILE, SealError, generate as generate_master_key};
@@ -33,6 +38,7 @@ pub use sealing::{Keyring, MASTER_KEY_FILE, SealError, generate as generate_mast
 pub(crate) use sqlite::FsyncGate;
 pub use sqlite::SqliteStore;
 
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -251,6 +257,13 @@ const UNPARK: &str = "UPDATE deliveries SET due_at = received_at,
                         status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
                       WHERE tenant = $1 AND endpoint = $2 AND status = 'paused'";
 
+/// Makes an endpoint's waiting deliveries due at their arrival (a change of
+/// its spec, which may raise or remove its limit, or its deletion); a claim
+/// sets aside again those still over the limit.
+const UNWAIT: &str = "UPDATE deliveries SET due_at = received_at,
+                        status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
+                      WHERE tenant = $1 AND endpoint = $2 AND status = 'waiting'";
+
 /// When the next delivery falls due: the earliest `due_at` of each tenant,
 /// read through the per-tenant index (the same SQL on both backends).
 const NEXT_DUE: &str = "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
@@ -258,9 +271,9 @@ const NEXT_DUE: &str = "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
                         FROM tenants t";
 
 /// Everything a backend provides: both halves.
-pub trait Store: AdminStore + QueueStore {}
+pub trait Store: AdminStore + QueueStore + ReplayStore {}
 
-impl<T: AdminStore + QueueStore> Store for T {}
+impl<T: AdminStore + QueueStore + ReplayStore> Store for T {}
 
 /// The admin API's half: tenants, keys, plugins, endpoints, reads of
 /// deliveries and KV, and replays. Written once for both backends (`admin.rs`).
@@ -508,6 +521,60 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError>;
 }
 
+/// A due delivery a claim found: its row, its endpoint, and the endpoint's
+/// `limits.max_concurrent` if it has one.
+pub(crate) struct Due<T> {
+    pub row: T,
+    pub endpoint: String,
+    pub limit: Option<i64>,
+}
+
+/// The endpoints among each tenant's due deliveries that have a concurrency
+/// limit, each once, in (tenant, endpoint) order: a backend that locks them
+/// takes the locks in this order, so two claims never wait on each other.
+pub(crate) fn limited_endpoints<T>(due: &[(String, Vec<Due<T>>)]) -> BTreeSet<(String, String)> {
+    due.iter()
+        .flat_map(|(tenant, rows)| {
+            rows.iter()
+                .filter(|d| d.limit.is_some())
+                .map(move |d| (tenant.clone(), d.endpoint.clone()))
+        })
+        .collect()
+}
+
+/// Each tenant's due deliveries its endpoints have room for, in due order,
+/// and apart the rest, which wait (`waiting`) until one of their endpoint's
+/// running deliveries finishes. `room` holds what each limited endpoint may
+/// still start (its limit less those running) and is used up here.
+pub(crate) fn within_limits<T>(
+    due: Vec<(String, Vec<Due<T>>)>,
+    mut room: HashMap<(String, String), i64>,
+) -> (Vec<Vec<T>>, Vec<T>) {
+    let mut over = Vec::new();
+    let within = due
+        .into_iter()
+        .map(|(tenant, rows)| {
+            let mut kept = Vec::with_capacity(rows.len());
+            for d in rows {
+                let fits = d.limit.is_none()
+                    || room
+                        .get_mut(&(tenant.clone(), d.endpoint.clone()))
+                        .is_some_and(|left| {
+                            *left -= 1;
+                            *left >= 0
+                        });
+                if fits {
+                    kept.push(d.row);
+                } else {
+                    over.push(d.row);
+                }
+            }
+            kept
+        })
+        .collect();
+    (within, over)
+}
+
 /// Interleaves per-tenant lists: everyone's first, then everyone's second…
 pub(crate) fn round_robin<T>(lists: Vec<Vec<T>>, max: usize) -> Vec<T> {
     let mut iters: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
@@ -531,11 +598,50 @@ pub(crate) fn round_robin<T>(lists: Vec<Vec<T>>, max: usize) -> Vec<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::round_robin;
+    use std::collections::HashMap;
+
+    use super::{Due, round_robin, within_limits};
 
     #[test]
     fn round_robin_takes_one_from_each_list_before_a_second_from_any() {
         let lists = vec![vec!["a1", "a2", "a3"], vec!["b1"], vec!["c1", "c2"]];
         assert_eq!(round_robin(lists, 5), ["a1", "b1", "c1", "a2", "c2"]);
+    }
+
+    #[test]
+    fn an_endpoint_with_a_limit_gets_as_many_deliveries_as_it_has_room_for_and_the_rest_wait() {
+        let due = |row, endpoint: &str, limit| Due {
+            row,
+            endpoint: endpoint.to_owned(),
+            limit,
+        };
+        let tenants = vec![
+            (
+                "t1".to_owned(),
+                vec![
+                    due("serial-1", "serial", Some(1)),
+                    due("open-1", "open", None),
+                    due("serial-2", "serial", Some(1)),
+                    due("pair-1", "pair", Some(2)),
+                    due("pair-2", "pair", Some(2)),
+                    due("open-2", "open", None),
+                ],
+            ),
+            (
+                "t2".to_owned(),
+                vec![due("other-serial-1", "serial", Some(1))],
+            ),
+        ];
+        let room = HashMap::from([
+            (("t1".to_owned(), "serial".to_owned()), 1),
+            (("t1".to_owned(), "pair".to_owned()), 1),
+            (("t2".to_owned(), "serial".to_owned()), 0),
+        ]);
+        let (within, over) = within_limits(tenants, room);
+        assert_eq!(
+            within,
+            [vec!["serial-1", "open-1", "pair-1", "open-2"], vec![]]
+        );
+        assert_eq!(over, ["serial-2", "pair-2", "other-serial-1"]);
     }
 }

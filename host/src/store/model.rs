@@ -82,6 +82,9 @@ pub enum DeliveryStatus {
     Dead,
     /// Waiting for its endpoint to be resumed.
     Paused,
+    /// Due, but its endpoint runs as many deliveries as its
+    /// `limits.max_concurrent`; one of them finishing lets it run.
+    Waiting,
     /// Its event type matches none of its endpoint's `event_types`: stored
     /// without running; a replay runs it.
     Filtered,
@@ -97,6 +100,7 @@ impl DeliveryStatus {
             Self::Succeeded => "succeeded",
             Self::Dead => "dead",
             Self::Paused => "paused",
+            Self::Waiting => "waiting",
             Self::Filtered => "filtered",
         }
     }
@@ -110,6 +114,7 @@ impl DeliveryStatus {
             "succeeded" => Self::Succeeded,
             "dead" => Self::Dead,
             "paused" => Self::Paused,
+            "waiting" => Self::Waiting,
             "filtered" => Self::Filtered,
             _ => return None,
         })
@@ -380,6 +385,9 @@ pub struct WriteResults {
     pub completed: Vec<bool>,
     /// Per ingest.
     pub ingested: Vec<Ingested>,
+    /// A completion let a waiting delivery of its endpoint run: there is
+    /// work due that was not before.
+    pub unblocked: bool,
 }
 
 /// What a claim took.

@@ -2,7 +2,7 @@
 //! with `FOR UPDATE SKIP LOCKED`, so hosts never claim the same delivery,
 //! and batches go in as arrays (`UNNEST`), one statement per batch.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -140,6 +140,13 @@ super::admin::admin_store! {
     // Each row is charged its key, its value and kv::WRITE_OVERHEAD_BYTES.
     kv_usage: "SELECT COALESCE(SUM(octet_length(key) + length(value) + 32), 0)::BIGINT FROM kv WHERE tenant = $1",
     // Another host's claim may be taking the same row.
+    lock_row: " FOR UPDATE",
+    lock_endpoint: ENDPOINT_LOCK,
+    begin: "BEGIN",
+}
+
+super::replays::replay_store! {
+    PostgresStore,
     lock_row: " FOR UPDATE",
     begin: "BEGIN",
 }
@@ -408,13 +415,15 @@ async fn ingest(
     Ok(results)
 }
 
+/// Records finished attempts whose leases still hold; reports which counted,
+/// and whether one let a waiting delivery of its endpoint run.
 async fn complete(
     conn: &mut PgConnection,
     completions: &[Completion],
     now: Timestamp,
-) -> Result<Vec<bool>, StoreError> {
+) -> Result<(Vec<bool>, bool), StoreError> {
     if completions.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
     let mut statuses = Vec::new();
     let mut due = Vec::new();
@@ -429,13 +438,15 @@ async fn complete(
         due.push(due_at);
         finished.push(finished_at);
     }
-    let applied: HashSet<String> = sqlx::query_scalar(
+    let done: Vec<(String, String, String, bool)> = sqlx::query_as(
         "UPDATE deliveries d SET status = c.status, due_at = c.due_at, finished_at = c.finished_at,
                                  last_error = c.last_error, lease_token = NULL
          FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[])
            AS c (id, lease, status, due_at, finished_at, last_error)
          WHERE d.id = c.id AND d.lease_token = c.lease
-         RETURNING d.id",
+         RETURNING d.id, d.tenant, d.endpoint,
+                   EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = d.tenant AND e.id = d.endpoint
+                           AND e.max_concurrent IS NOT NULL)",
     )
     .bind(
         completions
@@ -459,9 +470,9 @@ async fn complete(
             .collect::<Vec<_>>(),
     )
     .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect();
+    .await?;
+    let unblocked = release_waiting(conn, &done, now).await?;
+    let applied: HashSet<String> = done.into_iter().map(|(id, ..)| id).collect();
     let counted: Vec<&Completion> = completions
         .iter()
         .filter(|c| applied.contains(c.id.as_str()))
@@ -491,11 +502,18 @@ async fn complete(
         _ => Vec::new(),
     });
     apply_kv(conn, kv_writes, now).await?;
-    Ok(completions
+    let completed = completions
         .iter()
         .map(|c| applied.contains(c.id.as_str()))
-        .collect())
+        .collect();
+    Ok((completed, unblocked))
 }
+
+/// Serialises, per endpoint (`$1` tenant, `$2` endpoint), the claims that
+/// count its running deliveries against its `max_concurrent`, the
+/// completions that let its waiting ones run, and changes to its spec.
+const ENDPOINT_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('hookhost.endpoint'), hashtext($1 || '/' || $2))";
 
 /// Claims up to `max` due deliveries, round-robin over tenants with due
 /// work; rows another host has locked are skipped, not waited for.
@@ -510,25 +528,36 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     .fetch_all(&mut *conn)
     .await?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
-    for (tenant, policy) in &tenants {
-        let room = rows::room(&req, tenant, policy.as_deref());
+    for (tenant, policy) in tenants {
+        let room = rows::room(&req, &tenant, policy.as_deref());
         if room == 0 {
             continue;
         }
-        let due: Vec<(String, String, i64, Option<Timestamp>, i64, bool)> = sqlx::query_as(
-            "SELECT id, status, attempts, started_at, plugin_version,
-                    EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = d.tenant
-                            AND e.id = d.endpoint AND e.paused_at IS NOT NULL)
-             FROM deliveries d WHERE tenant = $1 AND due_at <= $2 ORDER BY due_at LIMIT $3
-             FOR UPDATE SKIP LOCKED",
+        type Row = (
+            String,
+            String,
+            i64,
+            Option<Timestamp>,
+            i64,
+            String,
+            bool,
+            Option<i64>,
+        );
+        let due: Vec<Row> = sqlx::query_as(
+            "SELECT d.id, d.status, d.attempts, d.started_at, d.plugin_version, d.endpoint,
+                    e.paused_at IS NOT NULL, e.max_concurrent
+             FROM deliveries d LEFT JOIN endpoints e ON e.tenant = d.tenant AND e.id = d.endpoint
+             WHERE d.tenant = $1 AND d.due_at <= $2
+             ORDER BY d.due_at LIMIT $3
+             FOR UPDATE OF d SKIP LOCKED",
         )
-        .bind(tenant)
+        .bind(&tenant)
         .bind(req.now)
         .bind(room as i64)
         .fetch_all(&mut *conn)
         .await?;
-        let (paused, due): (Vec<_>, Vec<_>) = due.into_iter().partition(|row| row.5);
-        for (id, status, attempts, started_at, plugin_version, _) in &paused {
+        let (paused, due): (Vec<_>, Vec<_>) = due.into_iter().partition(|row| row.6);
+        for (id, status, attempts, started_at, plugin_version, ..) in &paused {
             if status == DeliveryStatus::Running.as_str() {
                 record_lost_attempt(conn, id, *attempts, *plugin_version, *started_at, req.now)
                     .await?;
@@ -550,13 +579,67 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
             .execute(&mut *conn)
             .await?;
         }
-        per_tenant.push(
-            due.into_iter()
-                .map(|(id, status, attempts, started_at, version, _)| {
-                    (id, status, attempts, started_at, version)
-                })
-                .collect(),
-        );
+        let due = due
+            .into_iter()
+            .map(
+                |(id, status, attempts, started_at, version, endpoint, _, limit)| super::Due {
+                    row: (id, status, attempts, started_at, version),
+                    endpoint,
+                    limit,
+                },
+            )
+            .collect();
+        per_tenant.push((tenant, due));
+    }
+    // Claims on several hosts could each see an endpoint below its limit
+    // and together take it past: each takes the endpoint's advisory lock
+    // before counting its running deliveries, so they count one after
+    // another, each (in a statement of its own, under READ COMMITTED)
+    // seeing what the one before it claimed. An advisory lock rather than
+    // the endpoint's row: an admin write that holds the row and then waits
+    // for deliveries this claim holds (a pause) must not deadlock with it.
+    let mut room = HashMap::new();
+    for (tenant, endpoint) in super::limited_endpoints(&per_tenant) {
+        sqlx::query(ENDPOINT_LOCK)
+            .bind(&tenant)
+            .bind(&endpoint)
+            .execute(&mut *conn)
+            .await?;
+        let limit: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT max_concurrent FROM endpoints WHERE tenant = $1 AND id = $2",
+        )
+        .bind(&tenant)
+        .bind(&endpoint)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let running: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM deliveries
+             WHERE tenant = $1 AND endpoint = $2 AND status = 'running' AND due_at > $3",
+        )
+        .bind(&tenant)
+        .bind(&endpoint)
+        .bind(req.now)
+        .fetch_one(&mut *conn)
+        .await?;
+        let left = limit.flatten().map_or(i64::MAX, |limit| limit - running);
+        room.insert((tenant, endpoint), left);
+    }
+    let (per_tenant, over) = super::within_limits(per_tenant, room);
+    for (id, status, attempts, started_at, plugin_version) in &over {
+        if status == DeliveryStatus::Running.as_str() {
+            record_lost_attempt(conn, id, *attempts, *plugin_version, *started_at, req.now).await?;
+        }
+    }
+    if !over.is_empty() {
+        // Under the endpoints' locks: a completion letting waiting ones run
+        // takes the lock first, so it sees these.
+        sqlx::query(
+            "UPDATE deliveries SET status = 'waiting', due_at = NULL, lease_token = NULL
+             WHERE id = ANY($1)",
+        )
+        .bind(over.into_iter().map(|row| row.0).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
     }
     let chosen = super::round_robin(per_tenant, req.max);
     if chosen.is_empty() {
@@ -606,6 +689,53 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     Ok(claimed)
 }
 
+/// For each finished delivery (id, tenant, endpoint, whether the endpoint
+/// has a limit) of a limited endpoint, lets the endpoint's oldest waiting
+/// delivery run; reports whether one did. The endpoints' locks come first,
+/// in order: a claim setting deliveries aside holds one, so they are seen
+/// here once it commits.
+async fn release_waiting(
+    conn: &mut PgConnection,
+    done: &[(String, String, String, bool)],
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let mut freed: Vec<(&str, &str)> = done
+        .iter()
+        .filter(|(.., limited)| *limited)
+        .map(|(_, tenant, endpoint, _)| (tenant.as_str(), endpoint.as_str()))
+        .collect();
+    if freed.is_empty() {
+        return Ok(false);
+    }
+    freed.sort_unstable();
+    let mut last = None;
+    let mut unblocked = false;
+    for &(tenant, endpoint) in &freed {
+        if last != Some((tenant, endpoint)) {
+            sqlx::query(ENDPOINT_LOCK)
+                .bind(tenant)
+                .bind(endpoint)
+                .execute(&mut *conn)
+                .await?;
+            last = Some((tenant, endpoint));
+        }
+        let released = sqlx::query(
+            "UPDATE deliveries SET due_at = $1,
+                    status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
+             WHERE id = (SELECT id FROM deliveries
+                         WHERE tenant = $2 AND endpoint = $3 AND status = 'waiting'
+                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now)
+        .bind(tenant)
+        .bind(endpoint)
+        .execute(&mut *conn)
+        .await?;
+        unblocked |= released.rows_affected() > 0;
+    }
+    Ok(unblocked)
+}
+
 /// A claim that found its delivery still running: the host that held it died.
 async fn record_lost_attempt(
     conn: &mut PgConnection,
@@ -645,7 +775,7 @@ async fn write_batch(
     let now = Timestamp::now();
     let mut results = WriteResults::default();
     let mut tx = pool.begin().await?;
-    results.completed = complete(&mut tx, &batch.completions, now).await?;
+    (results.completed, results.unblocked) = complete(&mut tx, &batch.completions, now).await?;
     results.ingested = ingest(&mut tx, &batch.ingests).await?;
     for (id, lease) in &batch.releases {
         sqlx::query(

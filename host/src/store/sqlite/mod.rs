@@ -178,7 +178,15 @@ super::admin::admin_store! {
     kv_usage: "SELECT COALESCE((SELECT bytes FROM kv_usage WHERE tenant = $1), 0)",
     // The writer connection's transaction is the lock.
     lock_row: "",
+    // Claims and admin writes already take turns on SQLite's write lock.
+    lock_endpoint: "SELECT $1, $2",
     // Write-locked from the start: see admin.rs.
+    begin: "BEGIN IMMEDIATE",
+}
+
+super::replays::replay_store! {
+    SqliteStore,
+    lock_row: "",
     begin: "BEGIN IMMEDIATE",
 }
 

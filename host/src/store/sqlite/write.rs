@@ -27,6 +27,7 @@
 //! the one `WalSync`.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
@@ -42,8 +43,9 @@ use crate::runtime::{KvNamespace, KvWrite};
 use crate::store::kv_compose::compose;
 use crate::store::rows::{self, ClaimedRow};
 use crate::store::{
-    AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Durable, Ingested,
-    LeaseToken, NEXT_DUE, NewDelivery, Next, StoreError, WriteBatch, WriteResults, round_robin,
+    AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Due, Durable,
+    Ingested, LeaseToken, NEXT_DUE, NewDelivery, Next, StoreError, WriteBatch, WriteResults,
+    limited_endpoints, round_robin, within_limits,
 };
 
 /// Statements each connection keeps prepared: every statement below, with room.
@@ -190,40 +192,60 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
-    for (tenant, policy) in &tenants {
-        let room = rows::room(req, tenant, policy.as_deref());
+    for (tenant, policy) in tenants {
+        let room = rows::room(req, &tenant, policy.as_deref());
         if room == 0 {
             continue;
         }
         let due = tx
-            .prepare_cached(
-                "SELECT id, status, attempts, started_at, plugin_version,
-                        EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = d.tenant
-                                AND e.id = d.endpoint AND e.paused_at IS NOT NULL)
-                 FROM deliveries d WHERE tenant = ?1 AND due_at <= ?2 ORDER BY due_at LIMIT ?3",
-            )?
+            .prepare_cached(DUE)?
             .query_map(params![tenant, req.now, room as i64], |row| {
                 Ok((
-                    (
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, i64>(2)?,
-                        row.get::<_, Option<i64>>(3)?,
-                        row.get::<_, i64>(4)?,
-                    ),
-                    row.get::<_, bool>(5)?,
+                    Due {
+                        row: (
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, i64>(2)?,
+                            row.get::<_, Option<i64>>(3)?,
+                            row.get::<_, i64>(4)?,
+                        ),
+                        endpoint: row.get(5)?,
+                        limit: row.get(7)?,
+                    },
+                    row.get::<_, bool>(6)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let (paused, due): (Vec<_>, Vec<_>) = due.into_iter().partition(|(_, paused)| *paused);
-        for ((id, status, attempts, started_at, plugin_version), _) in paused {
+        for (Due { row, .. }, _) in paused {
+            let (id, status, attempts, started_at, plugin_version) = row;
             if status == DeliveryStatus::Running.as_str() {
                 let started_at = started_at.map_or(req.now, Timestamp::from_ms);
                 record_lost_attempt(tx, &id, attempts, plugin_version, started_at, req.now)?;
             }
             tx.prepare_cached(PARK)?.execute([&id])?;
         }
-        per_tenant.push(due.into_iter().map(|(row, _)| row).collect());
+        per_tenant.push((tenant, due.into_iter().map(|(due, _)| due).collect()));
+    }
+    let mut room = HashMap::new();
+    for (tenant, endpoint) in limited_endpoints(&per_tenant) {
+        let (limit, running) = tx
+            .prepare_cached(ROOM)?
+            .query_row(params![tenant, endpoint, req.now], |row| {
+                Ok((row.get::<_, Option<i64>>(0)?, row.get::<_, i64>(1)?))
+            })?;
+        room.insert(
+            (tenant, endpoint),
+            limit.map_or(i64::MAX, |limit| limit - running),
+        );
+    }
+    let (per_tenant, over) = within_limits(per_tenant, room);
+    for (id, status, attempts, started_at, plugin_version) in over {
+        if status == DeliveryStatus::Running.as_str() {
+            let started_at = started_at.map_or(req.now, Timestamp::from_ms);
+            record_lost_attempt(tx, &id, attempts, plugin_version, started_at, req.now)?;
+        }
+        tx.prepare_cached(WAIT)?.execute([&id])?;
     }
     let chosen = round_robin(per_tenant, req.max);
     if chosen.is_empty() {
@@ -295,6 +317,36 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
     Ok(claimed)
 }
 
+/// A tenant's due deliveries, oldest first, with each one's endpoint,
+/// whether that is paused, and its concurrency limit.
+const DUE: &str = "SELECT d.id, d.status, d.attempts, d.started_at, d.plugin_version, d.endpoint,
+                          e.paused_at IS NOT NULL, e.max_concurrent
+                   FROM deliveries d LEFT JOIN endpoints e ON e.tenant = d.tenant AND e.id = d.endpoint
+                   WHERE d.tenant = ?1 AND d.due_at <= ?2
+                   ORDER BY d.due_at LIMIT ?3";
+
+/// Sets aside a due delivery whose endpoint runs as many as its limit: it
+/// waits, out of the claims' way, until one of them finishes.
+const WAIT: &str =
+    "UPDATE OR FAIL deliveries SET status = 'waiting', due_at = NULL, lease_token = NULL
+                    WHERE id = ?1";
+
+/// Lets the oldest waiting delivery of an endpoint (`?2`, `?3`) run, as one
+/// of its running ones finishes.
+const RELEASE_ONE: &str = "UPDATE OR FAIL deliveries SET due_at = ?1,
+                             status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
+                           WHERE seq = (SELECT seq FROM deliveries
+                                        WHERE tenant = ?2 AND endpoint = ?3 AND status = 'waiting'
+                                        ORDER BY id LIMIT 1)";
+
+/// An endpoint's concurrency limit and how many of its deliveries run under
+/// a live lease (one past its lease is due again, its host gone).
+const ROOM: &str = "SELECT e.max_concurrent,
+                           (SELECT COUNT(*) FROM deliveries r
+                            WHERE r.tenant = e.tenant AND r.endpoint = e.id
+                              AND r.status = 'running' AND r.due_at > ?3)
+                    FROM endpoints e WHERE e.tenant = ?1 AND e.id = ?2";
+
 /// Sets aside a due delivery a claim found whose endpoint is paused (it was
 /// accepted by a host that had not heard of the pause yet, or a retry fell
 /// due): it waits with the endpoint's other paused deliveries.
@@ -352,10 +404,11 @@ fn write(
     batch: &WriteBatch,
     now: Timestamp,
 ) -> Result<WriteResults, StoreError> {
+    let mut unblocked = false;
     let completed: Vec<bool> = batch
         .completions
         .iter()
-        .map(|c| complete(tx, c, now))
+        .map(|c| complete(tx, c, now, &mut unblocked))
         .collect::<Result<_, _>>()?;
     let kv_writes = batch
         .completions
@@ -388,6 +441,7 @@ fn write(
     Ok(WriteResults {
         completed,
         ingested,
+        unblocked,
     })
 }
 
@@ -439,13 +493,23 @@ fn ingest(tx: &Transaction<'_>, d: &NewDelivery) -> Result<Ingested, StoreError>
 
 /// Records a finished attempt if its lease still holds: the attempt and
 /// the delivery's next state (the caller writes a success's KV writes).
-/// Reports whether it counted.
-fn complete(tx: &Transaction<'_>, c: &Completion, now: Timestamp) -> Result<bool, StoreError> {
-    let seq: Option<i64> = tx
-        .prepare_cached("SELECT seq FROM deliveries WHERE id = ?1 AND lease_token = ?2")?
-        .query_row(params![c.id.as_str(), c.lease.0.as_str()], |row| row.get(0))
+/// Reports whether it counted; sets `unblocked` if it let a waiting
+/// delivery of its endpoint run.
+fn complete(
+    tx: &Transaction<'_>,
+    c: &Completion,
+    now: Timestamp,
+    unblocked: &mut bool,
+) -> Result<bool, StoreError> {
+    let found: Option<(i64, String, String)> = tx
+        .prepare_cached(
+            "SELECT seq, tenant, endpoint FROM deliveries WHERE id = ?1 AND lease_token = ?2",
+        )?
+        .query_row(params![c.id.as_str(), c.lease.0.as_str()], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
-    let Some(seq) = seq else {
+    let Some((seq, tenant, endpoint)) = found else {
         return Ok(false);
     };
     let r = &c.record;
@@ -483,6 +547,12 @@ fn complete(tx: &Transaction<'_>, c: &Completion, now: Timestamp) -> Result<bool
         outcome_message(&r.outcome),
         seq
     ])?;
+    // It no longer counts against its endpoint's limit. Claims run on this
+    // thread too, so none sets a delivery aside between the two.
+    *unblocked |= tx
+        .prepare_cached(RELEASE_ONE)?
+        .execute(params![now, tenant, endpoint])?
+        > 0;
     Ok(true)
 }
 

@@ -1,0 +1,22 @@
+-- Bulk replays: jobs that queue again every delivery of an endpoint
+-- matching a filter, a step at a time, from whichever host holds the lease.
+CREATE TABLE replay_jobs (
+    id          TEXT    PRIMARY KEY,
+    tenant      TEXT    NOT NULL REFERENCES tenants (id),
+    endpoint    TEXT    NOT NULL,
+    filter      TEXT    NOT NULL, -- JSON ReplayFilter
+    to_version  INTEGER,
+    state       TEXT    NOT NULL, -- running | done | cancelled | failed
+    total       INTEGER NOT NULL,
+    examined    INTEGER NOT NULL,
+    replayed    INTEGER NOT NULL,
+    skipped     INTEGER NOT NULL,
+    cursor      TEXT    NOT NULL, -- the last delivery examined; '' before the first
+    lease_token TEXT,
+    lease_until INTEGER,
+    created_at  INTEGER NOT NULL,
+    finished_at INTEGER,
+    error       TEXT
+);
+CREATE INDEX replay_jobs_tenant ON replay_jobs (tenant, id);
+CREATE INDEX replay_jobs_running ON replay_jobs (id) WHERE state = 'running';

@@ -1,0 +1,140 @@
+//! Bulk replays run here: each host takes the leases of running jobs and
+//! steps each at `replay_rate`, so a bulk replay feeds the queue at a pace
+//! live traffic is served beside, waits while its tenant's queue is full,
+//! and goes on from another host if this one stops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+use super::{QueueDepth, Shared};
+use crate::domain::Timestamp;
+use crate::store::{LeaseToken, ReplayBudget, ReplayJob, StepNext};
+
+/// How long a host holds a job without stepping it: another host takes
+/// over a job of a host that died this long after its last step.
+const LEASE: Duration = Duration::from_secs(30);
+
+/// How often a job steps: its rate is spread over ten steps a second.
+const STEP_EVERY: Duration = Duration::from_millis(100);
+
+/// Most deliveries one step reads: a filter that matches few of an
+/// endpoint's deliveries still moves on by this many per step.
+const EXAMINE_PER_STEP: u32 = 1_000;
+
+/// How often a host looks for jobs no host holds.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// Most jobs one host steps at once; more wait for a lease.
+const JOBS_PER_HOST: usize = 4;
+
+/// Takes and steps jobs until `stop`; `started` rings when one is started
+/// through this host's API, so it begins without waiting for the next look.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    depth: Arc<QueueDepth>,
+    started: Arc<Notify>,
+    stop: CancellationToken,
+) {
+    let mut jobs = JoinSet::new();
+    loop {
+        while jobs.try_join_next().is_some() {}
+        if jobs.len() < JOBS_PER_HOST {
+            let lease = LeaseToken::generate();
+            match shared
+                .store
+                .lease_replay(&lease, Timestamp::now(), LEASE)
+                .await
+            {
+                Ok(Some(job)) => {
+                    tracing::info!(replay = %job.id, tenant = %job.tenant, "stepping a bulk replay");
+                    jobs.spawn(step(
+                        shared.clone(),
+                        depth.clone(),
+                        job,
+                        lease,
+                        stop.clone(),
+                    ));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not look for bulk replays"),
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = started.notified() => {}
+            _ = tokio::time::sleep(LOOK_EVERY) => {}
+        }
+    }
+    while jobs.join_next().await.is_some() {}
+}
+
+/// Steps one job until it is over, cancelled, or another host's.
+async fn step(
+    shared: Arc<Shared>,
+    depth: Arc<QueueDepth>,
+    job: ReplayJob,
+    lease: LeaseToken,
+    stop: CancellationToken,
+) {
+    let per_step = (shared.config.replay_rate / 10).max(1);
+    let mut ticks = tokio::time::interval(STEP_EVERY);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => {
+                // Handed back, so another host goes on at once.
+                if let Err(e) = shared.store.release_replay(&job.id, &lease).await {
+                    tracing::warn!(replay = %job.id, error = %e, "could not hand back a bulk replay; it goes on once its lease runs out");
+                }
+                return;
+            }
+            _ = ticks.tick() => {}
+        }
+        // While the tenant's queue is full the step queues nothing and only
+        // keeps the lease: the replay waits for room rather than failing.
+        let full = match shared.policies.get(&job.tenant).await {
+            Ok(policy) => depth.of(&job.tenant) >= policy.max_queue_depth,
+            Err(e) => {
+                tracing::warn!(replay = %job.id, error = %e, "could not read the tenant's policy");
+                true
+            }
+        };
+        let budget = ReplayBudget {
+            examine: if full { 0 } else { EXAMINE_PER_STEP },
+            replay: if full { 0 } else { per_step },
+            lease_for: LEASE,
+        };
+        match shared
+            .store
+            .replay_step(&job, &lease, budget, Timestamp::now())
+            .await
+        {
+            Ok(done) => {
+                if done.replayed > 0 {
+                    metrics::counter!("hookhost_replays_total", "kind" => "bulk")
+                        .increment(done.replayed);
+                    shared.work_ready.notify_one();
+                }
+                match done.next {
+                    StepNext::More => {}
+                    StepNext::Finished(state) => {
+                        metrics::counter!("hookhost_replay_jobs_total", "state" => state.as_str())
+                            .increment(1);
+                        tracing::info!(replay = %job.id, state = state.as_str(), "bulk replay finished");
+                        return;
+                    }
+                    StepNext::Stopped => return,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(replay = %job.id, error = %e, "a bulk replay step failed; trying again")
+            }
+        }
+    }
+}
