@@ -45,6 +45,7 @@ fuzz_target!(|body: &[u8]| {
         allow_private_network: request.allow_private_network,
         limits: request.limits,
         retry: request.retry,
+        alerts: request.alerts,
     };
     let _ = DEFAULT.check(&spec);
     let stored = serde_json::to_string(&spec).expect("a spec serialises");

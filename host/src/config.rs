@@ -17,7 +17,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
 
-use crate::domain::{TenantPolicy, hard, is_set_name};
+use crate::domain::{DestinationKind, TenantPolicy, hard, is_set_name};
 
 /// Named sets of networks, by name.
 pub type IpSets = BTreeMap<String, Vec<IpNet>>;
@@ -89,6 +89,8 @@ pub struct Config {
     pub tls: TlsSettings,
     /// Export of traces to an OpenTelemetry collector, when its endpoint is set.
     pub otlp: OtlpSettings,
+    /// How alerts are raised and sent, and the operator's destinations.
+    pub alerts: AlertSettings,
     /// What a tenant may do unless its own policy says otherwise.
     pub tenant: TenantPolicy,
 }
@@ -136,6 +138,85 @@ pub struct OtlpSettings {
     pub service_name: String,
     /// Headers of every export, masked when printed: they often hold a key.
     pub headers: BTreeMap<String, Secret>,
+}
+
+/// The `[alerts]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Shortest time between two alerts of one kind about one endpoint.
+    #[serde(with = "humantime_serde")]
+    pub min_interval: Duration,
+    /// The wait after an alert's first failed send.
+    #[serde(with = "humantime_serde")]
+    pub retry_base: Duration,
+    /// Destinations receiving every tenant's alerts.
+    pub destinations: Vec<OperatorDestination>,
+}
+
+/// One of the operator's alert destinations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorDestination {
+    /// Its name, shown in the alerts sent to it.
+    pub name: String,
+    /// How it is sent to.
+    pub kind: DestinationKind,
+    /// Where.
+    pub url: String,
+    /// The Standard Webhooks secret of a `webhook` destination.
+    #[serde(default, with = "unset_if_empty")]
+    pub secret: Option<Secret>,
+}
+
+impl AlertSettings {
+    /// What is wrong with the table, by key within it.
+    fn validate(&self) -> Vec<(String, String)> {
+        let mut wrong = Vec::new();
+        for (key, d) in [
+            ("min_interval", self.min_interval),
+            ("retry_base", self.retry_base),
+        ] {
+            if d.is_zero() {
+                wrong.push((key.to_owned(), "must be longer than 0s".to_owned()));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, d) in self.destinations.iter().enumerate() {
+            let at = format!("destinations[{i}]");
+            if !is_set_name(&d.name) || !names.insert(&d.name) {
+                wrong.push((
+                    format!("{at}.name"),
+                    "a unique name of 1 to 64 of a-z, 0-9, - and _".to_owned(),
+                ));
+            }
+            if let Err(message) = crate::domain::check_destination_url(&d.url) {
+                wrong.push((format!("{at}.url"), message));
+            }
+            let secret_ok = match (d.kind, &d.secret) {
+                (DestinationKind::Webhook, Some(s)) => is_whsec(s.expose()),
+                (DestinationKind::Slack, None) => true,
+                _ => false,
+            };
+            if !secret_ok {
+                wrong.push((
+                    format!("{at}.secret"),
+                    "a webhook destination needs a Standard Webhooks secret (whsec_ and base64); a slack one takes none".to_owned(),
+                ));
+            }
+        }
+        wrong
+    }
+}
+
+/// Whether `text` is a Standard Webhooks secret: `whsec_` and base64.
+fn is_whsec(text: &str) -> bool {
+    use base64::Engine as _;
+    text.strip_prefix("whsec_").is_some_and(|b64| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .is_ok_and(|key| !key.is_empty())
+    })
 }
 
 impl Default for Config {
@@ -260,6 +341,12 @@ impl Config {
                 "a set's name is 1 to 64 of a-z, 0-9, - and _".into(),
             ));
         }
+        wrong.extend(
+            self.alerts
+                .validate()
+                .into_iter()
+                .map(|(key, message)| (format!("alerts.{key}"), message)),
+        );
         for v in self.tenant.validate(hard::MEMORY_MB) {
             wrong.push((format!("tenant.{}", v.field), v.message));
         }
@@ -709,6 +796,9 @@ impl Settings {
                 _ => {
                     let value = match &item {
                         toml_edit::Item::Value(value) => to_json(value),
+                        toml_edit::Item::ArrayOfTables(tables) => {
+                            to_json(&toml_edit::Value::Array(tables.clone().into_array()))
+                        }
                         toml_edit::Item::Table(t) => to_json(&toml_edit::Value::InlineTable(
                             t.clone().into_inline_table(),
                         )),

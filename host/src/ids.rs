@@ -183,6 +183,21 @@ generated_id!(
     "replay id {0:?} is not valid: replay ids are rpl_ and 32 hex digits, as starting a replay answers them"
 );
 
+generated_id!(
+    /// An alert: one notice to one destination, and its sending.
+    AlertId,
+    InvalidAlertId,
+    "alr_",
+    "alert",
+    "alert id {0:?} is not valid: alert ids are alr_ and 32 hex digits"
+);
+
+name_type!(
+    /// A tenant's alert destination.
+    DestinationName,
+    "destination name"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

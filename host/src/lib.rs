@@ -8,6 +8,7 @@
 //! - [`runtime`]: the wasmtime sandbox and the capabilities a handler imports.
 //! - [`store`]: the only place SQL is written.
 //! - [`problem`]: errors as RFC 9457 problem documents.
+//! - [`alerts`]: alert rules, and the sending of alerts with retries.
 //! - [`api`]: the admin API under `/v1`, probes, metrics, `/openapi.json`.
 //! - [`server`]: wires the stages together on a listener.
 //! - [`cli`]: the `hookhost` command line.
@@ -15,6 +16,7 @@
 //! - [`domain`]: endpoint configuration shared by every stage.
 //! - [`ids`]: identifier newtypes shared by every stage.
 
+pub mod alerts;
 pub mod api;
 pub mod cli;
 pub mod config;

@@ -2,6 +2,8 @@
 
 /// The sandbox's limits against hostile plugins.
 mod adversarial;
+/// Alerts: dead, failing, silent and auto-paused endpoints, sent signed or to Slack, retried, bounded.
+mod alerts;
 /// The admin API: isolation, validation, uploads, deliveries, KV, metrics, OpenAPI.
 mod api;
 /// `hookhost plugin new | build | test` through the real binary.

@@ -386,6 +386,7 @@ pub fn spec(plugin: &str, version: u32, receiver: Option<&Receiver>) -> Endpoint
             max_attempts: 5,
             schedule_s: vec![0],
         },
+        alerts: Default::default(),
     };
     if let Some(receiver) = receiver {
         spec.config.insert("url".into(), receiver.url("/hook"));

@@ -165,6 +165,9 @@ pub fn check_request(
     if let Err(message) = r.retry.validate() {
         fail("retry", message);
     }
+    for (field, message) in r.alerts.validate() {
+        fail(&field, message);
+    }
     if errors.is_empty() {
         Ok(allowed_hosts)
     } else {
@@ -234,6 +237,7 @@ async fn validate(
         allow_private_network: r.allow_private_network,
         limits: r.limits,
         retry: r.retry,
+        alerts: r.alerts,
     };
     // The operator is trusted and may go beyond a tenant's policy; what it
     // sets that way is reported by `GET /v1/tenants/{t}/policy`.

@@ -4,6 +4,7 @@
 //! Every route is registered through utoipa's `OpenApiRouter`, so the
 //! OpenAPI document lists exactly the routes the router serves.
 
+mod alerts;
 mod auth;
 mod deliveries;
 mod endpoints;
@@ -185,6 +186,9 @@ pub fn router(api: ApiState, ingress: IngressState) -> Router {
         .routes(routes!(replays::start, replays::list))
         .routes(routes!(replays::get))
         .routes(routes!(replays::cancel))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::put, alerts::get, alerts::delete))
+        .routes(routes!(alerts::list_alerts))
         .routes(routes!(kv::keys))
         .routes(routes!(kv::value))
         .routes(routes!(health::healthz))

@@ -512,3 +512,113 @@ pub struct KvValue {
     /// `utf8` or `base64`.
     pub encoding: String,
 }
+
+/// An alert destination to set.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationRequest {
+    /// `webhook` (signed with Standard Webhooks) or `slack`.
+    pub kind: crate::domain::DestinationKind,
+    /// Where alerts are posted: http or https, at most 2048 bytes, a host
+    /// the tenant's policy allows.
+    pub url: String,
+    /// A `webhook` destination's Standard Webhooks secret (`whsec_…`);
+    /// omitted, one is generated and answered once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+/// An alert destination as the API shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DestinationView {
+    /// Its name.
+    pub name: String,
+    /// `webhook` or `slack`.
+    pub kind: crate::domain::DestinationKind,
+    /// Where alerts are posted.
+    pub url: String,
+    /// The signing secret: whole only in the answer that generated it,
+    /// masked ever after.
+    pub secret: Option<String>,
+    /// When it was first set.
+    pub created_at: String,
+    /// When it was last set.
+    pub updated_at: String,
+}
+
+impl DestinationView {
+    /// The view of `d`, its secret masked.
+    pub fn new(d: &crate::store::Destination) -> Self {
+        Self {
+            name: d.name.to_string(),
+            kind: d.kind,
+            url: d.url.clone(),
+            secret: d.secret.as_deref().map(masked),
+            created_at: d.created_at.rfc3339(),
+            updated_at: d.updated_at.rfc3339(),
+        }
+    }
+}
+
+/// A tenant's alert destinations.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DestinationList {
+    /// By name.
+    pub destinations: Vec<DestinationView>,
+}
+
+/// An alert and its sending.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertView {
+    /// Its id, also the `webhook-id` it was sent with.
+    pub id: String,
+    /// `delivery.dead`, `endpoint.failing`, `endpoint.silent` or `endpoint.paused`.
+    pub kind: crate::domain::AlertKind,
+    /// The destination's name; `operator:NAME` for one of the operator's.
+    pub destination: String,
+    /// `pending`, `sent` or `failed`.
+    pub state: crate::store::AlertState,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_at: Option<String>,
+    /// The last answer's status.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// The event sent.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// When it was raised.
+    pub created_at: String,
+    /// When it was delivered.
+    pub sent_at: Option<String>,
+}
+
+impl From<&crate::store::Alert> for AlertView {
+    fn from(a: &crate::store::Alert) -> Self {
+        Self {
+            id: a.id.as_str().to_owned(),
+            kind: a.kind,
+            destination: match a.scope {
+                crate::store::AlertScope::Tenant => a.destination.clone(),
+                crate::store::AlertScope::Operator => format!("operator:{}", a.destination),
+            },
+            state: a.state,
+            attempts: a.attempts,
+            next_attempt_at: a.next_attempt_at.map(Timestamp::rfc3339),
+            last_status: a.last_status,
+            last_error: a.last_error.clone(),
+            payload: serde_json::from_str(&a.payload).unwrap_or_default(),
+            created_at: a.created_at.rfc3339(),
+            sent_at: a.sent_at.map(Timestamp::rfc3339),
+        }
+    }
+}
+
+/// A tenant's newest alerts.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertList {
+    /// Newest first, at most a hundred.
+    pub alerts: Vec<AlertView>,
+}

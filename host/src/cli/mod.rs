@@ -1,5 +1,6 @@
 //! The `hookhost` command line: argument parsing and one module per command group.
 
+mod alert;
 mod client;
 mod config;
 mod delivery;
@@ -44,6 +45,8 @@ enum Command {
     Delivery(delivery::DeliveryArgs),
     /// Run an endpoint's deliveries again in bulk, in the background.
     Replay(replay::ReplayArgs),
+    /// Configure where a tenant's alerts go, and see what was sent.
+    Alert(alert::AlertArgs),
     /// Sign a sample event as its provider would and post it to an inbound URL.
     Send(send::SendArgs),
     /// Run a local demo: the server, a Slack stand-in, a configured Stripe endpoint.
@@ -119,6 +122,7 @@ impl Cli {
             Command::Endpoint(args) => args.run().await,
             Command::Delivery(args) => args.run().await,
             Command::Replay(args) => args.run().await,
+            Command::Alert(args) => args.run().await,
             Command::Send(args) => args.run().await,
             Command::Demo(args) => args.run().await,
             Command::Config(command) => command.run().await,

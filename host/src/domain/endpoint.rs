@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{EventTypePattern, HmacScheme, HostPattern, IpAllow, Provider, RateLimit, RetryPolicy};
+use super::{
+    EndpointAlerts, EventTypePattern, HmacScheme, HostPattern, IpAllow, Provider, RateLimit,
+    RetryPolicy,
+};
 use crate::ids::PluginName;
 
 /// Per-endpoint resource limits.
@@ -113,6 +116,9 @@ pub struct EndpointSpec<V = u32, H = HostPattern> {
     /// Retry policy; omitted fields take their defaults.
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// What raises alerts about this endpoint besides dead deliveries.
+    #[serde(default)]
+    pub alerts: EndpointAlerts,
 }
 
 /// Shortest secret whose last four characters are shown: a quarter of it

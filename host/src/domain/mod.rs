@@ -2,6 +2,7 @@
 //! type, in types every stage shares. It depends on nothing in the crate but
 //! `ids`, and every stage above may depend on it (ARCHITECTURE.md, "Layers").
 
+mod alert;
 mod endpoint;
 mod event_filter;
 mod host_pattern;
@@ -15,6 +16,10 @@ mod text;
 mod time;
 mod trace;
 
+pub use alert::{
+    AlertKind, DestinationKind, EndpointAlerts, FailureRate, MAX_DESTINATION_URL_BYTES,
+    check_destination_url,
+};
 pub use endpoint::{
     DEFAULT_TOLERANCE_S, EndpointLimits, EndpointRequest, EndpointSpec, LEASE_MARGIN_MS, masked,
 };

@@ -98,6 +98,9 @@ pub struct TenantPolicy {
     pub ingest_rate: u32,
     /// Webhooks accepted at once above the rate, after a quiet spell.
     pub ingest_burst: u32,
+    /// Whether an endpoint may pause itself after dead deliveries
+    /// (`alerts.pause_after_dead`).
+    pub allow_auto_pause: bool,
 }
 
 /// The fields of a tenant's policy that differ from the server's defaults,
@@ -331,6 +334,12 @@ impl TenantPolicy {
                 "private and loopback addresses need the operator's grant (policy allow_private_network)",
             ));
         }
+        if spec.alerts.pause_after_dead.is_some() && !self.allow_auto_pause {
+            over.push(Violation::new(
+                "alerts.pause_after_dead",
+                "pausing itself after dead deliveries needs the operator's grant (policy allow_auto_pause)",
+            ));
+        }
         over
     }
 }
@@ -370,6 +379,7 @@ mod tests {
             max_queue_depth: 100_000,
             ingest_rate: 0,
             ingest_burst: 1,
+            allow_auto_pause: true,
         }
     }
 
@@ -390,6 +400,7 @@ mod tests {
             allow_private_network: false,
             limits: EndpointLimits::default(),
             retry: RetryPolicy::default(),
+            alerts: Default::default(),
         }
     }
 

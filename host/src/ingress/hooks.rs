@@ -330,6 +330,11 @@ async fn accept(
         }
         Ingested::Duplicate(id) => (StatusCode::OK, id, true),
     };
+    if let Some(every) = spec.alerts.expect_every_s {
+        state
+            .queue
+            .note_received(&endpoint.tenant, &endpoint.id, every);
+    }
     Ok((
         status,
         axum::Json(Accepted {

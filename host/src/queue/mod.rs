@@ -25,7 +25,7 @@ pub use depth::QueueDepth;
 
 use crate::config::Config;
 use crate::domain::Timestamp;
-use crate::ids::TenantId;
+use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::runtime::Runtime;
 use crate::store::{EndpointCache, Ingested, NewDelivery, PolicyCache, Store, StoreError};
 use committer::Committer;
@@ -45,6 +45,38 @@ pub enum QueueError {
 /// Most deliveries claimed in one transaction.
 const CLAIM_BATCH: usize = 64;
 
+/// Recorded attempts waiting for the alerts task; past it they are dropped
+/// rather than making a worker wait.
+const RECORDED_BACKLOG: usize = 8192;
+
+/// Most endpoints whose last webhook this host remembers writing; past it
+/// the memory starts afresh (a few writes more, never fewer).
+const RECEIVED_REMEMBERED: usize = 100_000;
+
+/// An attempt whose result the store took, for the alert rules.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The delivery's tenant.
+    pub tenant: TenantId,
+    /// Its endpoint.
+    pub endpoint: EndpointId,
+    /// The delivery.
+    pub delivery: DeliveryId,
+    /// What the attempt came to.
+    pub result: RecordedResult,
+}
+
+/// What a recorded attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordedResult {
+    /// The plugin succeeded.
+    Succeeded,
+    /// It failed and will be retried.
+    Retrying,
+    /// It failed for the last time: the delivery is dead.
+    Dead,
+}
+
 /// What the dispatcher and its workers share.
 pub(crate) struct Shared {
     config: Arc<Config>,
@@ -55,6 +87,25 @@ pub(crate) struct Shared {
     plugins: PluginCache,
     committer: Committer,
     work_ready: Arc<Notify>,
+    recorded: tokio::sync::mpsc::Sender<Recorded>,
+}
+
+impl Shared {
+    /// Hands a recorded attempt to the alerts task, never waiting for it.
+    fn recorded(&self, d: &crate::store::Claimed, next: &crate::store::Next) {
+        use crate::store::Next;
+        let result = match next {
+            Next::Succeeded { .. } => RecordedResult::Succeeded,
+            Next::Retry { .. } => RecordedResult::Retrying,
+            Next::Dead => RecordedResult::Dead,
+        };
+        let _ = self.recorded.try_send(Recorded {
+            tenant: d.tenant.clone(),
+            endpoint: d.endpoint.clone(),
+            delivery: d.id.clone(),
+            result,
+        });
+    }
 }
 
 /// A running queue: accepts deliveries and works them until stopped.
@@ -66,6 +117,9 @@ pub struct Queue {
     max_depth: u64,
     stop: CancellationToken,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    store: Arc<dyn Store>,
+    recorded: std::sync::Mutex<Option<tokio::sync::mpsc::Receiver<Recorded>>>,
+    received: std::sync::Mutex<std::collections::HashMap<(TenantId, EndpointId), Timestamp>>,
 }
 
 impl Queue {
@@ -89,7 +143,9 @@ impl Queue {
         };
         let runtime_for_sweep = runtime.clone();
         let replay_started = Arc::new(Notify::new());
+        let (recorded, recorded_rx) = tokio::sync::mpsc::channel(RECORDED_BACKLOG);
         let shared = Arc::new(Shared {
+            recorded,
             plugins: PluginCache::new(store.clone(), runtime.clone()),
             config: config.clone(),
             store: store.clone(),
@@ -113,7 +169,11 @@ impl Queue {
             )),
             tokio::spawn(depth.clone().refresh(store.clone(), stop.clone())),
             tokio::spawn(prune(store.clone(), config.retention, stop.clone())),
-            tokio::spawn(sweep_compiled(store, runtime_for_sweep, stop.clone())),
+            tokio::spawn(sweep_compiled(
+                store.clone(),
+                runtime_for_sweep,
+                stop.clone(),
+            )),
             listening,
             committer_task,
         ];
@@ -125,7 +185,42 @@ impl Queue {
             max_depth: config.max_queue_depth,
             stop,
             tasks: std::sync::Mutex::new(tasks),
+            store,
+            recorded: std::sync::Mutex::new(Some(recorded_rx)),
+            received: Default::default(),
         }
+    }
+
+    /// The attempts this host records, as they are recorded; only the
+    /// first caller gets them.
+    pub fn take_recorded(&self) -> Option<tokio::sync::mpsc::Receiver<Recorded>> {
+        self.recorded.lock().expect("poisoned").take()
+    }
+
+    /// Notes that an endpoint watched for silence received a webhook:
+    /// written to the store, which every host's silence check reads, at
+    /// most once per `expect_every_s / 10` (1 s at least) per endpoint on
+    /// this host, on a task of its own so the sender does not wait for it.
+    pub fn note_received(&self, tenant: &TenantId, endpoint: &EndpointId, expect_every_s: u64) {
+        let now = Timestamp::now();
+        let every = Duration::from_secs(expect_every_s / 10).max(Duration::from_secs(1));
+        {
+            let mut received = self.received.lock().expect("poisoned");
+            let key = (tenant.clone(), endpoint.clone());
+            if received.get(&key).is_some_and(|at| now.since(*at) < every) {
+                return;
+            }
+            if received.len() >= RECEIVED_REMEMBERED {
+                received.clear();
+            }
+            received.insert(key, now);
+        }
+        let (store, tenant, endpoint) = (self.store.clone(), tenant.clone(), endpoint.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.note_received(&tenant, &endpoint, now).await {
+                tracing::warn!(%tenant, %endpoint, error = %e, "could not note a webhook's arrival for the silence alert");
+            }
+        });
     }
 
     /// Makes a delivery durable; returns once it is committed.

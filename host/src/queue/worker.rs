@@ -245,7 +245,10 @@ async fn work(
     let mut backoff = Duration::from_millis(100);
     loop {
         match shared.committer.complete(completion.clone()).await {
-            Ok(true) => return,
+            Ok(true) => {
+                shared.recorded(&delivery, &completion.next);
+                return;
+            }
             Ok(false) => {
                 tracing::warn!(delivery = %delivery.id, "lease lost before the attempt was recorded; a newer attempt owns it");
                 return;

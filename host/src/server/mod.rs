@@ -27,6 +27,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::alerts::Alerts;
 use crate::api::{self, ApiState};
 use crate::config::{Config, Secret};
 use crate::ingress::{IngestRates, IngressState};
@@ -92,6 +93,14 @@ pub async fn serve(
         endpoints.clone(),
         policies.clone(),
     ));
+    let alerting = Alerts::start(
+        config.clone(),
+        store.clone(),
+        endpoints.clone(),
+        policies.clone(),
+        queue.take_recorded(),
+    )
+    .await?;
     let rates = Arc::new(IngestRates::default());
     let counting = tokio::spawn(count_hosts(store.clone(), rates.clone()));
     let app = api::router(
@@ -128,6 +137,7 @@ pub async fn serve(
         following.abort();
     }
     queue.shutdown().await;
+    alerting.shutdown().await;
     served.map_err(ServeError::from)
 }
 

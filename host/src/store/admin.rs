@@ -122,6 +122,10 @@ macro_rules! admin_store {
                     "DELETE FROM endpoints WHERE tenant = $1",
                     "DELETE FROM plugin_versions WHERE tenant = $1",
                     "DELETE FROM replay_jobs WHERE tenant = $1",
+                    "DELETE FROM alerts WHERE tenant = $1",
+                    "DELETE FROM alert_destinations WHERE tenant = $1",
+                    "DELETE FROM alert_raises WHERE tenant = $1",
+                    "DELETE FROM endpoint_watch WHERE tenant = $1",
                 ] {
                     sqlx::query(statement)
                         .bind(id.as_str())

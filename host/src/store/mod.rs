@@ -12,6 +12,7 @@
 //! lives in `queue::committer`.
 
 mod admin;
+mod alerts;
 mod cache;
 mod kv_compose;
 mod model;
@@ -24,6 +25,10 @@ mod sqlite;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use alerts::{
+    Alert, AlertScope, AlertState, AlertStore, Destination, DestinationPut, KEPT_ALERTS,
+    MAX_DESTINATIONS, MAX_PENDING_ALERTS, RaiseAlert, Raised, SendResult, Watched,
+};
 pub use cache::{EndpointCache, PolicyCache};
 pub use model::*;
 pub use postgres::PostgresStore;
@@ -271,9 +276,9 @@ const NEXT_DUE: &str = "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
                         FROM tenants t";
 
 /// Everything a backend provides: both halves.
-pub trait Store: AdminStore + QueueStore + ReplayStore {}
+pub trait Store: AdminStore + QueueStore + ReplayStore + AlertStore {}
 
-impl<T: AdminStore + QueueStore + ReplayStore> Store for T {}
+impl<T: AdminStore + QueueStore + ReplayStore + AlertStore> Store for T {}
 
 /// The admin API's half: tenants, keys, plugins, endpoints, reads of
 /// deliveries and KV, and replays. Written once for both backends (`admin.rs`).

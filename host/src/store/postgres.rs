@@ -151,6 +151,13 @@ super::replays::replay_store! {
     begin: "BEGIN",
 }
 
+super::alerts::alert_store! {
+    PostgresStore,
+    lock_row: " FOR UPDATE",
+    begin: "BEGIN",
+    expect_every: "CAST(CAST(e.spec AS jsonb) -> 'alerts' ->> 'expect_every_s' AS BIGINT)",
+}
+
 /// KV writes of successful invocations, composed into one per key
 /// (`kv_compose`), in three statements at most. An increment never fails
 /// the batch it is in: a stored value that is not an integer counts as 0

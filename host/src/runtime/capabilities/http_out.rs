@@ -69,8 +69,9 @@ impl HttpClients {
     }
 }
 
-/// Refuses names that resolve to any non-public address.
-struct PolicyResolver;
+/// Refuses names that resolve to any non-public address; alerts to a
+/// tenant's destinations resolve through it too.
+pub(crate) struct PolicyResolver;
 
 /// The resolver's refusal, found again in the error chain to answer `access-denied`.
 #[derive(Debug, thiserror::Error)]

@@ -190,6 +190,13 @@ super::replays::replay_store! {
     begin: "BEGIN IMMEDIATE",
 }
 
+super::alerts::alert_store! {
+    SqliteStore,
+    lock_row: "",
+    begin: "BEGIN IMMEDIATE",
+    expect_every: "CAST(json_extract(e.spec, '$.alerts.expect_every_s') AS INTEGER)",
+}
+
 #[async_trait::async_trait]
 impl QueueStore for SqliteStore {
     async fn write(&self, batch: Arc<WriteBatch>) -> Result<(WriteResults, Durable), StoreError> {

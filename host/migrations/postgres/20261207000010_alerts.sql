@@ -1,0 +1,50 @@
+-- Alerts: tenants' destinations, the outbox of alerts to send, when each
+-- (tenant, endpoint, kind) was last raised, and what the rules of an
+-- endpoint need shared across hosts.
+CREATE TABLE alert_destinations (
+    tenant      TEXT    NOT NULL REFERENCES tenants (id),
+    name        TEXT    NOT NULL,
+    kind        TEXT    NOT NULL, -- webhook | slack
+    url         TEXT    NOT NULL,
+    sealed      TEXT,             -- the webhook's signing secret, sealed
+    sealed_with TEXT,
+    created_at  BIGINT  NOT NULL,
+    updated_at  BIGINT  NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+
+CREATE TABLE alerts (
+    id              TEXT    PRIMARY KEY,
+    tenant          TEXT    NOT NULL REFERENCES tenants (id),
+    scope           TEXT    NOT NULL, -- tenant | operator: whose destination
+    destination     TEXT    NOT NULL,
+    kind            TEXT    NOT NULL,
+    payload         TEXT    NOT NULL, -- the JSON event
+    state           TEXT    NOT NULL, -- pending | sent | failed
+    attempts        BIGINT  NOT NULL,
+    next_attempt_at BIGINT,
+    lease_token     TEXT,
+    lease_until     BIGINT,
+    last_status     BIGINT,
+    last_error      TEXT,
+    created_at      BIGINT  NOT NULL,
+    sent_at         BIGINT
+);
+CREATE INDEX alerts_tenant ON alerts (tenant, id);
+CREATE INDEX alerts_due ON alerts (next_attempt_at) WHERE state = 'pending';
+
+CREATE TABLE alert_raises (
+    tenant         TEXT    NOT NULL,
+    endpoint       TEXT    NOT NULL,
+    kind           TEXT    NOT NULL,
+    last_raised_at BIGINT  NOT NULL,
+    PRIMARY KEY (tenant, endpoint, kind)
+);
+
+CREATE TABLE endpoint_watch (
+    tenant           TEXT    NOT NULL,
+    endpoint         TEXT    NOT NULL,
+    dead_streak      BIGINT  NOT NULL DEFAULT 0,
+    last_received_at BIGINT,
+    PRIMARY KEY (tenant, endpoint)
+);
