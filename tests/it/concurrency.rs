@@ -158,3 +158,122 @@ fn a_limit_of_zero_is_refused_with_the_field_named() {
         host.stop().await;
     })
 }
+
+/// How many of `ids` are in `status` now.
+async fn count_in(
+    host: &TestHost,
+    acme: &hookhost::ids::TenantId,
+    ids: &[DeliveryId],
+    status: DeliveryStatus,
+) -> usize {
+    let mut n = 0;
+    for id in ids {
+        let d = host.store.delivery(acme, id).await.unwrap().unwrap();
+        n += usize::from(d.status == status);
+    }
+    n
+}
+
+#[test]
+fn a_burst_into_a_serial_endpoint_does_not_hold_up_its_tenants_other_endpoints() {
+    cli_test(async {
+        let host = TestHost::with_workers(8).await;
+        let acme = host.tenant("acme").await;
+        let v = host.plugin(&acme, "echo", plugins::ECHO).await;
+        let (serial, open) = (Receiver::start().await, Receiver::start().await);
+        serial.hold_for(Duration::from_millis(300));
+        let mut limited = spec("echo", v, Some(&serial));
+        limited.limits.max_concurrent = Some(1);
+        host.endpoint(&acme, "serial", &limited).await;
+        host.endpoint(&acme, "open", &spec("echo", v, Some(&open)))
+            .await;
+
+        let mut burst = Vec::new();
+        for i in 0..30 {
+            burst.push(host.accept("acme", "serial", &format!("s{i}"), "{}").await);
+        }
+        let mut others = Vec::new();
+        for i in 0..3 {
+            others.push(host.accept("acme", "open", &format!("o{i}"), "{}").await);
+        }
+        for id in &others {
+            host.wait_for(&acme, id, DeliveryStatus::Succeeded, SOON)
+                .await;
+        }
+        // Thirty at 300 ms each take nine seconds; the others did not wait for them.
+        let waiting = count_in(&host, &acme, &burst, DeliveryStatus::Waiting).await;
+        assert!(waiting >= 20, "only {waiting} of the burst still waiting");
+        host.stop().await;
+    })
+}
+
+#[test]
+fn raising_an_endpoints_limit_lets_more_of_its_waiting_deliveries_run_at_once() {
+    cli_test(async {
+        let host = TestHost::with_workers(8).await;
+        let acme = host.tenant("acme").await;
+        let v = host.plugin(&acme, "echo", plugins::ECHO).await;
+        let receiver = Receiver::start().await;
+        receiver.hold_for(Duration::from_millis(300));
+        let (status, _) = put_orders(&host, v, Some(&receiver), 1).await;
+        assert_eq!(status, 201);
+        let mut sent = Vec::new();
+        for i in 0..12 {
+            sent.push(host.accept("acme", "orders", &format!("e{i}"), "{}").await);
+        }
+        host.wait_for(&acme, &sent[11], DeliveryStatus::Waiting, SOON)
+            .await;
+
+        // At one at a time the twelve would take 3.6 s; three at once is
+        // what only the new limit allows.
+        let (status, answer) = put_orders(&host, v, Some(&receiver), 3).await;
+        assert_eq!(status, 200, "{answer}");
+        for id in &sent {
+            host.wait_for(&acme, id, DeliveryStatus::Succeeded, SOON)
+                .await;
+        }
+        assert_eq!(receiver.most_at_once(), 3);
+        host.stop().await;
+    })
+}
+
+#[test]
+fn deleting_an_endpoint_ends_its_waiting_deliveries_rather_than_leaving_them_queued() {
+    cli_test(async {
+        let host = TestHost::with_workers(8).await;
+        let acme = host.tenant("acme").await;
+        let v = host.plugin(&acme, "echo", plugins::ECHO).await;
+        let receiver = Receiver::start().await;
+        receiver.hold_for(Duration::from_millis(500));
+        let (status, _) = put_orders(&host, v, Some(&receiver), 1).await;
+        assert_eq!(status, 201);
+        let mut sent = Vec::new();
+        for i in 0..5 {
+            sent.push(host.accept("acme", "orders", &format!("e{i}"), "{}").await);
+        }
+        host.wait_for(&acme, &sent[4], DeliveryStatus::Waiting, SOON)
+            .await;
+
+        let (status, _) = host
+            .call(
+                "DELETE",
+                "/v1/tenants/acme/endpoints/orders",
+                Some(OPERATOR_TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(status, 204);
+        let dead = host
+            .wait_for(&acme, &sent[4], DeliveryStatus::Dead, SOON)
+            .await;
+        assert!(
+            dead.last_error.unwrap_or_default().contains("deleted"),
+            "it ends as a delivery of a deleted endpoint"
+        );
+        assert_eq!(
+            count_in(&host, &acme, &sent, DeliveryStatus::Waiting).await,
+            0
+        );
+        host.stop().await;
+    })
+}

@@ -117,7 +117,7 @@ fn a_bulk_replay_started_from_the_cli_runs_every_matching_dead_delivery_again_an
         .await;
         assert_eq!(code, 0, "{stdout}{stderr}");
         assert!(
-            stdout.contains("done") && stdout.contains("examined 5, replayed 3, skipped 0"),
+            stdout.contains("done") && stdout.contains("matched 3, replayed 3, skipped 0"),
             "{stdout}"
         );
 
@@ -222,10 +222,7 @@ fn a_bulk_replay_keeps_to_the_replay_rate_and_a_cancel_stops_it_where_it_is() {
 
         let (status, job) = start(&host, json!({ "endpoint": "orders" })).await;
         assert_eq!(status, 202, "{job}");
-        assert_eq!(
-            (job["state"].as_str(), job["total"].as_u64()),
-            (Some("running"), Some(40))
-        );
+        assert_eq!(job["state"], "running");
         let id = job["id"].as_str().unwrap().to_owned();
         let path = format!("/v1/tenants/acme/replays/{id}");
         let started = Instant::now();
@@ -248,8 +245,11 @@ fn a_bulk_replay_keeps_to_the_replay_rate_and_a_cancel_stops_it_where_it_is() {
         assert_eq!(status, 200, "{cancelled}");
         assert_eq!(cancelled["state"], "cancelled");
         let replayed = cancelled["replayed"].as_u64().unwrap();
-        // Ten a second: 40 would take four.
-        assert!(replayed < 20, "{replayed} replayed at ten a second");
+        // Ten a second, a step a second: 40 take four steps.
+        assert!(
+            (10..40).contains(&replayed) && replayed % 10 == 0,
+            "{replayed} replayed in steps of ten"
+        );
 
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (_, later) = host.call("GET", &path, Some(OPERATOR_TOKEN), None).await;

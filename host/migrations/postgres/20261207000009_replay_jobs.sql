@@ -2,16 +2,16 @@
 -- matching a filter, a step at a time, from whichever host holds the lease.
 CREATE TABLE replay_jobs (
     id          TEXT    PRIMARY KEY,
-    tenant      TEXT    NOT NULL REFERENCES tenants (id),
+    tenant      TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     endpoint    TEXT    NOT NULL,
     filter      TEXT    NOT NULL, -- JSON ReplayFilter
     to_version  BIGINT,
     state       TEXT    NOT NULL, -- running | done | cancelled | failed
-    total       BIGINT  NOT NULL,
-    examined    BIGINT  NOT NULL,
+    matched     BIGINT  NOT NULL,
     replayed    BIGINT  NOT NULL,
     skipped     BIGINT  NOT NULL,
-    cursor      TEXT    NOT NULL, -- the last delivery examined; '' before the first
+    cursor      TEXT    NOT NULL, -- the last delivery id read, or the floor of the first
+    scan_from   BIGINT  NOT NULL, -- where the walk began: progress is measured from it
     lease_token TEXT,
     lease_until BIGINT,
     created_at  BIGINT  NOT NULL,

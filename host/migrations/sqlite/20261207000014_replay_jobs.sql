@@ -2,16 +2,16 @@
 -- matching a filter, a step at a time, from whichever host holds the lease.
 CREATE TABLE replay_jobs (
     id          TEXT    PRIMARY KEY,
-    tenant      TEXT    NOT NULL REFERENCES tenants (id),
+    tenant      TEXT    NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     endpoint    TEXT    NOT NULL,
     filter      TEXT    NOT NULL, -- JSON ReplayFilter
     to_version  INTEGER,
     state       TEXT    NOT NULL, -- running | done | cancelled | failed
-    total       INTEGER NOT NULL,
-    examined    INTEGER NOT NULL,
+    matched     INTEGER NOT NULL,
     replayed    INTEGER NOT NULL,
     skipped     INTEGER NOT NULL,
-    cursor      TEXT    NOT NULL, -- the last delivery examined; '' before the first
+    cursor      TEXT    NOT NULL, -- the last delivery id read, or the floor of the first
+    scan_from   INTEGER NOT NULL, -- where the walk began: progress is measured from it
     lease_token TEXT,
     lease_until INTEGER,
     created_at  INTEGER NOT NULL,

@@ -179,24 +179,16 @@ pub async fn cancel(
 ) -> Result<Json<ReplayJobView>, ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
     let id = replay_id(&id)?;
-    let was = state
-        .store
-        .replay_job(&tenant, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no replay {id}")))?;
-    let job = state
+    let (job, cancelled) = state
         .store
         .cancel_replay(&tenant, &id, Timestamp::now())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no replay {id}")))?;
+    if cancelled {
+        metrics::counter!("hookhost_replay_jobs_total", "state" => "cancelled").increment(1);
+    }
     match job.state {
-        ReplayState::Cancelled => {
-            if was.state == ReplayState::Running {
-                metrics::counter!("hookhost_replay_jobs_total", "state" => "cancelled")
-                    .increment(1);
-            }
-            Ok(Json(ReplayJobView::from(&job)))
-        }
+        ReplayState::Cancelled => Ok(Json(ReplayJobView::from(&job))),
         other => Err(ApiError::Conflict(format!(
             "replay {id} is {} already; only a running one can be cancelled",
             other.as_str()

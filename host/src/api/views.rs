@@ -441,14 +441,13 @@ pub struct ReplayJobView {
     pub plugin_version: Option<u32>,
     /// The plugin version they run; their own when `null`.
     pub to_version: Option<u32>,
-    /// Deliveries matching when it started, the event type aside: what it
-    /// expects to examine.
-    pub total: u64,
-    /// Deliveries examined so far.
-    pub examined: u64,
-    /// Deliveries queued to run again so far.
+    /// How far through its time range it has gone, from 0 to 1.
+    pub progress: f64,
+    /// Deliveries that matched the filter so far.
+    pub matched: u64,
+    /// Of those, the ones queued to run again.
     pub replayed: u64,
-    /// Matching deliveries that could not run again: their bodies were
+    /// Of those, the ones that could not run again: their bodies were
     /// pruned by retention, or they were running.
     pub skipped: u64,
     /// When it started.
@@ -473,8 +472,8 @@ impl From<&ReplayJob> for ReplayJobView {
             until: f.until.rfc3339(),
             plugin_version: f.plugin_version,
             to_version: job.to_version,
-            total: job.total,
-            examined: job.examined,
+            progress: job.progress,
+            matched: job.matched,
             replayed: job.replayed,
             skipped: job.skipped,
             created_at: job.created_at.rfc3339(),

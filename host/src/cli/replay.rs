@@ -20,6 +20,9 @@ use crate::store::ReplayState;
 /// How often `start` asks the server how far its replay is.
 const POLL_EVERY: Duration = Duration::from_millis(250);
 
+/// The progress bar's length: the replay's time range, in thousandths.
+const BAR_STEPS: u64 = 1_000;
+
 /// Run an endpoint's deliveries again in bulk, in the background.
 #[derive(Debug, Args)]
 pub(crate) struct ReplayArgs {
@@ -115,8 +118,8 @@ impl ReplayArgs {
                 let answer = client.call(Method::POST, &path, None).await?;
                 client.print(&answer.body, |job: &ReplayJobView| {
                     format!(
-                        "cancelled replay {}: it replayed {} of the {} deliveries it examined\n",
-                        job.id, job.replayed, job.examined
+                        "cancelled replay {}: it replayed {} of the {} deliveries that matched so far\n",
+                        job.id, job.replayed, job.matched
                     )
                 })?;
             }
@@ -143,8 +146,8 @@ async fn start(client: &Client, args: StartArgs) -> Result<ExitCode, CliError> {
     if args.detach {
         client.print(&answer.body, |job: &ReplayJobView| {
             format!(
-                "started replay {} of {} deliveries; follow it with `hookhost replay show --tenant {} {}`\n",
-                job.id, job.total, job.tenant, job.id
+                "started replay {}; follow it with `hookhost replay show --tenant {} {}`\n",
+                job.id, job.tenant, job.id
             )
         })?;
         return Ok(ExitCode::SUCCESS);
@@ -159,19 +162,19 @@ async fn start(client: &Client, args: StartArgs) -> Result<ExitCode, CliError> {
         "replay {id} started; Ctrl-C stops following it, not the replay (`hookhost replay cancel --tenant {} {id}` does)",
         started.tenant
     );
-    let bar = ProgressBar::new(started.total);
+    let bar = ProgressBar::new(BAR_STEPS);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} [{bar:40}] {pos}/{len} examined, {msg} ({elapsed})",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} [{bar:40}] {percent}% {msg} ({elapsed})")
+            .expect("a valid template")
+            .progress_chars("=> "),
     );
     let began = Instant::now();
     let mut ticks = tokio::time::interval(POLL_EVERY);
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     let end = loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
+            _ = &mut interrupted => {
                 bar.abandon();
                 eprintln!("stopped following replay {id}; it goes on");
                 return Ok(ExitCode::from(130));
@@ -180,11 +183,10 @@ async fn start(client: &Client, args: StartArgs) -> Result<ExitCode, CliError> {
         }
         let body = fetch(client, &args.tenant, &id).await?;
         let job: ReplayJobView = view(&body)?;
-        bar.set_length(job.total.max(job.examined));
-        bar.set_position(job.examined);
+        bar.set_position((job.progress * BAR_STEPS as f64) as u64);
         bar.set_message(format!(
-            "{} replayed, {} skipped",
-            job.replayed, job.skipped
+            "{} matched, {} replayed, {} skipped",
+            job.matched, job.replayed, job.skipped
         ));
         if job.state != ReplayState::Running {
             bar.finish_and_clear();
@@ -227,11 +229,11 @@ fn view(body: &serde_json::Value) -> Result<ReplayJobView, CliError> {
 /// What a replay came to, in a sentence or two.
 fn summary(job: &ReplayJobView, took: Duration) -> String {
     let mut text = format!(
-        "replay {} {} in {:.1} s: examined {}, replayed {}, skipped {}",
+        "replay {} {} in {:.1} s: matched {}, replayed {}, skipped {}",
         job.id,
         job.state.as_str(),
         took.as_secs_f64(),
-        job.examined,
+        job.matched,
         job.replayed,
         job.skipped
     );
@@ -270,7 +272,8 @@ fn render_view(job: &ReplayJobView) -> String {
             job.to_version
                 .map_or_else(|| "its own".to_owned(), |v| v.to_string()),
         ),
-        ("examined", format!("{} of {}", job.examined, job.total)),
+        ("progress", format!("{:.0} %", job.progress * 100.0)),
+        ("matched", job.matched.to_string()),
         ("replayed", job.replayed.to_string()),
         ("skipped", job.skipped.to_string()),
         ("started", job.created_at.clone()),
@@ -291,14 +294,14 @@ fn render_list(list: &ReplayJobList) -> String {
                 job.id.clone(),
                 job.endpoint.clone(),
                 job.state.as_str().to_owned(),
-                format!("{}/{}", job.examined, job.total),
+                format!("{:.0} %", job.progress * 100.0),
                 job.replayed.to_string(),
                 job.created_at.clone(),
             ]
         })
         .collect();
     table(
-        ["ID", "ENDPOINT", "STATE", "EXAMINED", "REPLAYED", "STARTED"],
+        ["ID", "ENDPOINT", "STATE", "PROGRESS", "REPLAYED", "STARTED"],
         &rows,
     )
 }

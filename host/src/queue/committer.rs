@@ -156,7 +156,7 @@ async fn run(
                     .zip(&results.completed)
                     .filter(|(finishing, counted)| **finishing && **counted)
                     .count();
-                let wake = accepted > 0 || released || results.unblocked;
+                let wake = accepted > 0 || released;
                 // On SQLite the batch is visible now, and whatever the
                 // dispatcher claims is handed out only once it is durable
                 // (see `Store::claim`); on PostgreSQL it is visible only once

@@ -1,7 +1,9 @@
 //! Bulk replays run here: each host takes the leases of running jobs and
-//! steps each at `replay_rate`, so a bulk replay feeds the queue at a pace
-//! live traffic is served beside, waits while its tenant's queue is full,
-//! and goes on from another host if this one stops.
+//! steps each once a second, queuing `replay_rate` deliveries at most, so a
+//! bulk replay feeds the queue at a pace live traffic is served beside. A
+//! job whose tenant's queue is full is handed back until there is room, so
+//! it holds none of the host's job slots meanwhile; one whose host stops
+//! goes on from another.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,18 +21,20 @@ use crate::store::{LeaseToken, ReplayBudget, ReplayJob, StepNext};
 /// over a job of a host that died this long after its last step.
 const LEASE: Duration = Duration::from_secs(30);
 
-/// How often a job steps: its rate is spread over ten steps a second.
-const STEP_EVERY: Duration = Duration::from_millis(100);
+/// How often a job steps, queuing up to `replay_rate` deliveries each time.
+const STEP_EVERY: Duration = Duration::from_secs(1);
 
-/// Most deliveries one step reads: a filter that matches few of an
-/// endpoint's deliveries still moves on by this many per step.
-const EXAMINE_PER_STEP: u32 = 1_000;
+/// Fewest and most rows one step reads: a filter that matches few of a
+/// tenant's deliveries still moves on by this many per step, and none
+/// reads more than the bound, whatever its rate.
+const READ_PER_STEP: (u32, u32) = (1_000, 10_000);
 
 /// How often a host looks for jobs no host holds.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
 
-/// Most jobs one host steps at once; more wait for a lease.
-const JOBS_PER_HOST: usize = 4;
+/// Most jobs one host steps at once; more wait for a lease. A tenant runs
+/// two at most, and a job waiting for room in its tenant's queue holds none.
+const JOBS_PER_HOST: usize = 16;
 
 /// Takes and steps jobs until `stop`; `started` rings when one is started
 /// through this host's API, so it begins without waiting for the next look.
@@ -82,22 +86,26 @@ async fn step(
     lease: LeaseToken,
     stop: CancellationToken,
 ) {
-    let per_step = (shared.config.replay_rate / 10).max(1);
+    let rate = shared.config.replay_rate;
+    let budget = ReplayBudget {
+        read: rate
+            .saturating_mul(2)
+            .clamp(READ_PER_STEP.0, READ_PER_STEP.1),
+        replay: rate,
+        lease_for: LEASE,
+    };
     let mut ticks = tokio::time::interval(STEP_EVERY);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => {
-                // Handed back, so another host goes on at once.
-                if let Err(e) = shared.store.release_replay(&job.id, &lease).await {
-                    tracing::warn!(replay = %job.id, error = %e, "could not hand back a bulk replay; it goes on once its lease runs out");
-                }
+                hand_back(&shared, &job, &lease).await;
                 return;
             }
             _ = ticks.tick() => {}
         }
-        // While the tenant's queue is full the step queues nothing and only
-        // keeps the lease: the replay waits for room rather than failing.
+        // A full queue: hand the job back and let others have the slot; a
+        // later look takes it up again, after the jobs stepped since.
         let full = match shared.policies.get(&job.tenant).await {
             Ok(policy) => depth.of(&job.tenant) >= policy.max_queue_depth,
             Err(e) => {
@@ -105,11 +113,10 @@ async fn step(
                 true
             }
         };
-        let budget = ReplayBudget {
-            examine: if full { 0 } else { EXAMINE_PER_STEP },
-            replay: if full { 0 } else { per_step },
-            lease_for: LEASE,
-        };
+        if full {
+            hand_back(&shared, &job, &lease).await;
+            return;
+        }
         match shared
             .store
             .replay_step(&job, &lease, budget, Timestamp::now())
@@ -136,5 +143,12 @@ async fn step(
                 tracing::warn!(replay = %job.id, error = %e, "a bulk replay step failed; trying again")
             }
         }
+    }
+}
+
+/// Gives a job's lease back, so this or another host takes it up again.
+async fn hand_back(shared: &Shared, job: &ReplayJob, lease: &LeaseToken) {
+    if let Err(e) = shared.store.release_replay(&job.id, lease).await {
+        tracing::warn!(replay = %job.id, error = %e, "could not hand back a bulk replay; it goes on once its lease runs out");
     }
 }

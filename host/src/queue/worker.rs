@@ -46,7 +46,9 @@ struct Reservation {
 struct Running {
     tenants: Mutex<HashMap<TenantId, u32>>,
     /// Signalled whenever an invocation ends, so a dispatcher that left due
-    /// work unclaimed because its tenant was at its share looks again.
+    /// work unclaimed because its tenant was at its share looks again; and
+    /// when its attempt is recorded, since until then it counts against its
+    /// endpoint's `max_concurrent`.
     ended: Notify,
 }
 
@@ -132,6 +134,7 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
         let Claim {
             claimed,
             next_due_at: next_due,
+            waiting,
         } = match shared.committer.claim(request).await {
             Ok(found) => found,
             Err(e) => {
@@ -181,9 +184,10 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
                 .unwrap_or(shared.config.idle_poll)
                 .min(shared.config.idle_poll);
             // Work due now that was left unclaimed belongs to tenants at
-            // their share (or, on PostgreSQL, is another host's): look
-            // again when an invocation ends, not at once.
-            let held_back = wait.is_zero();
+            // their share (or, on PostgreSQL, is another host's), and
+            // waiting work to endpoints at their limit: look again when an
+            // invocation ends or an attempt is recorded, not at once.
+            let held_back = wait.is_zero() || waiting;
             let share_ended = async {
                 if held_back {
                     shares.ended.notified().await
@@ -234,6 +238,7 @@ async fn work(
             return;
         }
     };
+    let running = share.running.clone();
     drop(share);
     drop(reserved.worker);
     let _slot = reserved.slot;
@@ -246,6 +251,7 @@ async fn work(
     loop {
         match shared.committer.complete(completion.clone()).await {
             Ok(true) => {
+                running.ended.notify_one();
                 shared.recorded(&delivery, &completion.next);
                 return;
             }

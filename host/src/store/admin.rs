@@ -377,14 +377,6 @@ macro_rules! admin_store {
                 ));
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
-                // Deliveries waiting for room under the old limit are made
-                // due below; a claim of another host setting more aside
-                // meanwhile would strand them, so it is waited for.
-                sqlx::query($lock_endpoint)
-                    .bind(tenant.as_str())
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
                 // Insert, or else update: exact about which happened on
                 // both backends. A delete committed between the two leaves
                 // the update nothing to change; then insert again.
@@ -428,11 +420,6 @@ macro_rules! admin_store {
                     .await?
                     .rows_affected();
                     if updated == 1 {
-                        sqlx::query($crate::store::UNWAIT)
-                            .bind(tenant.as_str())
-                            .bind(id.as_str())
-                            .execute(&mut *tx)
-                            .await?;
                         tx.commit().await?;
                         return Ok(false);
                     }
@@ -564,6 +551,14 @@ macro_rules! admin_store {
             ) -> Result<bool, $crate::store::StoreError> {
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
+                // A claim setting deliveries of the endpoint aside holds its
+                // lock until it commits; waited for, so they are released
+                // below rather than left waiting for an endpoint that is gone.
+                sqlx::query($lock_endpoint)
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 let gone = sqlx::query("DELETE FROM endpoints WHERE tenant = $1 AND id = $2")
                     .bind(tenant.as_str())
                     .bind(id.as_str())

@@ -262,12 +262,17 @@ const UNPARK: &str = "UPDATE deliveries SET due_at = received_at,
                         status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
                       WHERE tenant = $1 AND endpoint = $2 AND status = 'paused'";
 
-/// Makes an endpoint's waiting deliveries due at their arrival (a change of
-/// its spec, which may raise or remove its limit, or its deletion); a claim
-/// sets aside again those still over the limit.
+/// Makes a deleted endpoint's waiting deliveries due at their arrival, so
+/// they end as deliveries of a deleted endpoint do rather than hold the
+/// tenant's queue depth.
 const UNWAIT: &str = "UPDATE deliveries SET due_at = received_at,
                         status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
                       WHERE tenant = $1 AND endpoint = $2 AND status = 'waiting'";
+
+/// Whether any endpoint has deliveries waiting for room (through the small
+/// index of such endpoints): they become claimable when an attempt ends,
+/// not at a time the queue could sleep until.
+const ANY_WAITING: &str = "SELECT EXISTS (SELECT 1 FROM endpoints WHERE waiting_since IS NOT NULL)";
 
 /// When the next delivery falls due: the earliest `due_at` of each tenant,
 /// read through the per-tenant index (the same SQL on both backends).
@@ -526,8 +531,9 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn commit_kv(&self, ns: &KvNamespace, writes: &[KvWrite]) -> Result<(), StoreError>;
 }
 
-/// A due delivery a claim found: its row, its endpoint, and the endpoint's
-/// `limits.max_concurrent` if it has one.
+/// A delivery a claim found due or waiting: its row, its endpoint, and the
+/// endpoint's `limits.max_concurrent` if it has one.
+#[derive(Clone)]
 pub(crate) struct Due<T> {
     pub row: T,
     pub endpoint: String,
@@ -547,13 +553,14 @@ pub(crate) fn limited_endpoints<T>(due: &[(String, Vec<Due<T>>)]) -> BTreeSet<(S
         .collect()
 }
 
-/// Each tenant's due deliveries its endpoints have room for, in due order,
-/// and apart the rest, which wait (`waiting`) until one of their endpoint's
-/// running deliveries finishes. `room` holds what each limited endpoint may
-/// still start (its limit less those running) and is used up here.
+/// Each tenant's deliveries its endpoints have room for, in order, and
+/// apart the due ones over it, to be set aside as `waiting`. `room` holds
+/// what each limited endpoint may still start (its limit less those
+/// running), used up here, or `None` when another claim holds the endpoint:
+/// its deliveries are left as they are, for a later claim.
 pub(crate) fn within_limits<T>(
     due: Vec<(String, Vec<Due<T>>)>,
-    mut room: HashMap<(String, String), i64>,
+    mut room: HashMap<(String, String), Option<i64>>,
 ) -> (Vec<Vec<T>>, Vec<T>) {
     let mut over = Vec::new();
     let within = due
@@ -561,17 +568,17 @@ pub(crate) fn within_limits<T>(
         .map(|(tenant, rows)| {
             let mut kept = Vec::with_capacity(rows.len());
             for d in rows {
-                let fits = d.limit.is_none()
-                    || room
-                        .get_mut(&(tenant.clone(), d.endpoint.clone()))
-                        .is_some_and(|left| {
-                            *left -= 1;
-                            *left >= 0
-                        });
-                if fits {
+                if d.limit.is_none() {
                     kept.push(d.row);
-                } else {
-                    over.push(d.row);
+                    continue;
+                }
+                match room.get_mut(&(tenant.clone(), d.endpoint.clone())) {
+                    Some(Some(left)) if *left > 0 => {
+                        *left -= 1;
+                        kept.push(d.row);
+                    }
+                    Some(Some(_)) => over.push(d.row),
+                    _ => {}
                 }
             }
             kept
@@ -638,15 +645,28 @@ mod tests {
             ),
         ];
         let room = HashMap::from([
-            (("t1".to_owned(), "serial".to_owned()), 1),
-            (("t1".to_owned(), "pair".to_owned()), 1),
-            (("t2".to_owned(), "serial".to_owned()), 0),
+            (("t1".to_owned(), "serial".to_owned()), Some(1)),
+            (("t1".to_owned(), "pair".to_owned()), Some(1)),
+            (("t2".to_owned(), "serial".to_owned()), Some(0)),
         ]);
-        let (within, over) = within_limits(tenants, room);
+        let (within, over) = within_limits(tenants.clone(), room);
         assert_eq!(
             within,
             [vec!["serial-1", "open-1", "pair-1", "open-2"], vec![]]
         );
         assert_eq!(over, ["serial-2", "pair-2", "other-serial-1"]);
+
+        let busy = HashMap::from([
+            (("t1".to_owned(), "serial".to_owned()), None),
+            (("t1".to_owned(), "pair".to_owned()), Some(2)),
+            (("t2".to_owned(), "serial".to_owned()), None),
+        ]);
+        let (within, over) = within_limits(tenants, busy);
+        assert_eq!(
+            within,
+            [vec!["open-1", "pair-1", "pair-2", "open-2"], vec![]],
+            "an endpoint another claim holds is left alone"
+        );
+        assert!(over.is_empty());
     }
 }

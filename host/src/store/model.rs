@@ -385,9 +385,6 @@ pub struct WriteResults {
     pub completed: Vec<bool>,
     /// Per ingest.
     pub ingested: Vec<Ingested>,
-    /// A completion let a waiting delivery of its endpoint run: there is
-    /// work due that was not before.
-    pub unblocked: bool,
 }
 
 /// What a claim took.
@@ -397,6 +394,9 @@ pub struct Claim {
     pub claimed: Vec<Claimed>,
     /// When the next delivery falls due, if any is queued.
     pub next_due_at: Option<Timestamp>,
+    /// Some endpoint has deliveries waiting for one of its running ones to
+    /// finish: claim again when an attempt is recorded.
+    pub waiting: bool,
 }
 
 /// A delivery as the API and tests read it.

@@ -422,15 +422,13 @@ async fn ingest(
     Ok(results)
 }
 
-/// Records finished attempts whose leases still hold; reports which counted,
-/// and whether one let a waiting delivery of its endpoint run.
 async fn complete(
     conn: &mut PgConnection,
     completions: &[Completion],
     now: Timestamp,
-) -> Result<(Vec<bool>, bool), StoreError> {
+) -> Result<Vec<bool>, StoreError> {
     if completions.is_empty() {
-        return Ok((Vec::new(), false));
+        return Ok(Vec::new());
     }
     let mut statuses = Vec::new();
     let mut due = Vec::new();
@@ -445,15 +443,13 @@ async fn complete(
         due.push(due_at);
         finished.push(finished_at);
     }
-    let done: Vec<(String, String, String, bool)> = sqlx::query_as(
+    let applied: HashSet<String> = sqlx::query_scalar(
         "UPDATE deliveries d SET status = c.status, due_at = c.due_at, finished_at = c.finished_at,
                                  last_error = c.last_error, lease_token = NULL
          FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[])
            AS c (id, lease, status, due_at, finished_at, last_error)
          WHERE d.id = c.id AND d.lease_token = c.lease
-         RETURNING d.id, d.tenant, d.endpoint,
-                   EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = d.tenant AND e.id = d.endpoint
-                           AND e.max_concurrent IS NOT NULL)",
+         RETURNING d.id",
     )
     .bind(
         completions
@@ -477,9 +473,9 @@ async fn complete(
             .collect::<Vec<_>>(),
     )
     .fetch_all(&mut *conn)
-    .await?;
-    let unblocked = release_waiting(conn, &done, now).await?;
-    let applied: HashSet<String> = done.into_iter().map(|(id, ..)| id).collect();
+    .await?
+    .into_iter()
+    .collect();
     let counted: Vec<&Completion> = completions
         .iter()
         .filter(|c| applied.contains(c.id.as_str()))
@@ -509,18 +505,23 @@ async fn complete(
         _ => Vec::new(),
     });
     apply_kv(conn, kv_writes, now).await?;
-    let completed = completions
+    Ok(completions
         .iter()
         .map(|c| applied.contains(c.id.as_str()))
-        .collect();
-    Ok((completed, unblocked))
+        .collect())
 }
 
-/// Serialises, per endpoint (`$1` tenant, `$2` endpoint), the claims that
-/// count its running deliveries against its `max_concurrent`, the
-/// completions that let its waiting ones run, and changes to its spec.
-const ENDPOINT_LOCK: &str =
-    "SELECT pg_advisory_xact_lock(hashtext('hookhost.endpoint'), hashtext($1 || '/' || $2))";
+/// The advisory lock of an endpoint (`$1` tenant, `$2` endpoint), one of
+/// 1,024 buckets as the KV's are, so no tenant can make a claim take more
+/// locks than it has limited endpoints in hand, or pick whose it shares.
+/// Claims only try it (`ENDPOINT_TRY_LOCK`) and never wait, so no lock
+/// order can deadlock them; deleting an endpoint waits for it.
+const ENDPOINT_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('hookhost.endpoint'),
+                                                          hashtext($1 || '/' || $2) & 1023)";
+
+/// [`ENDPOINT_LOCK`] if no other transaction holds it: whether it was taken.
+const ENDPOINT_TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtext('hookhost.endpoint'),
+                                                                  hashtext($1 || '/' || $2) & 1023)";
 
 /// Claims up to `max` due deliveries, round-robin over tenants with due
 /// work; rows another host has locked are skipped, not waited for.
@@ -528,6 +529,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     let tenants: Vec<(String, Option<String>)> = sqlx::query_as(
         "SELECT id, policy FROM tenants t
          WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= $1)
+            OR EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = t.id AND e.waiting_since IS NOT NULL)
          ORDER BY claim_seq, id LIMIT $2",
     )
     .bind(req.now)
@@ -535,10 +537,42 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     .fetch_all(&mut *conn)
     .await?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
+    let mut flagged = Vec::new();
     for (tenant, policy) in tenants {
         let room = rows::room(&req, &tenant, policy.as_deref());
         if room == 0 {
             continue;
+        }
+        // Waiting deliveries first: they are older than any due now. Locked
+        // as read, skipping those another claim is taking: one it has taken
+        // since this statement began is no longer `waiting`, and is not
+        // returned.
+        let mut found = Vec::new();
+        let endpoints: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, max_concurrent FROM endpoints
+             WHERE tenant = $1 AND waiting_since IS NOT NULL AND paused_at IS NULL
+             ORDER BY waiting_since LIMIT 16",
+        )
+        .bind(&tenant)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (endpoint, limit) in endpoints {
+            let rows: Vec<(String, String, i64, Option<Timestamp>, i64)> = sqlx::query_as(
+                "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
+                 WHERE tenant = $1 AND endpoint = $2 AND status = 'waiting'
+                 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(&tenant)
+            .bind(&endpoint)
+            .bind(room as i64)
+            .fetch_all(&mut *conn)
+            .await?;
+            found.extend(rows.into_iter().map(|row| super::Due {
+                row,
+                endpoint: endpoint.clone(),
+                limit,
+            }));
+            flagged.push((tenant.clone(), endpoint));
         }
         type Row = (
             String,
@@ -586,65 +620,123 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
             .execute(&mut *conn)
             .await?;
         }
-        let due = due
-            .into_iter()
-            .map(
-                |(id, status, attempts, started_at, version, endpoint, _, limit)| super::Due {
-                    row: (id, status, attempts, started_at, version),
-                    endpoint,
-                    limit,
-                },
-            )
-            .collect();
-        per_tenant.push((tenant, due));
+        found.extend(due.into_iter().map(
+            |(id, status, attempts, started_at, version, endpoint, _, limit)| super::Due {
+                row: (id, status, attempts, started_at, version),
+                endpoint,
+                limit,
+            },
+        ));
+        per_tenant.push((tenant, found));
     }
     // Claims on several hosts could each see an endpoint below its limit
-    // and together take it past: each takes the endpoint's advisory lock
-    // before counting its running deliveries, so they count one after
-    // another, each (in a statement of its own, under READ COMMITTED)
-    // seeing what the one before it claimed. An advisory lock rather than
-    // the endpoint's row: an admin write that holds the row and then waits
-    // for deliveries this claim holds (a pause) must not deadlock with it.
+    // and together take it past, or one could set deliveries aside as
+    // another finds none left and stops looking. So each claim counts an
+    // endpoint's running deliveries only holding its advisory lock, in a
+    // statement after taking it (which, under READ COMMITTED, sees what the
+    // claim before it committed). Claims only try the lock: one held
+    // elsewhere leaves the endpoint's deliveries as they are, for the next
+    // claim, so no claim ever waits on another, or on an admin write.
     let mut room = HashMap::new();
-    for (tenant, endpoint) in super::limited_endpoints(&per_tenant) {
-        sqlx::query(ENDPOINT_LOCK)
+    let mut limited: Vec<(String, String)> =
+        super::limited_endpoints(&per_tenant).into_iter().collect();
+    limited.extend(flagged);
+    limited.sort();
+    limited.dedup();
+    for (tenant, endpoint) in limited {
+        let taken: bool = sqlx::query_scalar(ENDPOINT_TRY_LOCK)
             .bind(&tenant)
             .bind(&endpoint)
-            .execute(&mut *conn)
+            .fetch_one(&mut *conn)
             .await?;
-        let limit: Option<Option<i64>> = sqlx::query_scalar(
-            "SELECT max_concurrent FROM endpoints WHERE tenant = $1 AND id = $2",
-        )
-        .bind(&tenant)
-        .bind(&endpoint)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let running: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM deliveries
-             WHERE tenant = $1 AND endpoint = $2 AND status = 'running' AND due_at > $3",
+        if !taken {
+            room.insert((tenant, endpoint), None);
+            continue;
+        }
+        let (limit, running): (Option<i64>, i64) = sqlx::query_as(
+            "SELECT (SELECT max_concurrent FROM endpoints WHERE tenant = $1 AND id = $2),
+                    (SELECT COUNT(*) FROM deliveries
+                     WHERE tenant = $1 AND endpoint = $2 AND status = 'running' AND due_at > $3)",
         )
         .bind(&tenant)
         .bind(&endpoint)
         .bind(req.now)
         .fetch_one(&mut *conn)
         .await?;
-        let left = limit.flatten().map_or(i64::MAX, |limit| limit - running);
-        room.insert((tenant, endpoint), left);
+        // None waiting, seen under the lock: stop looking at the endpoint.
+        sqlx::query(
+            "UPDATE endpoints SET waiting_since = NULL
+             WHERE tenant = $1 AND id = $2 AND waiting_since IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM deliveries
+                               WHERE tenant = $1 AND endpoint = $2 AND status = 'waiting')",
+        )
+        .bind(&tenant)
+        .bind(&endpoint)
+        .execute(&mut *conn)
+        .await?;
+        room.insert(
+            (tenant, endpoint),
+            Some(limit.map_or(i64::MAX, |limit| limit - running)),
+        );
     }
+    let endpoint_of: HashMap<String, (String, String)> = per_tenant
+        .iter()
+        .flat_map(|(tenant, rows)| {
+            rows.iter()
+                .map(|d| (d.row.0.clone(), (tenant.clone(), d.endpoint.clone())))
+        })
+        .collect();
     let (per_tenant, over) = super::within_limits(per_tenant, room);
+    let mut full: Vec<(String, String)> = Vec::new();
+    let mut set_aside = Vec::new();
     for (id, status, attempts, started_at, plugin_version) in &over {
+        if status == DeliveryStatus::Waiting.as_str() {
+            continue;
+        }
         if status == DeliveryStatus::Running.as_str() {
             record_lost_attempt(conn, id, *attempts, *plugin_version, *started_at, req.now).await?;
         }
+        set_aside.push(id.clone());
+        if let Some(endpoint) = endpoint_of.get(id)
+            && !full.contains(endpoint)
+        {
+            full.push(endpoint.clone());
+        }
     }
-    if !over.is_empty() {
-        // Under the endpoints' locks: a completion letting waiting ones run
-        // takes the lock first, so it sees these.
+    if !set_aside.is_empty() {
         sqlx::query(
             "UPDATE deliveries SET status = 'waiting', due_at = NULL, lease_token = NULL
              WHERE id = ANY($1)",
         )
-        .bind(over.into_iter().map(|row| row.0).collect::<Vec<_>>())
+        .bind(set_aside)
+        .execute(&mut *conn)
+        .await?;
+    }
+    // An endpoint found full: the rest of its due deliveries among the
+    // tenant's oldest go aside at once, so a burst into a serial endpoint
+    // leaves the way clear for the tenant's others within a few claims.
+    for (tenant, endpoint) in full {
+        sqlx::query(
+            "WITH head AS (SELECT id FROM deliveries WHERE tenant = $1 AND due_at <= $3
+                           ORDER BY due_at LIMIT 1000),
+                  mine AS (SELECT d.id FROM deliveries d JOIN head USING (id)
+                           WHERE d.endpoint = $2 AND d.status IN ('pending', 'retrying')
+                           FOR UPDATE OF d SKIP LOCKED)
+             UPDATE deliveries SET status = 'waiting', due_at = NULL FROM mine
+             WHERE deliveries.id = mine.id",
+        )
+        .bind(&tenant)
+        .bind(&endpoint)
+        .bind(req.now)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "UPDATE endpoints SET waiting_since = COALESCE(waiting_since, $3)
+             WHERE tenant = $1 AND id = $2",
+        )
+        .bind(&tenant)
+        .bind(&endpoint)
+        .bind(req.now)
         .execute(&mut *conn)
         .await?;
     }
@@ -696,53 +788,6 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     Ok(claimed)
 }
 
-/// For each finished delivery (id, tenant, endpoint, whether the endpoint
-/// has a limit) of a limited endpoint, lets the endpoint's oldest waiting
-/// delivery run; reports whether one did. The endpoints' locks come first,
-/// in order: a claim setting deliveries aside holds one, so they are seen
-/// here once it commits.
-async fn release_waiting(
-    conn: &mut PgConnection,
-    done: &[(String, String, String, bool)],
-    now: Timestamp,
-) -> Result<bool, StoreError> {
-    let mut freed: Vec<(&str, &str)> = done
-        .iter()
-        .filter(|(.., limited)| *limited)
-        .map(|(_, tenant, endpoint, _)| (tenant.as_str(), endpoint.as_str()))
-        .collect();
-    if freed.is_empty() {
-        return Ok(false);
-    }
-    freed.sort_unstable();
-    let mut last = None;
-    let mut unblocked = false;
-    for &(tenant, endpoint) in &freed {
-        if last != Some((tenant, endpoint)) {
-            sqlx::query(ENDPOINT_LOCK)
-                .bind(tenant)
-                .bind(endpoint)
-                .execute(&mut *conn)
-                .await?;
-            last = Some((tenant, endpoint));
-        }
-        let released = sqlx::query(
-            "UPDATE deliveries SET due_at = $1,
-                    status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
-             WHERE id = (SELECT id FROM deliveries
-                         WHERE tenant = $2 AND endpoint = $3 AND status = 'waiting'
-                         ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind(now)
-        .bind(tenant)
-        .bind(endpoint)
-        .execute(&mut *conn)
-        .await?;
-        unblocked |= released.rows_affected() > 0;
-    }
-    Ok(unblocked)
-}
-
 /// A claim that found its delivery still running: the host that held it died.
 async fn record_lost_attempt(
     conn: &mut PgConnection,
@@ -782,7 +827,7 @@ async fn write_batch(
     let now = Timestamp::now();
     let mut results = WriteResults::default();
     let mut tx = pool.begin().await?;
-    (results.completed, results.unblocked) = complete(&mut tx, &batch.completions, now).await?;
+    results.completed = complete(&mut tx, &batch.completions, now).await?;
     results.ingested = ingest(&mut tx, &batch.ingests).await?;
     for (id, lease) in &batch.releases {
         sqlx::query(
@@ -893,11 +938,15 @@ impl QueueStore for PostgresStore {
         let next_due_at = sqlx::query_scalar(super::NEXT_DUE)
             .fetch_one(&mut *tx)
             .await?;
+        let waiting = sqlx::query_scalar(super::ANY_WAITING)
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         // Every write it could see was committed, and so flushed, already.
         let claim = Claim {
             claimed,
             next_due_at,
+            waiting,
         };
         Ok((claim, Durable::arrived()))
     }

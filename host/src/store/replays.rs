@@ -2,11 +2,14 @@
 //! matching a filter, a step at a time, from whichever host holds the job's
 //! lease. Written once for both backends, as `admin.rs` is.
 //!
-//! A job walks the endpoint's deliveries in id order (their arrival order)
-//! behind a cursor kept in its row, so any host can take it over where
-//! another left it, and progress is visible from every host. Candidates are
-//! read outside the write transaction, which then re-checks each one as it
-//! queues it: a scan never holds SQLite's write lock.
+//! A job walks its tenant's deliveries in id order behind a cursor kept in
+//! its row, so any host can take it over where another left it, and its
+//! progress is visible from every host. Ids begin with their creation time
+//! (UUIDv7), so the job's time range bounds the walk, and each step reads at
+//! most a fixed number of rows through the (tenant, id) index, whatever
+//! the filter matches: no step scans, and a job over a sparse filter still
+//! moves on. The rows are read outside the write transaction, which then
+//! re-checks the job and queues each delivery only if it is still finished.
 
 use std::time::Duration;
 
@@ -83,7 +86,7 @@ impl ReplayState {
 }
 
 /// A bulk replay and its progress.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReplayJob {
     /// The job's id.
     pub id: ReplayId,
@@ -95,15 +98,14 @@ pub struct ReplayJob {
     pub to_version: Option<u32>,
     /// Where it is.
     pub state: ReplayState,
-    /// Deliveries the filter matched when it started, the event type aside:
-    /// what it expects to examine.
-    pub total: u64,
-    /// Deliveries examined so far.
-    pub examined: u64,
-    /// Deliveries queued again so far.
+    /// How far through its time range it has walked, from 0 to 1.
+    pub progress: f64,
+    /// Deliveries that matched the filter so far.
+    pub matched: u64,
+    /// Of those, the ones queued again.
     pub replayed: u64,
-    /// Deliveries that matched but could not run again: their bodies were
-    /// pruned by retention, or they started running meanwhile.
+    /// Of those, the ones that could not run again: their bodies were
+    /// pruned by retention, or they were running.
     pub skipped: u64,
     /// When it started.
     pub created_at: Timestamp,
@@ -114,7 +116,7 @@ pub struct ReplayJob {
 }
 
 /// What starting a bulk replay came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReplayStart {
     /// Started.
     Started(Box<ReplayJob>),
@@ -125,8 +127,8 @@ pub enum ReplayStart {
 /// How much one step of a job may do.
 #[derive(Debug, Clone, Copy)]
 pub struct ReplayBudget {
-    /// Most deliveries it reads.
-    pub examine: u32,
+    /// Most rows it reads.
+    pub read: u32,
     /// Most deliveries it queues.
     pub replay: u32,
     /// How long the job's lease lasts past the step.
@@ -176,13 +178,14 @@ pub trait ReplayStore: Send + Sync + 'static {
     async fn replay_jobs(&self, tenant: &TenantId) -> Result<Vec<ReplayJob>, StoreError>;
 
     /// Cancels a running bulk replay; one already over is left as it is.
-    /// `None` when there is no such job.
+    /// The job, and whether this call cancelled it; `None` when there is
+    /// no such job.
     async fn cancel_replay(
         &self,
         tenant: &TenantId,
         id: &ReplayId,
         now: Timestamp,
-    ) -> Result<Option<ReplayJob>, StoreError>;
+    ) -> Result<Option<(ReplayJob, bool)>, StoreError>;
 
     /// Takes the lease of a running job no host holds (or whose holder's
     /// lease ran out), if there is one.
@@ -203,32 +206,29 @@ pub trait ReplayStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<ReplayStep, StoreError>;
 
-    /// Gives a job's lease back, so another host may take it at once.
+    /// Gives a job's lease back, so another host may take it at once, after
+    /// the jobs stepped less recently.
     async fn release_replay(&self, id: &ReplayId, lease: &LeaseToken) -> Result<(), StoreError>;
 }
 
-/// The condition on deliveries a job examines: `$1` tenant, `$2` endpoint,
-/// `$3` status, `$4` since, `$5` until, `$6` plugin version, `$7` plugin.
-macro_rules! matching {
-    () => {
-        "tenant = $1 AND endpoint = $2
-         AND ((CAST($3 AS TEXT) IS NULL AND status IN ('succeeded', 'dead', 'filtered')) OR status = $3)
-         AND (CAST($4 AS BIGINT) IS NULL OR received_at >= $4)
-         AND received_at <= $5
-         AND (CAST($6 AS BIGINT) IS NULL OR plugin_version = $6)
-         AND (CAST($7 AS TEXT) IS NULL OR plugin = $7)"
-    };
-}
+/// The next rows of a job's walk: `$1` tenant, after the cursor `$2`, up to
+/// the last id its range allows `$3`, at most `$4`.
+pub(super) const NEXT_ROWS: &str =
+    "SELECT id, endpoint, status, received_at, plugin_version, plugin,
+                                          event_type, body_pruned
+                                   FROM deliveries WHERE tenant = $1 AND id > $2 AND id <= $3
+                                   ORDER BY id LIMIT $4";
 
-/// How many deliveries a job expects to examine.
-pub(super) const COUNT: &str = concat!("SELECT COUNT(*) FROM deliveries WHERE ", matching!());
-
-/// The deliveries a job may examine after its cursor (`$8`), oldest first,
-/// at most `$9`.
-pub(super) const CANDIDATES: &str = concat!(
-    "SELECT id, event_type, body_pruned FROM deliveries WHERE ",
-    matching!(),
-    " AND id > $8 ORDER BY id LIMIT $9"
+/// A row of [`NEXT_ROWS`].
+pub(super) type NextRow = (
+    String,
+    String,
+    String,
+    Timestamp,
+    i64,
+    String,
+    Option<String>,
+    bool,
 );
 
 /// Queues one delivery again, if it is still finished and has its body.
@@ -240,8 +240,8 @@ pub(super) const REQUEUE: &str = "UPDATE deliveries
 /// A job's columns, in the order of [`JobRow`].
 macro_rules! job_columns {
     () => {
-        "id, tenant, filter, to_version, state, total, examined, replayed, skipped, created_at,
-         finished_at, error"
+        "id, tenant, filter, to_version, state, matched, replayed, skipped, cursor, scan_from,
+         created_at, finished_at, error"
     };
 }
 pub(super) use job_columns;
@@ -256,7 +256,8 @@ pub(super) type JobRow = (
     i64,
     i64,
     i64,
-    i64,
+    String,
+    Timestamp,
     Timestamp,
     Option<Timestamp>,
     Option<String>,
@@ -264,32 +265,71 @@ pub(super) type JobRow = (
 
 /// A job from its row.
 pub(super) fn job(row: JobRow) -> Result<ReplayJob, StoreError> {
-    let (id, tenant, filter, to_version, state, total, examined, replayed, skipped, created_at) = (
+    let (id, tenant, filter, to_version, state, matched, replayed, skipped, cursor, scan_from) = (
         row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9,
     );
+    let filter: ReplayFilter = super::rows::json(&filter)?;
+    let state = ReplayState::parse(&state).ok_or_else(|| super::rows::corrupt(state))?;
+    let progress = if state == ReplayState::Done {
+        1.0
+    } else {
+        let reached = id_time(&cursor).unwrap_or(scan_from);
+        let span = filter
+            .until
+            .as_ms()
+            .saturating_sub(scan_from.as_ms())
+            .max(1);
+        (reached.as_ms().saturating_sub(scan_from.as_ms()) as f64 / span as f64).clamp(0.0, 1.0)
+    };
     let count = |n: i64| n.max(0) as u64;
     Ok(ReplayJob {
         id: ReplayId::from_string(id),
         tenant: TenantId::new(tenant).map_err(super::rows::corrupt)?,
-        filter: super::rows::json(&filter)?,
+        filter,
         to_version: to_version.map(|v| v as u32),
-        state: ReplayState::parse(&state).ok_or_else(|| super::rows::corrupt(state))?,
-        total: count(total),
-        examined: count(examined),
+        state,
+        progress,
+        matched: count(matched),
         replayed: count(replayed),
         skipped: count(skipped),
-        created_at,
-        finished_at: row.10,
-        error: row.11,
+        created_at: row.10,
+        finished_at: row.11,
+        error: row.12,
     })
 }
 
-/// What a step will do, planned from the candidates it read.
+/// How far outside a job's range its walk reaches: an id is made in the
+/// same moment as its delivery's `received_at`, give or take this.
+const ID_SLACK_MS: i64 = 1_000;
+
+/// The cursor before every delivery id made at `at` or later: ids are
+/// `dlv_` and a UUIDv7, whose first 12 hex digits are its time in ms.
+pub(super) fn id_floor(at: Timestamp) -> String {
+    format!("dlv_{:012x}", (at.as_ms() - ID_SLACK_MS).max(0))
+}
+
+/// The greatest delivery id made at `at` or earlier.
+pub(super) fn id_ceiling(at: Timestamp) -> String {
+    format!(
+        "dlv_{:012x}{}",
+        (at.as_ms() + ID_SLACK_MS).max(0),
+        "f".repeat(20)
+    )
+}
+
+/// When a delivery id (or a cursor) was made.
+fn id_time(id: &str) -> Option<Timestamp> {
+    let hex = id.strip_prefix("dlv_")?.get(..12)?;
+    i64::from_str_radix(hex, 16).ok().map(Timestamp::from_ms)
+}
+
+/// What a step will do, planned from the rows it read.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Plan {
-    /// The last delivery examined: the job's next cursor.
+    /// The last row read that the step got through: the job's next cursor.
     pub cursor: Option<String>,
-    pub examined: u64,
+    /// Rows that matched the filter.
+    pub matched: u64,
     /// Deliveries to queue again, in order.
     pub requeue: Vec<String>,
     /// Deliveries that matched without a body to run.
@@ -298,33 +338,48 @@ pub(super) struct Plan {
     pub done: bool,
 }
 
-/// Plans a step over `candidates` (id, event type, body pruned), read with
-/// a limit of `examine`: it stops once `replay` deliveries are to be queued,
-/// so the cursor never passes one it did not queue.
-pub(super) fn plan(
-    candidates: Vec<(String, Option<String>, bool)>,
-    filter: &ReplayFilter,
-    budget: ReplayBudget,
-) -> Plan {
-    let read_all = (candidates.len() as u64) < u64::from(budget.examine);
+/// Whether a row matches a job's filter.
+fn matches(filter: &ReplayFilter, row: &NextRow) -> bool {
+    let (_, endpoint, status, received_at, plugin_version, plugin, event_type, _) = row;
+    let finished = match filter.status {
+        Some(wanted) => status == wanted.as_str(),
+        None => ["succeeded", "dead", "filtered"].contains(&status.as_str()),
+    };
+    endpoint == filter.endpoint.as_str()
+        && finished
+        && filter.since.is_none_or(|since| *received_at >= since)
+        && *received_at <= filter.until
+        && filter
+            .plugin_version
+            .is_none_or(|v| i64::from(v) == *plugin_version)
+        && filter.plugin.as_ref().is_none_or(|p| p.as_str() == plugin)
+        && filter
+            .event_type
+            .as_ref()
+            .is_none_or(|p| domain::runs(std::slice::from_ref(p), event_type.as_deref()))
+}
+
+/// Plans a step over `rows`, read with a limit of `budget.read`: it stops
+/// once `budget.replay` deliveries are to be queued, so the cursor never
+/// passes one it did not queue.
+pub(super) fn plan(rows: Vec<NextRow>, filter: &ReplayFilter, budget: ReplayBudget) -> Plan {
+    let read_all = (rows.len() as u64) < u64::from(budget.read);
     let mut plan = Plan::default();
     let mut cut = false;
-    for (id, event_type, pruned) in candidates {
+    for row in rows {
         if plan.requeue.len() as u64 >= u64::from(budget.replay) {
             cut = true;
             break;
         }
-        plan.examined += 1;
-        let matches = filter
-            .event_type
-            .as_ref()
-            .is_none_or(|p| domain::runs(std::slice::from_ref(p), event_type.as_deref()));
-        if matches && pruned {
-            plan.skipped += 1;
-        } else if matches {
-            plan.requeue.push(id.clone());
+        if matches(filter, &row) {
+            plan.matched += 1;
+            if row.7 {
+                plan.skipped += 1;
+            } else {
+                plan.requeue.push(row.0.clone());
+            }
         }
-        plan.cursor = Some(id);
+        plan.cursor = Some(row.0);
     }
     plan.done = read_all && !cut;
     plan
@@ -345,18 +400,6 @@ macro_rules! replay_store {
                 now: $crate::domain::Timestamp,
             ) -> Result<$crate::store::ReplayStart, $crate::store::StoreError> {
                 use $crate::store::replays as r;
-                // Counted on a reader: on a tenant with millions of
-                // deliveries this takes a while, and holds no write lock.
-                let total: i64 = sqlx::query_scalar(r::COUNT)
-                    .bind(tenant.as_str())
-                    .bind(filter.endpoint.as_str())
-                    .bind(filter.status.map($crate::store::DeliveryStatus::as_str))
-                    .bind(filter.since)
-                    .bind(filter.until)
-                    .bind(filter.plugin_version.map(i64::from))
-                    .bind(filter.plugin.as_ref().map($crate::ids::PluginName::as_str))
-                    .fetch_one(self.admin_reader())
-                    .await?;
                 let id = $crate::ids::ReplayId::generate();
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
@@ -375,17 +418,30 @@ macro_rules! replay_store {
                 if running >= r::MAX_RUNNING_REPLAYS {
                     return Ok($crate::store::ReplayStart::TooMany);
                 }
+                // The walk starts at `since`, or at the tenant's oldest
+                // delivery: one read of the (tenant, id) index.
+                let first: Option<$crate::domain::Timestamp> = match filter.since {
+                    Some(since) => Some(since),
+                    None => sqlx::query_scalar(
+                        "SELECT received_at FROM deliveries WHERE tenant = $1 ORDER BY id LIMIT 1",
+                    )
+                    .bind(tenant.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?,
+                };
+                let scan_from = first.unwrap_or(now).min(filter.until);
                 sqlx::query(
-                    "INSERT INTO replay_jobs (id, tenant, endpoint, filter, to_version, state, total,
-                                              examined, replayed, skipped, cursor, created_at)
-                     VALUES ($1, $2, $3, $4, $5, 'running', $6, 0, 0, 0, '', $7)",
+                    "INSERT INTO replay_jobs (id, tenant, endpoint, filter, to_version, state, matched,
+                                              replayed, skipped, cursor, scan_from, created_at)
+                     VALUES ($1, $2, $3, $4, $5, 'running', 0, 0, 0, $6, $7, $8)",
                 )
                 .bind(id.as_str())
                 .bind(tenant.as_str())
                 .bind(filter.endpoint.as_str())
                 .bind($crate::store::rows::to_json(filter))
                 .bind(to_version.map(i64::from))
-                .bind(total)
+                .bind(r::id_floor(scan_from))
+                .bind(scan_from)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -450,8 +506,8 @@ macro_rules! replay_store {
                 tenant: &$crate::ids::TenantId,
                 id: &$crate::ids::ReplayId,
                 now: $crate::domain::Timestamp,
-            ) -> Result<Option<$crate::store::ReplayJob>, $crate::store::StoreError> {
-                sqlx::query(
+            ) -> Result<Option<($crate::store::ReplayJob, bool)>, $crate::store::StoreError> {
+                let cancelled = sqlx::query(
                     "UPDATE replay_jobs SET state = 'cancelled', finished_at = $3,
                                             lease_token = NULL, lease_until = NULL
                      WHERE tenant = $1 AND id = $2 AND state = 'running'",
@@ -460,8 +516,10 @@ macro_rules! replay_store {
                 .bind(id.as_str())
                 .bind(now)
                 .execute(&mut *self.admin_writer().await?)
-                .await?;
-                self.replay_job(tenant, id).await
+                .await?
+                .rows_affected()
+                    == 1;
+                Ok(self.replay_job(tenant, id).await?.map(|job| (job, cancelled)))
             }
 
             async fn lease_replay(
@@ -472,15 +530,16 @@ macro_rules! replay_store {
             ) -> Result<Option<$crate::store::ReplayJob>, $crate::store::StoreError> {
                 use $crate::store::replays as r;
                 let mut writer = self.admin_writer().await?;
-                // The conditions are repeated outside the subquery: on
-                // PostgreSQL a host that lost the race for the row finds
+                // Least recently stepped first, so jobs handed back take
+                // turns. The conditions are repeated outside the subquery:
+                // on PostgreSQL a host that lost the race for the row finds
                 // them false once the winner commits, and takes nothing.
                 let taken = sqlx::query(
                     "UPDATE replay_jobs SET lease_token = $1, lease_until = $2
                      WHERE state = 'running' AND (lease_until IS NULL OR lease_until < $3)
                        AND id = (SELECT id FROM replay_jobs
                                  WHERE state = 'running' AND (lease_until IS NULL OR lease_until < $3)
-                                 ORDER BY id LIMIT 1)",
+                                 ORDER BY COALESCE(lease_until, 0), id LIMIT 1)",
                 )
                 .bind(lease.0.as_str())
                 .bind(now.after(lease_for))
@@ -532,29 +591,24 @@ macro_rules! replay_store {
                         .bind(filter.endpoint.as_str())
                         .fetch_one(self.admin_reader())
                         .await?;
-                let candidates: Vec<(String, Option<String>, bool)> = if endpoint_exists == 0 {
+                let rows: Vec<r::NextRow> = if endpoint_exists == 0 {
                     Vec::new()
                 } else {
-                    sqlx::query_as(r::CANDIDATES)
+                    sqlx::query_as(r::NEXT_ROWS)
                         .bind(job.tenant.as_str())
-                        .bind(filter.endpoint.as_str())
-                        .bind(filter.status.map($crate::store::DeliveryStatus::as_str))
-                        .bind(filter.since)
-                        .bind(filter.until)
-                        .bind(filter.plugin_version.map(i64::from))
-                        .bind(filter.plugin.as_ref().map($crate::ids::PluginName::as_str))
                         .bind(&cursor)
-                        .bind(i64::from(budget.examine))
+                        .bind(r::id_ceiling(filter.until))
+                        .bind(i64::from(budget.read))
                         .fetch_all(self.admin_reader())
                         .await?
                 };
-                let plan = r::plan(candidates, filter, budget);
+                let plan = r::plan(rows, filter, budget);
 
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 // Under the row's lock, the job is still this lease's and
-                // where the candidates were read from: a cancel or another
-                // host committed meanwhile stops the step.
+                // where the rows were read from: a cancel or another host
+                // committed meanwhile stops the step.
                 let current: Option<String> = sqlx::query_scalar(concat!(
                     "SELECT cursor FROM replay_jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'",
                     $lock_row
@@ -590,14 +644,14 @@ macro_rules! replay_store {
                     None
                 };
                 sqlx::query(
-                    "UPDATE replay_jobs SET cursor = $2, examined = examined + $3,
+                    "UPDATE replay_jobs SET cursor = $2, matched = matched + $3,
                             replayed = replayed + $4, skipped = skipped + $5, lease_until = $6,
                             state = COALESCE($7, state), finished_at = $8, error = $9
                      WHERE id = $1",
                 )
                 .bind(job.id.as_str())
                 .bind(plan.cursor.as_deref().unwrap_or(cursor.as_str()))
-                .bind(plan.examined as i64)
+                .bind(plan.matched as i64)
                 .bind(replayed as i64)
                 .bind(skipped as i64)
                 .bind(now.after(budget.lease_for))
@@ -621,11 +675,12 @@ macro_rules! replay_store {
                 lease: &$crate::store::LeaseToken,
             ) -> Result<(), $crate::store::StoreError> {
                 sqlx::query(
-                    "UPDATE replay_jobs SET lease_token = NULL, lease_until = NULL
+                    "UPDATE replay_jobs SET lease_token = NULL, lease_until = $3
                      WHERE id = $1 AND lease_token = $2",
                 )
                 .bind(id.as_str())
                 .bind(lease.0.as_str())
+                .bind($crate::domain::Timestamp::now())
                 .execute(&mut *self.admin_writer().await?)
                 .await?;
                 Ok(())
@@ -645,40 +700,56 @@ mod tests {
             status: None,
             event_type: event_type.map(|p| p.parse().unwrap()),
             since: None,
-            until: Timestamp::from_ms(0),
+            until: Timestamp::from_ms(1_000),
             plugin_version: None,
             plugin: None,
         }
     }
 
-    fn budget(examine: u32, replay: u32) -> ReplayBudget {
+    fn budget(read: u32, replay: u32) -> ReplayBudget {
         ReplayBudget {
-            examine,
+            read,
             replay,
             lease_for: Duration::from_secs(1),
         }
     }
 
-    fn rows(specs: &[(&str, &str, bool)]) -> Vec<(String, Option<String>, bool)> {
+    /// Rows of endpoint, status, event type and whether the body is pruned,
+    /// named a, b, c… in order, received at 500 ms.
+    fn rows(specs: &[(&str, &str, &str, bool)]) -> Vec<NextRow> {
         specs
             .iter()
-            .map(|(id, t, pruned)| (id.to_string(), Some(t.to_string()), *pruned))
+            .enumerate()
+            .map(|(i, (endpoint, status, event_type, pruned))| {
+                (
+                    char::from(b'a' + i as u8).to_string(),
+                    endpoint.to_string(),
+                    status.to_string(),
+                    Timestamp::from_ms(500),
+                    1,
+                    "echo".to_owned(),
+                    Some(event_type.to_string()),
+                    *pruned,
+                )
+            })
             .collect()
     }
 
     #[test]
-    fn a_step_queues_matching_deliveries_and_counts_those_without_a_body_as_skipped() {
-        let candidates = rows(&[
-            ("a", "charge.ok", false),
-            ("b", "push", false),
-            ("c", "charge.no", true),
+    fn a_step_queues_the_endpoints_matching_finished_deliveries_and_skips_those_without_a_body() {
+        let read = rows(&[
+            ("orders", "dead", "charge.ok", false),
+            ("orders", "dead", "push", false),
+            ("other", "dead", "charge.ok", false),
+            ("orders", "pending", "charge.ok", false),
+            ("orders", "succeeded", "charge.no", true),
         ]);
-        let plan = plan(candidates, &filter(Some("charge.*")), budget(10, 10));
+        let plan = plan(read, &filter(Some("charge.*")), budget(10, 10));
         assert_eq!(
             plan,
             Plan {
-                cursor: Some("c".into()),
-                examined: 3,
+                cursor: Some("e".into()),
+                matched: 2,
                 requeue: vec!["a".into()],
                 skipped: 1,
                 done: true,
@@ -688,19 +759,32 @@ mod tests {
 
     #[test]
     fn a_step_stops_at_its_replay_budget_and_its_cursor_stays_on_the_last_queued() {
-        let candidates = rows(&[("a", "x", false), ("b", "x", false), ("c", "x", false)]);
-        let plan = plan(candidates, &filter(None), budget(10, 2));
+        let read = rows(&[
+            ("orders", "dead", "x", false),
+            ("orders", "dead", "x", false),
+            ("orders", "dead", "x", false),
+        ]);
+        let plan = plan(read, &filter(None), budget(10, 2));
         assert_eq!(plan.requeue, ["a", "b"]);
         assert_eq!(plan.cursor.as_deref(), Some("b"));
-        assert_eq!(plan.examined, 2);
         assert!(!plan.done, "c is still to come");
     }
 
     #[test]
-    fn a_step_that_read_as_many_as_it_may_is_not_the_last() {
-        let candidates = rows(&[("a", "x", false), ("b", "x", false)]);
-        let plan = plan(candidates, &filter(Some("y")), budget(2, 10));
+    fn a_step_that_read_as_many_rows_as_it_may_is_not_the_last() {
+        let read = rows(&[("other", "dead", "x", false), ("other", "dead", "x", false)]);
+        let plan = plan(read, &filter(None), budget(2, 10));
         assert!(!plan.done);
-        assert_eq!((plan.examined, plan.requeue.len()), (2, 0));
+        assert_eq!((plan.cursor.as_deref(), plan.matched), (Some("b"), 0));
+    }
+
+    #[test]
+    fn a_cursor_bounds_the_ids_of_a_time_range_from_below_and_above() {
+        let at = Timestamp::from_ms(0x0190_0000_0000);
+        let id = format!("dlv_{:012x}{}", at.as_ms(), "7".repeat(20));
+        assert!(id_floor(at) < id && id <= id_ceiling(at));
+        assert_eq!(id_time(&id), Some(at));
+        let later = format!("dlv_{:012x}{}", at.as_ms() + 2_000, "0".repeat(20));
+        assert!(later > id_ceiling(at), "two seconds on is past the slack");
     }
 }

@@ -43,9 +43,9 @@ use crate::runtime::{KvNamespace, KvWrite};
 use crate::store::kv_compose::compose;
 use crate::store::rows::{self, ClaimedRow};
 use crate::store::{
-    AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Due, Durable,
-    Ingested, LeaseToken, NEXT_DUE, NewDelivery, Next, StoreError, WriteBatch, WriteResults,
-    limited_endpoints, round_robin, within_limits,
+    ANY_WAITING, AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Due,
+    Durable, Ingested, LeaseToken, NEXT_DUE, NewDelivery, Next, StoreError, WriteBatch,
+    WriteResults, limited_endpoints, round_robin, within_limits,
 };
 
 /// Statements each connection keeps prepared: every statement below, with room.
@@ -167,11 +167,15 @@ fn claim(
         .prepare_cached(NEXT_DUE)?
         .query_row([], |row| row.get::<_, Option<i64>>(0))?
         .map(Timestamp::from_ms);
+    let waiting = tx
+        .prepare_cached(ANY_WAITING)?
+        .query_row([], |row| row.get(0))?;
     tx.commit()?;
     Ok((
         Claim {
             claimed,
             next_due_at,
+            waiting,
         },
         wal.caught_up(),
     ))
@@ -185,6 +189,8 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
         .prepare_cached(
             "SELECT id, policy FROM tenants t
              WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= ?1)
+                OR EXISTS (SELECT 1 FROM endpoints e
+                           WHERE e.tenant = t.id AND e.waiting_since IS NOT NULL)
              ORDER BY claim_seq, id LIMIT ?2",
         )?
         .query_map(params![req.now, req.tenants_to_consider()], |row| {
@@ -197,6 +203,8 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
         if room == 0 {
             continue;
         }
+        // Waiting deliveries first: they are older than any due now.
+        let mut found = waiting(tx, &tenant, room)?;
         let due = tx
             .prepare_cached(DUE)?
             .query_map(params![tenant, req.now, room as i64], |row| {
@@ -225,7 +233,8 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
             }
             tx.prepare_cached(PARK)?.execute([&id])?;
         }
-        per_tenant.push((tenant, due.into_iter().map(|(due, _)| due).collect()));
+        found.extend(due.into_iter().map(|(due, _)| due));
+        per_tenant.push((tenant, found));
     }
     let mut room = HashMap::new();
     for (tenant, endpoint) in limited_endpoints(&per_tenant) {
@@ -236,16 +245,44 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
             })?;
         room.insert(
             (tenant, endpoint),
-            limit.map_or(i64::MAX, |limit| limit - running),
+            Some(limit.map_or(i64::MAX, |limit| limit - running)),
         );
     }
+    let endpoints: HashMap<String, (String, String)> = per_tenant
+        .iter()
+        .flat_map(|(tenant, rows)| {
+            rows.iter()
+                .map(|d| (d.row.0.clone(), (tenant.clone(), d.endpoint.clone())))
+        })
+        .collect();
     let (per_tenant, over) = within_limits(per_tenant, room);
+    let mut full = Vec::new();
     for (id, status, attempts, started_at, plugin_version) in over {
+        if status == DeliveryStatus::Waiting.as_str() {
+            continue;
+        }
         if status == DeliveryStatus::Running.as_str() {
             let started_at = started_at.map_or(req.now, Timestamp::from_ms);
             record_lost_attempt(tx, &id, attempts, plugin_version, started_at, req.now)?;
         }
         tx.prepare_cached(WAIT)?.execute([&id])?;
+        if let Some(endpoint) = endpoints.get(&id)
+            && !full.contains(endpoint)
+        {
+            full.push(endpoint.clone());
+        }
+    }
+    // An endpoint found full: the rest of its due deliveries among the
+    // tenant's oldest go aside at once, so a burst into a serial endpoint
+    // leaves the way clear for the tenant's others within a few claims.
+    for (tenant, endpoint) in full {
+        tx.prepare_cached(WAIT_MORE)?
+            .execute(params![tenant, endpoint, req.now])?;
+        tx.prepare_cached(
+            "UPDATE OR FAIL endpoints SET waiting_since = COALESCE(waiting_since, ?3)
+             WHERE tenant = ?1 AND id = ?2",
+        )?
+        .execute(params![tenant, endpoint, req.now])?;
     }
     let chosen = round_robin(per_tenant, req.max);
     if chosen.is_empty() {
@@ -326,25 +363,86 @@ const DUE: &str = "SELECT d.id, d.status, d.attempts, d.started_at, d.plugin_ver
                    ORDER BY d.due_at LIMIT ?3";
 
 /// Sets aside a due delivery whose endpoint runs as many as its limit: it
-/// waits, out of the claims' way, until one of them finishes.
+/// waits, out of the claims' way, until a claim finds the endpoint with room.
 const WAIT: &str =
     "UPDATE OR FAIL deliveries SET status = 'waiting', due_at = NULL, lease_token = NULL
                     WHERE id = ?1";
 
-/// Lets the oldest waiting delivery of an endpoint (`?2`, `?3`) run, as one
-/// of its running ones finishes.
-const RELEASE_ONE: &str = "UPDATE OR FAIL deliveries SET due_at = ?1,
-                             status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
-                           WHERE seq = (SELECT seq FROM deliveries
-                                        WHERE tenant = ?2 AND endpoint = ?3 AND status = 'waiting'
-                                        ORDER BY id LIMIT 1)";
+/// Sets aside the due deliveries of a full endpoint (`?1`, `?2`) among its
+/// tenant's 1,000 oldest due: bounded, so it never scans a long queue.
+const WAIT_MORE: &str = "UPDATE OR FAIL deliveries SET status = 'waiting', due_at = NULL
+                         WHERE seq IN (SELECT seq FROM (SELECT seq, endpoint, status FROM deliveries
+                                                        WHERE tenant = ?1 AND due_at <= ?3
+                                                        ORDER BY due_at LIMIT 1000)
+                                       WHERE endpoint = ?2 AND status IN ('pending', 'retrying'))";
+
+/// The endpoints of a tenant (`?1`) with deliveries waiting for room, not
+/// paused, longest waiting first: a few, and each at most 16 per claim.
+const WAITING_ENDPOINTS: &str = "SELECT id, max_concurrent FROM endpoints
+                                 WHERE tenant = ?1 AND waiting_since IS NOT NULL AND paused_at IS NULL
+                                 ORDER BY waiting_since LIMIT 16";
+
+/// An endpoint's oldest waiting deliveries, at most `?3`.
+const OLDEST_WAITING: &str =
+    "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
+                              WHERE tenant = ?1 AND endpoint = ?2 AND status = 'waiting'
+                              ORDER BY id LIMIT ?3";
+
+/// A delivery as a claim reads it: id, status, attempts, started_at and
+/// plugin version.
+type ClaimRow = (String, String, i64, Option<i64>, i64);
+
+/// The waiting deliveries a claim may run for a tenant, at most `room` of
+/// each endpoint's, oldest first; an endpoint with none left stops being
+/// looked at.
+fn waiting(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    room: usize,
+) -> Result<Vec<Due<ClaimRow>>, StoreError> {
+    let endpoints = tx
+        .prepare_cached(WAITING_ENDPOINTS)?
+        .query_map([tenant], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, Option<i64>>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut found = Vec::new();
+    for (endpoint, limit) in endpoints {
+        let rows = tx
+            .prepare_cached(OLDEST_WAITING)?
+            .query_map(params![tenant, endpoint, room as i64], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        if rows.is_empty() {
+            tx.prepare_cached(
+                "UPDATE OR FAIL endpoints SET waiting_since = NULL WHERE tenant = ?1 AND id = ?2",
+            )?
+            .execute(params![tenant, endpoint])?;
+        }
+        found.extend(rows.into_iter().map(|row| Due {
+            row,
+            endpoint: endpoint.clone(),
+            limit,
+        }));
+    }
+    Ok(found)
+}
 
 /// An endpoint's concurrency limit and how many of its deliveries run under
 /// a live lease (one past its lease is due again, its host gone).
+// `+r.due_at` keeps SQLite on the small index of running deliveries rather
+// than the tenant's due-time index, which holds every scheduled retry.
 const ROOM: &str = "SELECT e.max_concurrent,
                            (SELECT COUNT(*) FROM deliveries r
                             WHERE r.tenant = e.tenant AND r.endpoint = e.id
-                              AND r.status = 'running' AND r.due_at > ?3)
+                              AND r.status = 'running' AND +r.due_at > ?3)
                     FROM endpoints e WHERE e.tenant = ?1 AND e.id = ?2";
 
 /// Sets aside a due delivery a claim found whose endpoint is paused (it was
@@ -404,11 +502,10 @@ fn write(
     batch: &WriteBatch,
     now: Timestamp,
 ) -> Result<WriteResults, StoreError> {
-    let mut unblocked = false;
     let completed: Vec<bool> = batch
         .completions
         .iter()
-        .map(|c| complete(tx, c, now, &mut unblocked))
+        .map(|c| complete(tx, c, now))
         .collect::<Result<_, _>>()?;
     let kv_writes = batch
         .completions
@@ -441,7 +538,6 @@ fn write(
     Ok(WriteResults {
         completed,
         ingested,
-        unblocked,
     })
 }
 
@@ -493,23 +589,13 @@ fn ingest(tx: &Transaction<'_>, d: &NewDelivery) -> Result<Ingested, StoreError>
 
 /// Records a finished attempt if its lease still holds: the attempt and
 /// the delivery's next state (the caller writes a success's KV writes).
-/// Reports whether it counted; sets `unblocked` if it let a waiting
-/// delivery of its endpoint run.
-fn complete(
-    tx: &Transaction<'_>,
-    c: &Completion,
-    now: Timestamp,
-    unblocked: &mut bool,
-) -> Result<bool, StoreError> {
-    let found: Option<(i64, String, String)> = tx
-        .prepare_cached(
-            "SELECT seq, tenant, endpoint FROM deliveries WHERE id = ?1 AND lease_token = ?2",
-        )?
-        .query_row(params![c.id.as_str(), c.lease.0.as_str()], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
+/// Reports whether it counted.
+fn complete(tx: &Transaction<'_>, c: &Completion, now: Timestamp) -> Result<bool, StoreError> {
+    let seq: Option<i64> = tx
+        .prepare_cached("SELECT seq FROM deliveries WHERE id = ?1 AND lease_token = ?2")?
+        .query_row(params![c.id.as_str(), c.lease.0.as_str()], |row| row.get(0))
         .optional()?;
-    let Some((seq, tenant, endpoint)) = found else {
+    let Some(seq) = seq else {
         return Ok(false);
     };
     let r = &c.record;
@@ -547,12 +633,6 @@ fn complete(
         outcome_message(&r.outcome),
         seq
     ])?;
-    // It no longer counts against its endpoint's limit. Claims run on this
-    // thread too, so none sets a delivery aside between the two.
-    *unblocked |= tx
-        .prepare_cached(RELEASE_ONE)?
-        .execute(params![now, tenant, endpoint])?
-        > 0;
     Ok(true)
 }
 
