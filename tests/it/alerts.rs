@@ -592,3 +592,79 @@ fn alert_destinations_are_set_and_alerts_listed_with_the_cli() {
         host.stop().await;
     })
 }
+
+#[test]
+fn the_operators_destinations_in_the_config_file_get_every_tenants_alerts() {
+    cli_test(async {
+        let (target, ops) = (Receiver::start().await, Receiver::start().await);
+        target.respond_with(500);
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hookhost.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[alerts]\nretry_base = \"200ms\"\n\n[[alerts.destinations]]\nname = \"ops\"\nkind = \"slack\"\nurl = \"{}\"\n",
+                ops.url("/ops")
+            ),
+        )
+        .unwrap();
+        let server = hookhost_tests::host::ServeProcess::start(
+            &dir.path().join("data"),
+            &["--admin-token", "t", "--config", config.to_str().unwrap()],
+        )
+        .await;
+        let client = reqwest::Client::new();
+        let call = |method: reqwest::Method, path: &str, body: Value| {
+            client
+                .request(method, server.url(path))
+                .bearer_auth("t")
+                .json(&body)
+                .send()
+        };
+        let created = call(
+            reqwest::Method::POST,
+            "/v1/tenants",
+            json!({ "id": "acme" }),
+        );
+        assert_eq!(created.await.unwrap().status(), 201);
+        let policy = call(
+            reqwest::Method::PUT,
+            "/v1/tenants/acme/policy",
+            json!({ "allow_private_network": true }),
+        );
+        assert_eq!(policy.await.unwrap().status(), 200);
+        let uploaded = client
+            .post(server.url("/v1/tenants/acme/plugins/echo/versions"))
+            .bearer_auth("t")
+            .body(std::fs::read(plugins::ECHO).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(uploaded.status(), 201);
+        let mut orders = spec("echo", 1, Some(&target));
+        orders.retry.max_attempts = 1;
+        let put = call(
+            reqwest::Method::PUT,
+            "/v1/tenants/acme/endpoints/orders",
+            serde_json::to_value(orders).unwrap(),
+        );
+        assert_eq!(put.await.unwrap().status(), 201);
+
+        // The tenant has no destination of its own; the operator's gets its dead delivery.
+        let body = br#"{"type":"charge.failed"}"#;
+        let mut webhook = client
+            .post(server.url("/hooks/acme/orders"))
+            .body(&body[..]);
+        for (name, value) in hookhost_tests::host::signed_headers("evt-1", body) {
+            webhook = webhook.header(name, value);
+        }
+        assert_eq!(webhook.send().await.unwrap().status(), 202);
+        let sent = requests(&ops, 1).await;
+        assert_eq!(sent[0].path, "/ops");
+        let text = sent[0].json()["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(text.contains("acme") && text.contains("orders"), "{text}");
+    })
+}

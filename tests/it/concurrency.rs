@@ -12,7 +12,7 @@ use serde_json::json;
 
 /// How long the receiver holds each call: long enough that the deliveries
 /// a free pool runs at once overlap there.
-const HOLD: Duration = Duration::from_millis(150);
+const HOLD: Duration = Duration::from_millis(300);
 
 const SOON: Duration = Duration::from_secs(20);
 
@@ -95,7 +95,7 @@ fn an_endpoint_limited_to_one_runs_its_deliveries_one_at_a_time_and_its_tenants_
             sent.push(host.accept("acme", "serial", &format!("s{i}"), "{}").await);
             sent.push(host.accept("acme", "open", &format!("o{i}"), "{}").await);
         }
-        // The last serial one waits behind five, each held 150 ms.
+        // The last serial one waits behind five, each held 300 ms.
         host.wait_for(&acme, &sent[10], DeliveryStatus::Waiting, SOON)
             .await;
         for id in &sent {
@@ -181,7 +181,7 @@ fn a_burst_into_a_serial_endpoint_does_not_hold_up_its_tenants_other_endpoints()
         let acme = host.tenant("acme").await;
         let v = host.plugin(&acme, "echo", plugins::ECHO).await;
         let (serial, open) = (Receiver::start().await, Receiver::start().await);
-        serial.hold_for(Duration::from_millis(300));
+        serial.hold_for(Duration::from_millis(500));
         let mut limited = spec("echo", v, Some(&serial));
         limited.limits.max_concurrent = Some(1);
         host.endpoint(&acme, "serial", &limited).await;
@@ -200,7 +200,7 @@ fn a_burst_into_a_serial_endpoint_does_not_hold_up_its_tenants_other_endpoints()
             host.wait_for(&acme, id, DeliveryStatus::Succeeded, SOON)
                 .await;
         }
-        // Thirty at 300 ms each take nine seconds; the others did not wait for them.
+        // Thirty at 500 ms each take fifteen seconds; the others did not wait for them.
         let waiting = count_in(&host, &acme, &burst, DeliveryStatus::Waiting).await;
         assert!(waiting >= 20, "only {waiting} of the burst still waiting");
         host.stop().await;

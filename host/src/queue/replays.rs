@@ -36,6 +36,14 @@ const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// two at most, and a job waiting for room in its tenant's queue holds none.
 const JOBS_PER_HOST: usize = 16;
 
+/// Steps a host gives a job before handing it back, so that jobs waiting
+/// for a slot take turns with those holding one.
+const STEPS_PER_TURN: u32 = 30;
+
+/// How long a job handed back because its tenant's queue is full waits
+/// before a host takes it up again.
+const FULL_BACKOFF: Duration = Duration::from_secs(5);
+
 /// Takes and steps jobs until `stop`; `started` rings when one is started
 /// through this host's API, so it begins without waiting for the next look.
 pub(crate) async fn run(
@@ -78,7 +86,8 @@ pub(crate) async fn run(
     while jobs.join_next().await.is_some() {}
 }
 
-/// Steps one job until it is over, cancelled, or another host's.
+/// Steps one job for its turn, until it is over, cancelled, or another
+/// host's.
 async fn step(
     shared: Arc<Shared>,
     depth: Arc<QueueDepth>,
@@ -96,10 +105,10 @@ async fn step(
     };
     let mut ticks = tokio::time::interval(STEP_EVERY);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
+    for _ in 0..STEPS_PER_TURN {
         tokio::select! {
             _ = stop.cancelled() => {
-                hand_back(&shared, &job, &lease).await;
+                hand_back(&shared, &job, &lease, Timestamp::now()).await;
                 return;
             }
             _ = ticks.tick() => {}
@@ -114,7 +123,7 @@ async fn step(
             }
         };
         if full {
-            hand_back(&shared, &job, &lease).await;
+            hand_back(&shared, &job, &lease, Timestamp::now().after(FULL_BACKOFF)).await;
             return;
         }
         match shared
@@ -144,11 +153,13 @@ async fn step(
             }
         }
     }
+    hand_back(&shared, &job, &lease, Timestamp::now()).await;
 }
 
-/// Gives a job's lease back, so this or another host takes it up again.
-async fn hand_back(shared: &Shared, job: &ReplayJob, lease: &LeaseToken) {
-    if let Err(e) = shared.store.release_replay(&job.id, lease).await {
+/// Gives a job's lease back, so this or another host takes it up again
+/// from `from`.
+async fn hand_back(shared: &Shared, job: &ReplayJob, lease: &LeaseToken, from: Timestamp) {
+    if let Err(e) = shared.store.release_replay(&job.id, lease, from).await {
         tracing::warn!(replay = %job.id, error = %e, "could not hand back a bulk replay; it goes on once its lease runs out");
     }
 }

@@ -195,7 +195,11 @@ pub(crate) async fn dispatch(shared: Arc<Shared>, stop: CancellationToken, grace
                     std::future::pending().await
                 }
             };
-            let wait = if held_back { SHARE_RECHECK } else { wait };
+            let wait = match (held_back, wait.is_zero()) {
+                (false, _) => wait,
+                (true, true) => SHARE_RECHECK,
+                (true, false) => wait.min(SHARE_RECHECK),
+            };
             tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = shared.work_ready.notified() => {}

@@ -489,8 +489,16 @@ macro_rules! admin_store {
             ) -> Result<Option<u64>, $crate::store::StoreError> {
                 let mut writer = self.admin_writer().await?;
                 let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
+                // Before the endpoint's row: a claim holding the lock may
+                // still mark that row, and must not wait for this.
+                sqlx::query($lock_endpoint)
+                    .bind(tenant.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 let found = sqlx::query(
-                    "UPDATE endpoints SET paused_at = COALESCE(paused_at, $3) WHERE tenant = $1 AND id = $2",
+                    "UPDATE endpoints SET paused_at = COALESCE(paused_at, $3), waiting_since = NULL
+                     WHERE tenant = $1 AND id = $2",
                 )
                 .bind(tenant.as_str())
                 .bind(id.as_str())
@@ -501,11 +509,21 @@ macro_rules! admin_store {
                 if found == 0 {
                     return Ok(None);
                 }
-                // Through the due-time index: only the waiting ones.
-                let parked = sqlx::query(
+                // Through the due-time index: only the waiting ones; and
+                // those waiting for room, which wait for the resume instead.
+                let mut parked = sqlx::query(
                     "UPDATE deliveries SET status = 'paused', due_at = NULL
                      WHERE tenant = $1 AND due_at IS NOT NULL AND endpoint = $2
                        AND status IN ('pending', 'retrying')",
+                )
+                .bind(tenant.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                parked += sqlx::query(
+                    "UPDATE deliveries SET status = 'paused'
+                     WHERE tenant = $1 AND endpoint = $2 AND status = 'waiting'",
                 )
                 .bind(tenant.as_str())
                 .bind(id.as_str())

@@ -269,16 +269,16 @@ const UNWAIT: &str = "UPDATE deliveries SET due_at = received_at,
                         status = CASE WHEN attempts > run_start THEN 'retrying' ELSE 'pending' END
                       WHERE tenant = $1 AND endpoint = $2 AND status = 'waiting'";
 
-/// Whether any endpoint has deliveries waiting for room (through the small
-/// index of such endpoints): they become claimable when an attempt ends,
-/// not at a time the queue could sleep until.
-const ANY_WAITING: &str = "SELECT EXISTS (SELECT 1 FROM endpoints WHERE waiting_since IS NOT NULL)";
-
 /// When the next delivery falls due: the earliest `due_at` of each tenant,
-/// read through the per-tenant index (the same SQL on both backends).
-const NEXT_DUE: &str = "SELECT MIN((SELECT MIN(due_at) FROM deliveries d
-                                   WHERE d.tenant = t.id AND d.due_at IS NOT NULL))
-                        FROM tenants t";
+/// read through the per-tenant index; and whether any endpoint has
+/// deliveries waiting for room (through the small index of such
+/// endpoints), which become claimable when an attempt ends, not at a time
+/// the queue could sleep until. The same SQL on both backends.
+const NEXT_WORK: &str = "SELECT (SELECT MIN((SELECT MIN(due_at) FROM deliveries d
+                                            WHERE d.tenant = t.id AND d.due_at IS NOT NULL))
+                                 FROM tenants t),
+                                EXISTS (SELECT 1 FROM endpoints
+                                        WHERE waiting_since IS NOT NULL AND paused_at IS NULL)";
 
 /// Everything a backend provides: both halves.
 pub trait Store: AdminStore + QueueStore + ReplayStore + AlertStore {}
@@ -553,15 +553,19 @@ pub(crate) fn limited_endpoints<T>(due: &[(String, Vec<Due<T>>)]) -> BTreeSet<(S
         .collect()
 }
 
+/// A delivery over its endpoint's room, with its tenant and endpoint.
+pub(crate) type Over<T> = (T, String, String);
+
 /// Each tenant's deliveries its endpoints have room for, in order, and
-/// apart the due ones over it, to be set aside as `waiting`. `room` holds
+/// apart those over it with their tenant and endpoint, the due ones of which
+/// are set aside as `waiting`. `room` holds
 /// what each limited endpoint may still start (its limit less those
 /// running), used up here, or `None` when another claim holds the endpoint:
 /// its deliveries are left as they are, for a later claim.
 pub(crate) fn within_limits<T>(
     due: Vec<(String, Vec<Due<T>>)>,
     mut room: HashMap<(String, String), Option<i64>>,
-) -> (Vec<Vec<T>>, Vec<T>) {
+) -> (Vec<Vec<T>>, Vec<Over<T>>) {
     let mut over = Vec::new();
     let within = due
         .into_iter()
@@ -577,7 +581,7 @@ pub(crate) fn within_limits<T>(
                         *left -= 1;
                         kept.push(d.row);
                     }
-                    Some(Some(_)) => over.push(d.row),
+                    Some(Some(_)) => over.push((d.row, tenant.clone(), d.endpoint)),
                     _ => {}
                 }
             }
@@ -654,6 +658,7 @@ mod tests {
             within,
             [vec!["serial-1", "open-1", "pair-1", "open-2"], vec![]]
         );
+        let over: Vec<&str> = over.into_iter().map(|(row, ..)| row).collect();
         assert_eq!(over, ["serial-2", "pair-2", "other-serial-1"]);
 
         let busy = HashMap::from([

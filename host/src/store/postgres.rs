@@ -526,10 +526,14 @@ const ENDPOINT_TRY_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtext('hook
 /// Claims up to `max` due deliveries, round-robin over tenants with due
 /// work; rows another host has locked are skipped, not waited for.
 async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
-    let tenants: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT id, policy FROM tenants t
-         WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= $1)
-            OR EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = t.id AND e.waiting_since IS NOT NULL)
+    let tenants: Vec<(String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT id, policy, has_waiting FROM (
+             SELECT id, policy, claim_seq,
+                    EXISTS (SELECT 1 FROM endpoints e WHERE e.tenant = t.id
+                            AND e.waiting_since IS NOT NULL AND e.paused_at IS NULL) AS has_waiting
+             FROM tenants t) t
+         WHERE has_waiting
+            OR EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= $1)
          ORDER BY claim_seq, id LIMIT $2",
     )
     .bind(req.now)
@@ -537,8 +541,9 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
     .fetch_all(&mut *conn)
     .await?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
+    let mut rooms = Vec::with_capacity(tenants.len());
     let mut flagged = Vec::new();
-    for (tenant, policy) in tenants {
+    for (tenant, policy, has_waiting) in tenants {
         let room = rows::room(&req, &tenant, policy.as_deref());
         if room == 0 {
             continue;
@@ -548,14 +553,18 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
         // since this statement began is no longer `waiting`, and is not
         // returned.
         let mut found = Vec::new();
-        let endpoints: Vec<(String, Option<i64>)> = sqlx::query_as(
-            "SELECT id, max_concurrent FROM endpoints
+        let endpoints: Vec<(String, Option<i64>)> = if !has_waiting {
+            Vec::new()
+        } else {
+            sqlx::query_as(
+                "SELECT id, max_concurrent FROM endpoints
              WHERE tenant = $1 AND waiting_since IS NOT NULL AND paused_at IS NULL
              ORDER BY waiting_since LIMIT 16",
-        )
-        .bind(&tenant)
-        .fetch_all(&mut *conn)
-        .await?;
+            )
+            .bind(&tenant)
+            .fetch_all(&mut *conn)
+            .await?
+        };
         for (endpoint, limit) in endpoints {
             let rows: Vec<(String, String, i64, Option<Timestamp>, i64)> = sqlx::query_as(
                 "SELECT id, status, attempts, started_at, plugin_version FROM deliveries
@@ -628,6 +637,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
             },
         ));
         per_tenant.push((tenant, found));
+        rooms.push(room);
     }
     // Claims on several hosts could each see an endpoint below its limit
     // and together take it past, or one could set deliveries aside as
@@ -663,15 +673,20 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
         .bind(req.now)
         .fetch_one(&mut *conn)
         .await?;
-        // None waiting, seen under the lock: stop looking at the endpoint.
+        // Seen under the lock: none waiting, stop looking at the endpoint;
+        // some, it goes to the back of its tenant's, so that no more than
+        // 16 of them can keep the rest from being looked at.
         sqlx::query(
-            "UPDATE endpoints SET waiting_since = NULL
-             WHERE tenant = $1 AND id = $2 AND waiting_since IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM deliveries
-                               WHERE tenant = $1 AND endpoint = $2 AND status = 'waiting')",
+            "UPDATE endpoints
+             SET waiting_since = CASE WHEN EXISTS (SELECT 1 FROM deliveries
+                                                   WHERE tenant = $1 AND endpoint = $2
+                                                     AND status = 'waiting')
+                                      THEN $3 END
+             WHERE tenant = $1 AND id = $2 AND waiting_since IS NOT NULL",
         )
         .bind(&tenant)
         .bind(&endpoint)
+        .bind(req.now)
         .execute(&mut *conn)
         .await?;
         room.insert(
@@ -679,28 +694,24 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
             Some(limit.map_or(i64::MAX, |limit| limit - running)),
         );
     }
-    let endpoint_of: HashMap<String, (String, String)> = per_tenant
-        .iter()
-        .flat_map(|(tenant, rows)| {
-            rows.iter()
-                .map(|d| (d.row.0.clone(), (tenant.clone(), d.endpoint.clone())))
-        })
-        .collect();
-    let (per_tenant, over) = super::within_limits(per_tenant, room);
+    let (mut per_tenant, over) = super::within_limits(per_tenant, room);
+    // Waiting deliveries of several endpoints and due ones: no more than
+    // the tenant's share; the rest stay as they are.
+    for (kept, room) in per_tenant.iter_mut().zip(rooms) {
+        kept.truncate(room);
+    }
     let mut full: Vec<(String, String)> = Vec::new();
     let mut set_aside = Vec::new();
-    for (id, status, attempts, started_at, plugin_version) in &over {
+    for ((id, status, attempts, started_at, plugin_version), tenant, endpoint) in over {
         if status == DeliveryStatus::Waiting.as_str() {
             continue;
         }
         if status == DeliveryStatus::Running.as_str() {
-            record_lost_attempt(conn, id, *attempts, *plugin_version, *started_at, req.now).await?;
+            record_lost_attempt(conn, &id, attempts, plugin_version, started_at, req.now).await?;
         }
-        set_aside.push(id.clone());
-        if let Some(endpoint) = endpoint_of.get(id)
-            && !full.contains(endpoint)
-        {
-            full.push(endpoint.clone());
+        set_aside.push(id);
+        if !full.contains(&(tenant.clone(), endpoint.clone())) {
+            full.push((tenant, endpoint));
         }
     }
     if !set_aside.is_empty() {
@@ -721,6 +732,7 @@ async fn claim_due(conn: &mut PgConnection, req: ClaimRequest) -> Result<Vec<Cla
                            ORDER BY due_at LIMIT 1000),
                   mine AS (SELECT d.id FROM deliveries d JOIN head USING (id)
                            WHERE d.endpoint = $2 AND d.status IN ('pending', 'retrying')
+                             AND d.due_at <= $3
                            FOR UPDATE OF d SKIP LOCKED)
              UPDATE deliveries SET status = 'waiting', due_at = NULL FROM mine
              WHERE deliveries.id = mine.id",
@@ -935,12 +947,7 @@ impl QueueStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         let claimed = claim_due(&mut tx, req).await?;
-        let next_due_at = sqlx::query_scalar(super::NEXT_DUE)
-            .fetch_one(&mut *tx)
-            .await?;
-        let waiting = sqlx::query_scalar(super::ANY_WAITING)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (next_due_at, waiting) = sqlx::query_as(super::NEXT_WORK).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         // Every write it could see was committed, and so flushed, already.
         let claim = Claim {

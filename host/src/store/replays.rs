@@ -206,9 +206,14 @@ pub trait ReplayStore: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<ReplayStep, StoreError>;
 
-    /// Gives a job's lease back, so another host may take it at once, after
-    /// the jobs stepped less recently.
-    async fn release_replay(&self, id: &ReplayId, lease: &LeaseToken) -> Result<(), StoreError>;
+    /// Gives a job's lease back, so that any host may take it up again from
+    /// `from`, after the jobs stepped less recently.
+    async fn release_replay(
+        &self,
+        id: &ReplayId,
+        lease: &LeaseToken,
+        from: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 /// The next rows of a job's walk: `$1` tenant, after the cursor `$2`, up to
@@ -298,9 +303,10 @@ pub(super) fn job(row: JobRow) -> Result<ReplayJob, StoreError> {
     })
 }
 
-/// How far outside a job's range its walk reaches: an id is made in the
-/// same moment as its delivery's `received_at`, give or take this.
-const ID_SLACK_MS: i64 = 1_000;
+/// How far outside a job's range its walk reaches: a delivery's id is made
+/// once its body is read, which takes up to the request timeout after its
+/// `received_at`; the rows within reach are held to the range exactly.
+const ID_SLACK_MS: i64 = 300_000;
 
 /// The cursor before every delivery id made at `at` or later: ids are
 /// `dlv_` and a UUIDv7, whose first 12 hex digits are its time in ms.
@@ -418,18 +424,19 @@ macro_rules! replay_store {
                 if running >= r::MAX_RUNNING_REPLAYS {
                     return Ok($crate::store::ReplayStart::TooMany);
                 }
-                // The walk starts at `since`, or at the tenant's oldest
-                // delivery: one read of the (tenant, id) index.
-                let first: Option<$crate::domain::Timestamp> = match filter.since {
-                    Some(since) => Some(since),
-                    None => sqlx::query_scalar(
-                        "SELECT received_at FROM deliveries WHERE tenant = $1 ORDER BY id LIMIT 1",
-                    )
-                    .bind(tenant.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?,
-                };
-                let scan_from = first.unwrap_or(now).min(filter.until);
+                // The walk starts at `since` or the tenant's oldest
+                // delivery, whichever is later: one read of the (tenant, id)
+                // index.
+                let first: Option<$crate::domain::Timestamp> = sqlx::query_scalar(
+                    "SELECT received_at FROM deliveries WHERE tenant = $1 ORDER BY id LIMIT 1",
+                )
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let scan_from = first
+                    .unwrap_or(now)
+                    .max(filter.since.unwrap_or_default())
+                    .min(filter.until);
                 sqlx::query(
                     "INSERT INTO replay_jobs (id, tenant, endpoint, filter, to_version, state, matched,
                                               replayed, skipped, cursor, scan_from, created_at)
@@ -673,6 +680,7 @@ macro_rules! replay_store {
                 &self,
                 id: &$crate::ids::ReplayId,
                 lease: &$crate::store::LeaseToken,
+                from: $crate::domain::Timestamp,
             ) -> Result<(), $crate::store::StoreError> {
                 sqlx::query(
                     "UPDATE replay_jobs SET lease_token = NULL, lease_until = $3
@@ -680,7 +688,7 @@ macro_rules! replay_store {
                 )
                 .bind(id.as_str())
                 .bind(lease.0.as_str())
-                .bind($crate::domain::Timestamp::now())
+                .bind(from)
                 .execute(&mut *self.admin_writer().await?)
                 .await?;
                 Ok(())
@@ -784,7 +792,7 @@ mod tests {
         let id = format!("dlv_{:012x}{}", at.as_ms(), "7".repeat(20));
         assert!(id_floor(at) < id && id <= id_ceiling(at));
         assert_eq!(id_time(&id), Some(at));
-        let later = format!("dlv_{:012x}{}", at.as_ms() + 2_000, "0".repeat(20));
-        assert!(later > id_ceiling(at), "two seconds on is past the slack");
+        let later = format!("dlv_{:012x}{}", at.as_ms() + 301_000, "0".repeat(20));
+        assert!(later > id_ceiling(at), "five minutes on is past the slack");
     }
 }

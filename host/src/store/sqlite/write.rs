@@ -43,9 +43,9 @@ use crate::runtime::{KvNamespace, KvWrite};
 use crate::store::kv_compose::compose;
 use crate::store::rows::{self, ClaimedRow};
 use crate::store::{
-    ANY_WAITING, AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Due,
-    Durable, Ingested, LeaseToken, NEXT_DUE, NewDelivery, Next, StoreError, WriteBatch,
-    WriteResults, limited_endpoints, round_robin, within_limits,
+    AttemptOutcome, Claim, ClaimRequest, Claimed, Completion, DeliveryStatus, Due, Durable,
+    Ingested, LeaseToken, NEXT_WORK, NewDelivery, Next, StoreError, WriteBatch, WriteResults,
+    limited_endpoints, round_robin, within_limits,
 };
 
 /// Statements each connection keeps prepared: every statement below, with room.
@@ -163,13 +163,12 @@ fn claim(
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let claimed = claim_due(&tx, req)?;
-    let next_due_at = tx
-        .prepare_cached(NEXT_DUE)?
-        .query_row([], |row| row.get::<_, Option<i64>>(0))?
-        .map(Timestamp::from_ms);
-    let waiting = tx
-        .prepare_cached(ANY_WAITING)?
-        .query_row([], |row| row.get(0))?;
+    let (next_due_at, waiting) = tx.prepare_cached(NEXT_WORK)?.query_row([], |row| {
+        Ok((
+            row.get::<_, Option<i64>>(0)?.map(Timestamp::from_ms),
+            row.get(1)?,
+        ))
+    })?;
     tx.commit()?;
     Ok((
         Claim {
@@ -190,7 +189,8 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
             "SELECT id, policy FROM tenants t
              WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.tenant = t.id AND d.due_at <= ?1)
                 OR EXISTS (SELECT 1 FROM endpoints e
-                           WHERE e.tenant = t.id AND e.waiting_since IS NOT NULL)
+                           WHERE e.tenant = t.id AND e.waiting_since IS NOT NULL
+                                 AND e.paused_at IS NULL)
              ORDER BY claim_seq, id LIMIT ?2",
         )?
         .query_map(params![req.now, req.tenants_to_consider()], |row| {
@@ -198,13 +198,14 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut per_tenant = Vec::with_capacity(tenants.len());
+    let mut rooms = Vec::with_capacity(tenants.len());
     for (tenant, policy) in tenants {
         let room = rows::room(req, &tenant, policy.as_deref());
         if room == 0 {
             continue;
         }
         // Waiting deliveries first: they are older than any due now.
-        let mut found = waiting(tx, &tenant, room)?;
+        let mut found = waiting(tx, &tenant, room, req.now)?;
         let due = tx
             .prepare_cached(DUE)?
             .query_map(params![tenant, req.now, room as i64], |row| {
@@ -235,6 +236,7 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
         }
         found.extend(due.into_iter().map(|(due, _)| due));
         per_tenant.push((tenant, found));
+        rooms.push(room);
     }
     let mut room = HashMap::new();
     for (tenant, endpoint) in limited_endpoints(&per_tenant) {
@@ -248,16 +250,14 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
             Some(limit.map_or(i64::MAX, |limit| limit - running)),
         );
     }
-    let endpoints: HashMap<String, (String, String)> = per_tenant
-        .iter()
-        .flat_map(|(tenant, rows)| {
-            rows.iter()
-                .map(|d| (d.row.0.clone(), (tenant.clone(), d.endpoint.clone())))
-        })
-        .collect();
-    let (per_tenant, over) = within_limits(per_tenant, room);
+    let (mut per_tenant, over) = within_limits(per_tenant, room);
+    // Waiting deliveries of several endpoints and due ones: no more than
+    // the tenant's share; the rest stay as they are.
+    for (kept, room) in per_tenant.iter_mut().zip(rooms) {
+        kept.truncate(room);
+    }
     let mut full = Vec::new();
-    for (id, status, attempts, started_at, plugin_version) in over {
+    for ((id, status, attempts, started_at, plugin_version), tenant, endpoint) in over {
         if status == DeliveryStatus::Waiting.as_str() {
             continue;
         }
@@ -266,10 +266,8 @@ fn claim_due(tx: &Transaction<'_>, req: &ClaimRequest) -> Result<Vec<Claimed>, S
             record_lost_attempt(tx, &id, attempts, plugin_version, started_at, req.now)?;
         }
         tx.prepare_cached(WAIT)?.execute([&id])?;
-        if let Some(endpoint) = endpoints.get(&id)
-            && !full.contains(endpoint)
-        {
-            full.push(endpoint.clone());
+        if !full.contains(&(tenant.clone(), endpoint.clone())) {
+            full.push((tenant, endpoint));
         }
     }
     // An endpoint found full: the rest of its due deliveries among the
@@ -393,12 +391,14 @@ const OLDEST_WAITING: &str =
 type ClaimRow = (String, String, i64, Option<i64>, i64);
 
 /// The waiting deliveries a claim may run for a tenant, at most `room` of
-/// each endpoint's, oldest first; an endpoint with none left stops being
-/// looked at.
+/// each endpoint's, oldest first. An endpoint with none left stops being
+/// looked at; one with some goes to the back of the tenant's, so that no
+/// more than 16 of them can keep the rest from being looked at.
 fn waiting(
     tx: &Transaction<'_>,
     tenant: &str,
     room: usize,
+    now: Timestamp,
 ) -> Result<Vec<Due<ClaimRow>>, StoreError> {
     let endpoints = tx
         .prepare_cached(WAITING_ENDPOINTS)?
@@ -420,12 +420,11 @@ fn waiting(
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        if rows.is_empty() {
-            tx.prepare_cached(
-                "UPDATE OR FAIL endpoints SET waiting_since = NULL WHERE tenant = ?1 AND id = ?2",
-            )?
-            .execute(params![tenant, endpoint])?;
-        }
+        let looked = (!rows.is_empty()).then_some(now);
+        tx.prepare_cached(
+            "UPDATE OR FAIL endpoints SET waiting_since = ?3 WHERE tenant = ?1 AND id = ?2",
+        )?
+        .execute(params![tenant, endpoint, looked])?;
         found.extend(rows.into_iter().map(|row| Due {
             row,
             endpoint: endpoint.clone(),
