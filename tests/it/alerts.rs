@@ -58,6 +58,20 @@ async fn destination(host: &TestHost, token: &str, name: &str, body: Value) -> (
     .await
 }
 
+/// A receiver set as `acme`'s webhook destination `ops`, with `key`.
+async fn ops_hook(host: &TestHost, key: &str) -> Receiver {
+    let hook = Receiver::start().await;
+    let (status, answer) = destination(
+        host,
+        key,
+        "ops",
+        json!({ "kind": "webhook", "url": hook.url("/a") }),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    hook
+}
+
 /// Sends webhooks numbered `from..to` to `acme/orders` and waits until each is dead.
 async fn dead(host: &TestHost, acme: &TenantId, from: usize, to: usize) {
     for i in from..to {
@@ -248,14 +262,7 @@ fn an_endpoint_pauses_itself_after_its_dead_deliveries_in_a_row_and_says_so() {
         let target = Receiver::start().await;
         target.respond_with(500);
         let (acme, key) = acme(&host, &target, json!({ "pause_after_dead": 2 })).await;
-        let hook = Receiver::start().await;
-        destination(
-            &host,
-            &key,
-            "ops",
-            json!({ "kind": "webhook", "url": hook.url("/a") }),
-        )
-        .await;
+        let _hook = ops_hook(&host, &key).await;
         dead(&host, &acme, 0, 2).await;
         let paused = alerts_until(&host, |a| !of_kind(a, "endpoint.paused").is_empty()).await;
         let alert = of_kind(&paused, "endpoint.paused")[0];
@@ -319,14 +326,7 @@ fn an_endpoint_that_receives_nothing_for_longer_than_it_expects_raises_a_silence
         let host = host().await;
         let target = Receiver::start().await;
         let (_, key) = acme(&host, &target, json!({ "expect_every_s": 2 })).await;
-        let hook = Receiver::start().await;
-        destination(
-            &host,
-            &key,
-            "ops",
-            json!({ "kind": "webhook", "url": hook.url("/a") }),
-        )
-        .await;
+        let hook = ops_hook(&host, &key).await;
         // Arrivals keep it quiet while they come.
         for i in 0..3 {
             let body = json!({ "n": i }).to_string();
@@ -354,14 +354,7 @@ fn an_endpoint_whose_attempts_fail_past_its_threshold_raises_a_failure_rate_aler
             min_attempts: 3,
         };
         let (acme, key) = acme(&host, &target, json!({ "failure_rate": rule })).await;
-        let hook = Receiver::start().await;
-        destination(
-            &host,
-            &key,
-            "ops",
-            json!({ "kind": "webhook", "url": hook.url("/a") }),
-        )
-        .await;
+        let _hook = ops_hook(&host, &key).await;
         dead(&host, &acme, 0, 2).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let before = alerts_until(&host, |a| !a.is_empty()).await;
@@ -614,41 +607,9 @@ fn the_operators_destinations_in_the_config_file_get_every_tenants_alerts() {
         )
         .await;
         let client = reqwest::Client::new();
-        let call = |method: reqwest::Method, path: &str, body: Value| {
-            client
-                .request(method, server.url(path))
-                .bearer_auth("t")
-                .json(&body)
-                .send()
-        };
-        let created = call(
-            reqwest::Method::POST,
-            "/v1/tenants",
-            json!({ "id": "acme" }),
-        );
-        assert_eq!(created.await.unwrap().status(), 201);
-        let policy = call(
-            reqwest::Method::PUT,
-            "/v1/tenants/acme/policy",
-            json!({ "allow_private_network": true }),
-        );
-        assert_eq!(policy.await.unwrap().status(), 200);
-        let uploaded = client
-            .post(server.url("/v1/tenants/acme/plugins/echo/versions"))
-            .bearer_auth("t")
-            .body(std::fs::read(plugins::ECHO).unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(uploaded.status(), 201);
         let mut orders = spec("echo", 1, Some(&target));
         orders.retry.max_attempts = 1;
-        let put = call(
-            reqwest::Method::PUT,
-            "/v1/tenants/acme/endpoints/orders",
-            serde_json::to_value(orders).unwrap(),
-        );
-        assert_eq!(put.await.unwrap().status(), 201);
+        server.acme_orders(&client, &orders).await;
 
         // The tenant has no destination of its own; the operator's gets its dead delivery.
         let body = br#"{"type":"charge.failed"}"#;

@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use hookhost_tests::host::{PgSchema, ServeProcess, delivery_id, signed_headers, spec};
 use hookhost_tests::receiver::Receiver;
-use hookhost_tests::{TEST_MASTER_KEY, cli_test, hookhost, plugins};
+use hookhost_tests::{TEST_MASTER_KEY, cli_test, hookhost};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Attribute;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The sender's span in the `traceparent` of the second webhook.
 const SENDER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -231,30 +231,9 @@ impl Exporting {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let server = ServeProcess::start(&dir.path().join("data"), &args).await;
         let client = reqwest::Client::new();
-        let created = client
-            .post(server.url("/v1/tenants"))
-            .bearer_auth("t")
-            .json(&json!({ "id": "acme" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-        let uploaded = client
-            .post(server.url("/v1/tenants/acme/plugins/echo/versions"))
-            .bearer_auth("t")
-            .body(std::fs::read(plugins::ECHO).unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(uploaded.status(), 201);
-        let put = client
-            .put(server.url("/v1/tenants/acme/endpoints/orders"))
-            .bearer_auth("t")
-            .json(&serde_json::to_value(spec("echo", 1, Some(receiver))).unwrap())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(put.status(), 201);
+        server
+            .acme_orders(&client, &spec("echo", 1, Some(receiver)))
+            .await;
         Self {
             server,
             schema,

@@ -194,35 +194,6 @@ async fn serve_refused(dir: &Path, data: &Path, args: &[&str]) -> (i32, String) 
     (code, stderr)
 }
 
-/// Tenant `acme` with an endpoint `orders` running `echo`, through the API
-/// of a `hookhost serve` whose operator token is `t`.
-async fn acme_orders_served(client: &reqwest::Client, server: &ServeProcess) {
-    let created = client
-        .post(server.url("/v1/tenants"))
-        .bearer_auth("t")
-        .json(&json!({ "id": "acme" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let uploaded = client
-        .post(server.url("/v1/tenants/acme/plugins/echo/versions"))
-        .bearer_auth("t")
-        .body(std::fs::read(plugins::ECHO).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(uploaded.status(), 201);
-    let put = client
-        .put(server.url("/v1/tenants/acme/endpoints/orders"))
-        .bearer_auth("t")
-        .json(&serde_json::to_value(spec("echo", 1, None)).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), 201);
-}
-
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -243,7 +214,7 @@ fn a_master_key_rotates_without_losing_a_secret_and_a_start_without_its_key_name
         };
 
         let mut server = ServeProcess::start(&data, &strs(&with_key(&old))).await;
-        acme_orders_served(&client, &server).await;
+        server.acme_orders(&client, &spec("echo", 1, None)).await;
         let put = client
             .put(server.url("/v1/tenants/acme/endpoints/orders/secrets/api_key"))
             .bearer_auth("t")
@@ -323,7 +294,9 @@ fn a_secret_is_set_from_standard_input_through_the_cli_and_never_printed() {
         let dir = tempfile::tempdir().unwrap();
         let mut server =
             ServeProcess::start(&dir.path().join("data"), &["--admin-token", "t"]).await;
-        acme_orders_served(&reqwest::Client::new(), &server).await;
+        server
+            .acme_orders(&reqwest::Client::new(), &spec("echo", 1, None))
+            .await;
         let url = server.url("");
         let api = ["--url", url.as_str(), "--token", "t"];
 

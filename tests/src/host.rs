@@ -441,6 +441,36 @@ impl ServeProcess {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+
+    /// Tenant `acme` with `echo` uploaded as version 1 and endpoint `orders`
+    /// set to `orders`, through the API of a server whose operator token is
+    /// `t`.
+    pub async fn acme_orders(&self, client: &reqwest::Client, orders: &EndpointSpec) {
+        let created = client
+            .post(self.url("/v1/tenants"))
+            .bearer_auth("t")
+            .json(&serde_json::json!({ "id": "acme" }))
+            .send()
+            .await
+            .expect("create tenant");
+        assert_eq!(created.status(), 201);
+        let uploaded = client
+            .post(self.url("/v1/tenants/acme/plugins/echo/versions"))
+            .bearer_auth("t")
+            .body(std::fs::read(crate::plugins::ECHO).expect("read echo"))
+            .send()
+            .await
+            .expect("upload echo");
+        assert_eq!(uploaded.status(), 201);
+        let put = client
+            .put(self.url("/v1/tenants/acme/endpoints/orders"))
+            .bearer_auth("t")
+            .json(orders)
+            .send()
+            .await
+            .expect("put endpoint");
+        assert_eq!(put.status(), 201);
+    }
 }
 
 /// POSTs webhook number `i` (`{"n":i}`, event id `evt_i`) to `url`, signed
