@@ -192,7 +192,7 @@ def python_path(project_dir, source_dir, deps_dir):
     if deps_dir:
         directories.append(deps_dir)
     prefixes = {}
-    for index, directory in enumerate(directories[1:], 1):
+    for index, directory in enumerate(directories):
         shown = os.path.relpath(directory, project_dir).replace(os.sep, "/")
         prefixes[f"/{index}/"] = "" if shown == "." else shown + "/"
     return directories, prefixes
@@ -216,9 +216,13 @@ def componentize(wit_dir, directories, prefixes, output):
             intersect_world=None,
         )
     except AssertionError as e:
-        # The component's own output at build time, then componentize-py's
-        # causes and backtrace: keep the first two, in the author's paths.
-        message = str(e).split("\nStack backtrace:")[0].rstrip()
+        # The component's own output at build time (a traceback, say), then
+        # componentize-py's causes and backtrace: keep what the author can
+        # act on, in the author's paths.
+        message = str(e).split("\nStack backtrace:")[0]
+        if "Traceback (most recent call last):" in message:
+            message = message.split("\nCaused by:")[0]
+        message = message.rstrip()
         for prefix, shown in prefixes.items():
             message = message.replace(f'"{prefix}', f'"{shown}')
         if os.path.exists(partial):
