@@ -13,7 +13,7 @@ const map = {
 const stack = [
   'helper@dist/bundle.js:3:9',
   'handle@dist/bundle.js:9:3',
-  'export_handle@/tmp/2f1e/sources/initializer.js:1166:17',
+  'export_handle@/2f1e/sources/initializer.js:1166:17',
   '',
 ].join('\n');
 
