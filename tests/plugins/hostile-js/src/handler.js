@@ -56,7 +56,8 @@ const attacks = {
     log.info(`process: ${typeof globalThis.process}, env keys: ${keys}, require: ${typeof globalThis.require}`);
     if (keys > 0 || typeof globalThis.require !== 'undefined') throw reject('sandbox leak: environment or require');
   },
-  // A file, by a dynamic import the bundler cannot see: the bundle is the whole program.
+  // A file, by a dynamic import the bundler cannot see: the bundle is the whole
+  // program, and componentize-js 0.23 traps on a module load after build time.
   async fs() {
     const path = ['', 'etc', 'passwd'].join('/');
     let mod;
@@ -68,7 +69,7 @@ const attacks = {
     }
     throw reject(`sandbox leak: imported ${path}: ${Object.keys(mod)}`);
   },
-  // fetch, should the engine offer it: the host links no wasi:http.
+  // fetch: the build stubs wasi:http with `unreachable`, so it traps at once.
   async fetch() {
     if (typeof globalThis.fetch !== 'function') {
       log.info('fetch: none');
