@@ -266,7 +266,7 @@ def send(method: str, url: str, *, headers=None, body=b"", json=_UNSET, timeout=
     elif isinstance(body, str):
         body = body.encode("utf-8")
     timeout_ms = None if timeout is None else min(max(0, round(timeout * 1000)), _U32_MAX)
-    request = _host.http_out.Request(method.upper(), url, pairs, bytes(body), timeout_ms)
+    request = _host.http_out.Request(method.upper(), url, pairs, bytes(body or b""), timeout_ms)
     try:
         r = _host.http_out.send(request)
     except _host.Err as e:

@@ -14,6 +14,7 @@ values); writes are kept whatever `handle` does.
 """
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import List, Optional, Tuple
 
 from . import _host, http
@@ -55,11 +56,6 @@ _HTTP_CASES = {
 }
 
 
-class _Namespace:
-    def __init__(self, **members):
-        self.__dict__.update(members)
-
-
 class FakeHost:
     """Records what a handler asks of the host while bound (`with FakeHost() as host:`)."""
 
@@ -75,17 +71,17 @@ class FakeHost:
 
     def __enter__(self):
         _host.bind(
-            http_out=_Namespace(Request=Request, send=self._send),
-            kv=_Namespace(
+            http_out=SimpleNamespace(Request=Request, send=self._send),
+            kv=SimpleNamespace(
                 get=self._kv_get,
                 set=self._kv_set,
                 delete=self._kv_delete,
                 increment=self._kv_increment,
                 list_keys=self._kv_list,
             ),
-            log=_Namespace(Level=Level, log=lambda level, message: self.logs.append((level.name.lower(), message))),
-            config=_Namespace(get=self.config.get, get_all=lambda: sorted(self.config.items())),
-            secret=_Namespace(get=self.secrets.get),
+            log=SimpleNamespace(Level=Level, log=lambda level, message: self.logs.append((level.name.lower(), message))),
+            config=SimpleNamespace(get=self.config.get, get_all=lambda: sorted(self.config.items())),
+            secret=SimpleNamespace(get=self.secrets.get),
             Err=_Err,
         )
         return self
