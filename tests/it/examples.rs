@@ -1,58 +1,63 @@
 use hookhost::runtime::Outcome;
+use hookhost_tests::projects::{GITHUB_TO_CHAT_PY, STRIPE_TO_SLACK_TS, loaded};
 use hookhost_tests::receiver::Receiver;
 use hookhost_tests::{Sandbox, block_on, event, fixture, load, log_text, plugins};
 use serde_json::{Value, json};
 
 #[test]
-fn stripe_to_slack_posts_the_formatted_payment_to_slack_url() {
+fn stripe_to_slack_posts_the_formatted_payment_to_slack_url_in_rust_and_typescript() {
+    let typescript = loaded(STRIPE_TO_SLACK_TS);
     block_on(async {
-        let slack = Receiver::start().await;
-        let plugin = load(plugins::STRIPE_TO_SLACK).await;
-        let sandbox = Sandbox::new()
-            .await
-            .config("slack_url", &slack.url("/services/T0/B0/xyz"))
-            .reach(&slack);
-        let event = event(
-            fixture("stripe-to-slack", "payment_intent.succeeded.json"),
-            Some("payment_intent.succeeded"),
-        );
-        let id = event.id.clone();
-        let inv = sandbox.run(&plugin, event).await;
-        assert_eq!(inv.outcome, Outcome::Ok, "{}", log_text(&inv));
+        for plugin in [load(plugins::STRIPE_TO_SLACK).await, typescript] {
+            let slack = Receiver::start().await;
+            let sandbox = Sandbox::new()
+                .await
+                .config("slack_url", &slack.url("/services/T0/B0/xyz"))
+                .reach(&slack);
+            let event = event(
+                fixture("stripe-to-slack", "payment_intent.succeeded.json"),
+                Some("payment_intent.succeeded"),
+            );
+            let id = event.id.clone();
+            let inv = sandbox.run(&plugin, event).await;
+            assert_eq!(inv.outcome, Outcome::Ok, "{}", log_text(&inv));
 
-        let requests = slack.requests();
-        assert_eq!(requests.len(), 1);
-        let request = &requests[0];
-        assert_eq!(request.method, "POST");
-        assert_eq!(request.path, "/services/T0/B0/xyz");
-        assert_eq!(request.header("content-type"), Some("application/json"));
-        assert_eq!(
-            request.header("idempotency-key"),
-            Some(format!("{id}:1").as_str())
-        );
-        assert_eq!(
-            request.json(),
-            json!({"text": "Payment received: 20.00 USD from cus_NffrFeUfNV2Hib (pi_3MtwBwLkdIwHu7ix28a3tqPa)"})
-        );
+            let requests = slack.requests();
+            assert_eq!(requests.len(), 1);
+            let request = &requests[0];
+            assert_eq!(request.method, "POST");
+            assert_eq!(request.path, "/services/T0/B0/xyz");
+            assert_eq!(request.header("content-type"), Some("application/json"));
+            assert_eq!(
+                request.header("idempotency-key"),
+                Some(format!("{id}:1").as_str())
+            );
+            assert_eq!(
+                request.json(),
+                json!({"text": "Payment received: 20.00 USD from cus_NffrFeUfNV2Hib (pi_3MtwBwLkdIwHu7ix28a3tqPa)"})
+            );
+        }
     })
 }
 
 #[test]
-fn stripe_to_slack_ignores_other_event_types_without_calling_out() {
+fn stripe_to_slack_ignores_other_event_types_without_calling_out_in_rust_and_typescript() {
+    let typescript = loaded(STRIPE_TO_SLACK_TS);
     block_on(async {
-        let slack = Receiver::start().await;
-        let plugin = load(plugins::STRIPE_TO_SLACK).await;
-        let sandbox = Sandbox::new()
-            .await
-            .config("slack_url", &slack.url("/"))
-            .reach(&slack);
-        let body = json!({"id": "evt_1", "type": "customer.created", "data": {"object": {}}});
-        let inv = sandbox
-            .run(&plugin, event(body.to_string(), Some("customer.created")))
-            .await;
-        assert_eq!(inv.outcome, Outcome::Ok);
-        assert!(log_text(&inv).contains("ignoring customer.created"));
-        assert!(slack.requests().is_empty());
+        for plugin in [load(plugins::STRIPE_TO_SLACK).await, typescript] {
+            let slack = Receiver::start().await;
+            let sandbox = Sandbox::new()
+                .await
+                .config("slack_url", &slack.url("/"))
+                .reach(&slack);
+            let body = json!({"id": "evt_1", "type": "customer.created", "data": {"object": {}}});
+            let inv = sandbox
+                .run(&plugin, event(body.to_string(), Some("customer.created")))
+                .await;
+            assert_eq!(inv.outcome, Outcome::Ok);
+            assert!(log_text(&inv).contains("ignoring customer.created"));
+            assert!(slack.requests().is_empty());
+        }
     })
 }
 
@@ -99,32 +104,34 @@ fn github_summary(event_type: &str, e: &Value) -> String {
 }
 
 #[test]
-fn github_to_chat_summarises_issues_pull_requests_and_pushes() {
+fn github_to_chat_summarises_issues_pull_requests_and_pushes_in_rust_and_python() {
+    let python = loaded(GITHUB_TO_CHAT_PY);
     block_on(async {
-        let chat = Receiver::start().await;
-        let plugin = load(plugins::GITHUB_TO_CHAT).await;
-        let sandbox = Sandbox::new()
-            .await
-            .config("chat_url", &chat.url("/chat"))
-            .reach(&chat);
-        for (event_type, file) in [
-            ("issues", "issues.json"),
-            ("pull_request", "pull_request.json"),
-            ("push", "push.json"),
-        ] {
-            let body = fixture("github-to-chat", file);
-            let payload: Value = serde_json::from_slice(&body).unwrap();
-            let inv = sandbox.run(&plugin, event(body, Some(event_type))).await;
-            assert_eq!(inv.outcome, Outcome::Ok, "{event_type}: {}", log_text(&inv));
-            let text = github_summary(event_type, &payload);
-            let last = chat.requests().pop().unwrap();
-            assert_eq!(
-                last.json(),
-                json!({"text": text, "content": text}),
-                "{event_type}"
-            );
+        for plugin in [load(plugins::GITHUB_TO_CHAT).await, python] {
+            let chat = Receiver::start().await;
+            let sandbox = Sandbox::new()
+                .await
+                .config("chat_url", &chat.url("/chat"))
+                .reach(&chat);
+            for (event_type, file) in [
+                ("issues", "issues.json"),
+                ("pull_request", "pull_request.json"),
+                ("push", "push.json"),
+            ] {
+                let body = fixture("github-to-chat", file);
+                let payload: Value = serde_json::from_slice(&body).unwrap();
+                let inv = sandbox.run(&plugin, event(body, Some(event_type))).await;
+                assert_eq!(inv.outcome, Outcome::Ok, "{event_type}: {}", log_text(&inv));
+                let text = github_summary(event_type, &payload);
+                let last = chat.requests().pop().unwrap();
+                assert_eq!(
+                    last.json(),
+                    json!({"text": text, "content": text}),
+                    "{event_type}"
+                );
+            }
+            assert_eq!(chat.requests().len(), 3);
         }
-        assert_eq!(chat.requests().len(), 3);
     })
 }
 

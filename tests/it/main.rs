@@ -30,6 +30,8 @@ mod hosts;
 mod http;
 /// KV semantics: atomic commit on ok, read-your-writes, lossless increments.
 mod kv;
+/// Handlers in TypeScript, JavaScript and Python: built, run, trapped and served.
+mod languages;
 /// Loading components: validation messages and the compile cache.
 mod loading;
 /// What an operator watches: JSON log lines.

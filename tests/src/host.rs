@@ -169,13 +169,30 @@ impl TestHost {
         event_id: &str,
         body: &[u8],
     ) -> reqwest::Response {
+        self.send_typed(tenant, endpoint, provider, secret, event_id, None, body)
+            .await
+    }
+
+    /// [`send`](Self::send) with the event type in the provider's header
+    /// (GitHub's and Shopify's), where it has one.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn send_typed(
+        &self,
+        tenant: &str,
+        endpoint: &str,
+        provider: Provider,
+        secret: &str,
+        event_id: &str,
+        event_type: Option<&str>,
+        body: &[u8],
+    ) -> reqwest::Response {
         let headers = sign(
             provider,
             secret,
             None,
             body,
             event_id,
-            None,
+            event_type,
             SystemTime::now(),
         )
         .expect("sign");

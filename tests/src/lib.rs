@@ -17,6 +17,7 @@ use hookhost::store::{Keyring, QueueStore, SqliteStore};
 
 pub mod cluster;
 pub mod host;
+pub mod projects;
 pub mod receiver;
 
 /// Paths of the built components, one constant per plugin crate.

@@ -1,6 +1,7 @@
 //! The `hookhost` command line: argument parsing and one module per command group.
 
 mod alert;
+mod build;
 mod client;
 mod config;
 mod delivery;
@@ -9,6 +10,7 @@ mod endpoint;
 mod logging;
 mod plugin;
 mod replay;
+mod scaffold;
 mod send;
 mod serve;
 mod tenant;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,7 +12,9 @@ use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
 
 use super::CliError;
+use super::build::{Language, build, cache_home};
 use super::client::{ApiArgs, Client, TenantFlag, human_size, table, truncate};
+use super::scaffold;
 use crate::api::views::{PluginList, PluginVersionView};
 use crate::domain::{HostPattern, MIN_SECRET_BYTES, SecretValue};
 use crate::ids::{DeliveryId, PluginName, TenantId};
@@ -23,17 +25,25 @@ use crate::store::{Keyring, QueueStore, SqliteStore, StoreError, generate_master
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PluginCommand {
-    /// Scaffold a handler crate that builds as it is.
+    /// Scaffold a handler project that builds as it is.
     New {
-        /// The crate's name; also its folder.
+        /// The project's name; also its folder.
         name: String,
-        /// Where hookhost-sdk lives (defaults to the SDK beside this hookhost's sources).
+        /// The language to write the handler in.
+        #[arg(long, value_enum, default_value_t = Language::Rust)]
+        lang: Language,
+        /// Where the language's SDK lives (defaults to the SDK beside this
+        /// hookhost's sources: plugin-sdk, plugin-sdk/js or plugin-sdk/python).
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
-    /// Build a handler crate into a wasm32-wasip2 component and print its path.
+    /// Build a handler project into a component and print its path: a crate
+    /// (Cargo.toml) with cargo, an npm package (package.json) with
+    /// componentize-js, a Python project (pyproject.toml) with
+    /// componentize-py. Missing npm packages and the Python toolchain are
+    /// installed from their registries on first use.
     Build {
-        /// The crate's folder.
+        /// The project's folder.
         #[arg(default_value = ".")]
         path: PathBuf,
     },
@@ -129,7 +139,9 @@ fn secret(s: &str) -> Result<(String, SecretValue), String> {
 impl PluginCommand {
     pub(crate) async fn run(self) -> Result<ExitCode, CliError> {
         match self {
-            PluginCommand::New { name, sdk } => scaffold(&name, sdk).map(|()| ExitCode::SUCCESS),
+            PluginCommand::New { name, lang, sdk } => {
+                scaffold::new(&name, lang, sdk).map(|()| ExitCode::SUCCESS)
+            }
             PluginCommand::Build { path } => {
                 for wasm in build(&path)? {
                     println!("{}", wasm.display());
@@ -205,111 +217,20 @@ fn render_list(answer: &PluginList) -> String {
     table(["PLUGIN", "VERSION", "DIGEST", "SIZE", "UPLOADED"], &rows)
 }
 
-fn scaffold(name: &str, sdk: Option<PathBuf>) -> Result<(), CliError> {
-    let crate_name = PluginName::new(name).map_err(|e| CliError::Usage(e.to_string()))?;
-    let dir = PathBuf::from(name);
-    if dir.exists() {
-        return Err(CliError::Usage(format!("{} already exists", dir.display())));
-    }
-    let sdk = match sdk {
-        Some(path) => path,
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-sdk"),
-    };
-    let sdk = sdk.canonicalize().map_err(|_| {
-        CliError::Usage(format!(
-            "hookhost-sdk not found at {}: pass --sdk PATH to the plugin-sdk folder of a hookhost checkout",
-            sdk.display()
-        ))
-    })?;
-    std::fs::create_dir_all(dir.join("src")).map_err(CliError::io("creating the crate"))?;
-    let here = std::env::current_dir()
-        .map_err(CliError::io("reading the current directory"))?
-        .join(&dir);
-    let sdk_path = pathdiff::diff_paths(&sdk, &here).unwrap_or(sdk);
-    let files = [
-        (
-            "Cargo.toml",
-            include_str!("scaffold/Cargo.toml.txt")
-                .replace("{name}", crate_name.as_str())
-                .replace("{sdk}", &sdk_path.display().to_string()),
-        ),
-        (
-            ".cargo/config.toml",
-            include_str!("scaffold/config.toml.txt").into(),
-        ),
-        ("src/lib.rs", include_str!("scaffold/lib.rs.txt").into()),
-        (
-            "fixtures/event.json",
-            include_str!("scaffold/event.json.txt").into(),
-        ),
-        (".gitignore", "target/\n".into()),
-    ];
-    for (file, contents) in files {
-        let path = dir.join(file);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(CliError::io("creating the crate"))?;
-        }
-        std::fs::write(&path, contents).map_err(CliError::io(format!("writing {file}")))?;
-    }
-    println!("created {name}: build it with `hookhost plugin build {name}`, then");
-    println!(
-        "  hookhost plugin test {name}/target/wasm32-wasip2/release/{}.wasm --event {name}/fixtures/event.json --event-type invoice.paid",
-        crate_name.as_str().replace('-', "_")
-    );
-    Ok(())
-}
-
-/// Runs `cargo build --release --target wasm32-wasip2` in `path` and returns the components it produced.
-pub(crate) fn build(path: &Path) -> Result<Vec<PathBuf>, CliError> {
-    let output =
-        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--message-format=json-render-diagnostics",
-            ])
-            .current_dir(path)
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(CliError::io("running cargo (is Rust installed?)"))?;
-    if !output.status.success() {
-        return Err(CliError::Build(format!(
-            "cargo build failed in {} (if the wasm32-wasip2 target is missing: rustup target add wasm32-wasip2)",
-            path.display()
-        )));
-    }
-    let wasm: Vec<PathBuf> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|msg| msg["reason"] == "compiler-artifact")
-        .flat_map(|msg| {
-            msg["filenames"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|f| f.as_str().map(PathBuf::from))
-                .collect::<Vec<_>>()
-        })
-        .filter(|f| f.extension().is_some_and(|e| e == "wasm"))
-        .collect();
-    if wasm.is_empty() {
-        return Err(CliError::Build(format!(
-            "{} produced no .wasm: is it a crate with crate-type = [\"cdylib\"]?",
-            path.display()
-        )));
-    }
-    Ok(wasm)
-}
-
 async fn test(args: TestArgs) -> Result<ExitCode, CliError> {
     let wasm = std::fs::read(&args.plugin)
         .map_err(CliError::io(format!("reading {}", args.plugin.display())))?;
     let body = std::fs::read(&args.event)
         .map_err(CliError::io(format!("reading {}", args.event.display())))?;
-    let runtime = Runtime::new(&RuntimeConfig::default())?;
+    // Compiled code is kept in the user's cache, so running a component
+    // again loads it, and a new build compiles only what changed; only
+    // what was compiled in the last few minutes is kept besides.
+    let runtime = Runtime::new(&RuntimeConfig {
+        cache_dir: cache_home().map(|home| home.join("compiled")),
+        ..RuntimeConfig::default()
+    })?;
     let plugin = runtime.load(&wasm).await?;
+    runtime.sweep_cache(&[plugin.digest().to_owned()]);
 
     let scratch = tempfile::tempdir().map_err(CliError::io("creating a scratch directory"))?;
     // A scratch store holds no secret worth keeping: a key of its own.

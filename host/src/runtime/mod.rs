@@ -36,7 +36,7 @@ use wasmtime_wasi::WasiCtx;
 
 use bindings::types::{HandlerError, RetryLater};
 use bindings::{AnyHandlerPre, Handler, v0_1};
-use cache::CompileCache;
+use cache::{CompileCache, FunctionCache};
 use capabilities::config::ConfigState;
 use capabilities::http_out::{HttpClients, HttpState};
 use capabilities::kv::{KvBudget, KvState, UsageCache};
@@ -67,8 +67,10 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// the guest is blocked in a host call rather than running.
 const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 
-/// Core instances, memories and tables one component may hold.
-pub const CORE_INSTANCES_PER_COMPONENT: u32 = 8;
+/// Core instances, memories and tables one component may hold. A Rust or
+/// JavaScript component instantiates three or four core modules; a Python
+/// one fourteen (CPython, libc and their shims, linked dynamically).
+pub const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 /// See [`CORE_INSTANCES_PER_COMPONENT`].
 pub const MEMORIES_PER_COMPONENT: u32 = 2;
 /// See [`CORE_INSTANCES_PER_COMPONENT`].
@@ -209,8 +211,25 @@ impl Runtime {
     pub fn new(config: &RuntimeConfig) -> Result<Self, RuntimeError> {
         let setup = |e: wasmtime::Error| RuntimeError::Setup(format!("{e:#}"));
         let max_memory_bytes = config.max_memory_mb as usize * 1024 * 1024;
-        let engine =
-            Engine::new(&engine_config(config.max_concurrent, max_memory_bytes)).map_err(setup)?;
+        let mut engine_config = engine_config(config.max_concurrent, max_memory_bytes);
+        // The function cache's directory is named by this configuration's
+        // compatibility hash, read off an engine without the instance pool
+        // (which reserves the pool's address space).
+        let unpooled = Engine::new(
+            engine_config
+                .clone()
+                .allocation_strategy(InstanceAllocationStrategy::OnDemand),
+        )
+        .map_err(setup)?;
+        let functions = FunctionCache::new(
+            config.cache_dir.as_deref(),
+            &unpooled,
+            cache::FUNCTION_CACHE_BYTES,
+        )?;
+        engine_config
+            .enable_incremental_compilation(Arc::new(functions))
+            .map_err(setup)?;
+        let engine = Engine::new(&engine_config).map_err(setup)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
         Handler::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(setup)?;
@@ -439,8 +458,8 @@ impl Runtime {
                     Some(trap) => trap.to_string(),
                     None => format!("{e:#}"),
                 };
-                let text = match log.lock().expect("log lock").panic_message() {
-                    Some(panic) => format!("{panic} ({trap})"),
+                let text = match log.lock().expect("log lock").failure_message() {
+                    Some(said) => format!("{said} ({trap})"),
                     None => trap,
                 };
                 Outcome::Trap(message(text))
@@ -505,8 +524,8 @@ fn all_cores_but_one() -> usize {
 fn engine_config(max_concurrent: u32, max_memory_bytes: usize) -> Config {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(max_concurrent)
-        // A Rust wasip2 component holds a handful of core instances and
-        // tables (the program plus wit-component's shims) but one memory.
+        // A component holds a handful of core instances and tables (the
+        // program, its libraries, wit-component's shims) but one memory.
         .total_core_instances(max_concurrent * CORE_INSTANCES_PER_COMPONENT)
         .total_memories(max_concurrent * MEMORIES_PER_COMPONENT)
         .total_tables(max_concurrent * TABLES_PER_COMPONENT)

@@ -187,11 +187,23 @@ impl LogBuffer {
         (std::mem::take(&mut self.lines), self.truncated)
     }
 
-    /// The message of a Rust panic, when stderr shows one.
-    pub(crate) fn panic_message(&self) -> Option<String> {
+    /// What the guest said about its own failure before it trapped, when
+    /// stderr shows it: a Rust panic's message, or the block the JavaScript
+    /// and Python SDKs write for an uncaught exception (a line starting with
+    /// `Uncaught `, then the stack in the author's source).
+    pub(crate) fn failure_message(&self) -> Option<String> {
         let tail = self.stderr_tail.as_str();
-        let at = tail.rfind("panicked at ")?;
-        let text: Vec<&str> = tail[at..]
+        let panic = tail.rfind("panicked at ");
+        let uncaught = tail
+            .rfind("\nUncaught ")
+            .map(|at| at + 1)
+            .or_else(|| tail.starts_with("Uncaught ").then_some(0));
+        if let Some(at) = uncaught
+            && panic.is_none_or(|panic| panic < at)
+        {
+            return Some(tail[at..].trim_end().to_owned());
+        }
+        let text: Vec<&str> = tail[panic?..]
             .lines()
             .take_while(|l| !l.starts_with("note: "))
             .collect();
@@ -296,6 +308,26 @@ mod tests {
     }
 
     #[test]
+    fn an_uncaught_exception_is_the_sdks_block_with_its_stack() {
+        let log = shared(4);
+        let mut log = log.lock().unwrap();
+        log.write_stream(
+            Level::Stderr,
+            b"thread '<unnamed>' panicked at src/lib.rs:1:1:\nearlier\n",
+        );
+        log.write_stream(
+            Level::Stderr,
+            b"Uncaught Error: boom\n    at fail (src/handler.ts:3:9)\n    at handle (src/handler.ts:7:3)\n",
+        );
+        assert_eq!(
+            log.failure_message().as_deref(),
+            Some(
+                "Uncaught Error: boom\n    at fail (src/handler.ts:3:9)\n    at handle (src/handler.ts:7:3)"
+            )
+        );
+    }
+
+    #[test]
     fn a_panic_message_is_found_in_stderr_even_after_truncation() {
         let log = shared(4);
         let mut log = log.lock().unwrap();
@@ -305,7 +337,7 @@ mod tests {
             b"\nthread '<unnamed>' panicked at src/lib.rs:4:5:\nboom 42\nnote: run with `RUST_BACKTRACE=1`\n",
         );
         assert_eq!(
-            log.panic_message().as_deref(),
+            log.failure_message().as_deref(),
             Some("panicked at src/lib.rs:4:5: boom 42")
         );
     }
