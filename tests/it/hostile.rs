@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use hookhost::ids::TenantId;
 use hookhost::store::DeliveryStatus;
 use hookhost_tests::host::{OPERATOR_TOKEN, SECRET, TestHost};
-use hookhost_tests::{block_on, plugins};
+use hookhost_tests::projects::{HOSTILE_JS, HOSTILE_PY, built, loaded};
+use hookhost_tests::receiver::Receiver;
+use hookhost_tests::{block_on, block_on_within, plugins};
 use serde_json::{Value, json};
 
 /// A tenant with its key, its plugin `name` uploaded through the API, and
@@ -697,4 +699,81 @@ fn the_plugin_versions_a_tenant_stores_are_capped_by_its_policy() {
         assert_eq!(body["version"], 3, "{body}");
         host.stop().await;
     })
+}
+
+/// How one attack of a hostile plugin must end: the delivery's status, the
+/// attempt's outcome, and a line its log must hold.
+type Contained = (&'static str, &'static str, &'static str, &'static str);
+
+/// The attacks each SDK's hostile plugin plays, and how each must end.
+fn contained(project: &str) -> Vec<Contained> {
+    let mut ends = vec![
+        ("spin", "dead", "timeout", ""),
+        ("memory", "dead", "out_of_memory", ""),
+        (
+            "metadata",
+            "succeeded",
+            "ok",
+            "169.254.169.254/latest/meta-data/: access denied",
+        ),
+    ];
+    if project == HOSTILE_JS {
+        ends.extend([
+            // componentize-js frees what a call into the host copied only
+            // when the handler returns: 100,000 lines of 1 KiB through `log`
+            // fill the 64 MiB long after the log's budget is spent.
+            ("log-flood", "dead", "out_of_memory", "log truncated"),
+            ("env", "succeeded", "ok", "env keys: 0, require: undefined"),
+            // No module can be loaded once the component is built.
+            ("fs", "dead", "trap", ""),
+        ]);
+    } else {
+        ends.extend([
+            ("log-flood", "succeeded", "ok", "log truncated"),
+            ("env", "succeeded", "ok", "env: []"),
+            ("fs", "succeeded", "ok", "fs list /: FileNotFoundError"),
+        ]);
+    }
+    ends
+}
+
+#[test]
+fn hostile_javascript_and_python_plugins_are_contained_like_the_rust_ones() {
+    for project in [HOSTILE_JS, HOSTILE_PY] {
+        let wasm = built(project);
+        loaded(project);
+        block_on_within(Duration::from_secs(180), async {
+            let host = TestHost::start().await;
+            let bystander = Receiver::start().await;
+            tenant_with_endpoint(&host, "mallory", &wasm, json!({})).await;
+            tenant_with_endpoint(&host, "alice", plugins::NOOP, json!({})).await;
+            for (attack_name, status, outcome, line) in contained(project) {
+                let extra = json!({
+                    "config": { "attack": attack_name, "port": bystander.addr.port().to_string() },
+                    // Only the spinner meets its deadline; the floods take
+                    // seconds of host calls, on the attacker's own clock.
+                    "limits": {
+                        "timeout_ms": if attack_name == "spin" { 2000 } else { 20000 },
+                        "memory_mb": 64,
+                    },
+                });
+                let (code, body) = put_endpoint(&host, OPERATOR_TOKEN, "mallory", extra).await;
+                assert_eq!(code, 200, "{body}");
+                let delivery = attack(&host, &format!("{attack_name}_1"), status).await;
+                let attempt = &delivery["attempts"][0];
+                assert_eq!(
+                    attempt["outcome"], outcome,
+                    "{project} {attack_name}: {attempt:#}"
+                );
+                let logs = attempt["logs"].to_string();
+                assert!(logs.contains(line), "{project} {attack_name}: {logs}");
+                bystander_is_served(&host, &format!("evt_{attack_name}")).await;
+            }
+            assert!(
+                bystander.requests().is_empty(),
+                "{project} reached a loopback port it was not allowed"
+            );
+            host.stop().await;
+        });
+    }
 }

@@ -49,7 +49,7 @@ def metadata():
         try:
             log.info(f"{url}: status {http.send('GET', url).status}")
         except http.Error as e:
-            log.info(f"{url}: {type(e).__name__}: {e}")
+            log.info(f"{url}: {e}")
 
 
 def throw():
