@@ -63,7 +63,13 @@ fn members(dir: &Path) -> Vec<String> {
 }
 
 fn watch(path: &Path) {
-    if path.file_name().is_some_and(|n| n == "target") {
+    // What builds write or install, not sources: the JavaScript and Python
+    // projects are built by the tests themselves (tests/src/projects.rs).
+    if path.file_name().is_some_and(|n| {
+        ["target", "node_modules", "dist", "build", "__pycache__"]
+            .iter()
+            .any(|skip| n == *skip)
+    }) {
         return;
     }
     if path.is_dir() {
