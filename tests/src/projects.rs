@@ -23,6 +23,11 @@ pub const HOSTILE_JS: &str = "tests/plugins/hostile-js";
 /// The Python test plugin playing one attack, chosen by config `attack`.
 pub const HOSTILE_PY: &str = "tests/plugins/hostile-py";
 
+/// A JavaScript handler that returns at once: the invoke benchmark's trivial one.
+pub const NOOP_JS: &str = "tests/plugins/noop-js";
+/// A Python handler that returns at once.
+pub const NOOP_PY: &str = "tests/plugins/noop-py";
+
 /// Folders a build writes or installs into, which are not its sources.
 const NOT_SOURCES: &[&str] = &["node_modules", "dist", "build", "__pycache__", "target"];
 
