@@ -13,8 +13,9 @@
 //! 5. the same on PostgreSQL (the local server, a schema of its own): ingest
 //!    with one host, end to end with one and with two hosts;
 //! 6. the plugin matrix: each of the trivial plugin, `event-counter` (KV
-//!    increments) and `shopify-order-fulfillment` (a KV read, a POST to a
-//!    local receiver, a KV write), on SQLite and on PostgreSQL, under the
+//!    increments), `shopify-order-fulfillment` (a KV read, a POST to a
+//!    local receiver, a KV write) and `stripe-to-slack-ts` (the TypeScript
+//!    example: a POST to a local receiver), on SQLite and on PostgreSQL, under the
 //!    same closed-loop load (32 connections, every request signed for its
 //!    own event), then the drain. Each phase asserts that every webhook ran
 //!    exactly once and succeeded, and prints the CPU time of each thread of
@@ -41,7 +42,7 @@ use hookhost::ids::TenantId;
 use hookhost::ingress::verify::{VerifyConfig, sign, verify};
 use hookhost::store::{DeliveryFilter, DeliveryStatus, PostgresStore, Store};
 use hookhost_tests::host::{PgSchema, TestHost, spec};
-use hookhost_tests::{block_on_within, plugins};
+use hookhost_tests::{block_on_within, plugins, projects};
 use serde_json::json;
 
 /// The allocator of the `hookhost` binary, so the server here is the one shipped.
@@ -248,22 +249,36 @@ enum Workload {
     EventCounter,
     /// `plugins/shopify-order-fulfillment`: a KV read, a POST, a KV write.
     Shopify,
+    /// `plugins/stripe-to-slack-ts`, built by the JavaScript SDK: a POST.
+    StripeTs,
 }
 
 impl Workload {
-    const ALL: [Workload; 3] = [Self::Trivial, Self::EventCounter, Self::Shopify];
+    const ALL: [Workload; 4] = [
+        Self::Trivial,
+        Self::EventCounter,
+        Self::Shopify,
+        Self::StripeTs,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Self::Trivial => "trivial",
             Self::EventCounter => "event-counter",
             Self::Shopify => "shopify-order-fulfillment",
+            Self::StripeTs => "stripe-to-slack-ts",
         }
+    }
+
+    /// Whether each webhook posts once to the receiver.
+    fn posts(self) -> bool {
+        matches!(self, Self::Shopify | Self::StripeTs)
     }
 
     /// Tenant `bench` with this workload's plugin on endpoint `matrix`.
     async fn configure(self, host: &TestHost, receiver: SocketAddr) {
         let tenant = host.tenant("bench").await;
+        let built;
         let (name, path, provider) = match self {
             Self::Trivial => ("noop", plugins::NOOP, Provider::Github),
             Self::EventCounter => ("event-counter", plugins::EVENT_COUNTER, Provider::Github),
@@ -272,16 +287,23 @@ impl Workload {
                 plugins::SHOPIFY_ORDER_FULFILLMENT,
                 Provider::Shopify,
             ),
+            Self::StripeTs => {
+                built = projects::built(projects::STRIPE_TO_SLACK_TS);
+                ("stripe-to-slack-ts", built.as_str(), Provider::Stripe)
+            }
         };
         let version = host.plugin(&tenant, name, path).await;
         let mut endpoint = spec(name, version, None);
         endpoint.provider = provider;
         endpoint.secrets = vec![SECRET.into()];
-        if self == Self::Shopify {
-            endpoint.config.insert(
-                "fulfillment_url".into(),
-                format!("http://{receiver}/fulfillments"),
-            );
+        if self.posts() {
+            let (setting, path) = match self {
+                Self::Shopify => ("fulfillment_url", "fulfillments"),
+                _ => ("slack_url", "slack"),
+            };
+            endpoint
+                .config
+                .insert(setting.into(), format!("http://{receiver}/{path}"));
             endpoint.allowed_hosts = vec![
                 format!("127.0.0.1:{}", receiver.port())
                     .parse()
@@ -304,6 +326,15 @@ impl Workload {
                 templates
                     .order
                     .replacen(ORDER_ID, &format!("\"id\": {}", 1_000_000 + n), 1),
+            ),
+            Self::StripeTs => (
+                Provider::Stripe,
+                "payment_intent.succeeded",
+                templates.payment.replacen(
+                    STRIPE_EVENT_ID,
+                    &format!("\"id\": \"evt_bench_{n}\""),
+                    1,
+                ),
             ),
         };
         let event_id = format!("matrix-{n}");
@@ -333,24 +364,37 @@ impl Workload {
 /// The order id of the Shopify fixture, replaced by each request's own.
 const ORDER_ID: &str = "\"id\": 820982911946154508";
 
+/// The event id of the Stripe fixture, replaced by each request's own.
+const STRIPE_EVENT_ID: &str = "\"id\": \"evt_3MtwBwLkdIwHu7ix2dXbgSol\"";
+
 /// The bodies the matrix's requests are made from.
 struct Templates {
     push: String,
     order: String,
+    payment: String,
 }
 
 /// Every plugin on SQLite, then on PostgreSQL: end to end under the same
 /// load, each phase on a fresh host and database with the default workers.
 async fn plugin_matrix() {
+    let fixture = |path: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../plugins")
+                .join(path),
+        )
+        .expect("a fixture")
+    };
     let templates = Arc::new(Templates {
         push: body_of_1_kib(),
-        order: std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../plugins/shopify-order-fulfillment/fixtures/orders-create.json"),
-        )
-        .expect("the Shopify fixture"),
+        order: fixture("shopify-order-fulfillment/fixtures/orders-create.json"),
+        payment: fixture("stripe-to-slack/fixtures/payment_intent.succeeded.json"),
     });
     assert!(templates.order.contains(ORDER_ID), "fixture changed");
+    assert!(
+        templates.payment.contains(STRIPE_EVENT_ID),
+        "fixture changed"
+    );
     let receiver = start_counting_receiver().await;
     println!(
         "plugin matrix: closed loop, {MATRIX_CONNECTIONS} connections, {WINDOW} per phase, then the drain"
@@ -402,11 +446,11 @@ async fn plugin_matrix() {
                 workload.name(),
                 load.accepted,
             );
-            if workload == Workload::Shopify {
+            if workload.posts() {
                 assert_eq!(
                     receiver.count() - posts_before,
                     load.accepted,
-                    "every order was posted to the receiver exactly once"
+                    "every webhook was posted to the receiver exactly once"
                 );
             }
             println!("  CPU over the phase ({elapsed:.1} s on 2 cores): {threads}");

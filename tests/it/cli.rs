@@ -351,7 +351,7 @@ fn a_deleted_plugin_version_leaves_no_compiled_artifact_behind() {
         let server = ServeProcess::start(&data, &["--admin-token", "hh_op_evict"]).await;
         let client = reqwest::Client::new();
         acme_with_noop(&client, &server, "hh_op_evict").await;
-        let compiled = || std::fs::read_dir(data.join("compiled")).unwrap().count();
+        let compiled = || cwasm_files(&data.join("compiled")).len();
         assert_eq!(compiled(), 1, "the upload was compiled into the cache");
 
         let deleted = client
@@ -380,12 +380,7 @@ fn a_host_sweeps_compiled_artifacts_no_version_needs_at_start() {
         // crash mid-write leave behind, all written an hour ago, beside the
         // live version's artifact, also an hour old.
         let compiled = data.join("compiled");
-        let live = std::fs::read_dir(&compiled)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let live = cwasm_files(&compiled).pop().unwrap();
         let engine_key = live
             .file_name()
             .unwrap()
@@ -394,7 +389,19 @@ fn a_host_sweeps_compiled_artifacts_no_version_needs_at_start() {
             .split('-')
             .nth(1)
             .unwrap()
+            .trim_end_matches(".cwasm")
             .to_owned();
+        let functions = compiled.join(format!("functions-{engine_key}"));
+        assert!(
+            functions.is_dir(),
+            "the function cache is beside the artifacts"
+        );
+        let other_functions = compiled.join("functions-0123456789abcdef");
+        std::fs::create_dir(&other_functions).unwrap();
+        std::fs::File::open(&other_functions)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
         let stale = [
             compiled.join(format!("{}-{engine_key}", "ab".repeat(32))),
             compiled.join(format!("{}-0123456789abcdef.cwasm", "cd".repeat(32))),
@@ -411,7 +418,7 @@ fn a_host_sweeps_compiled_artifacts_no_version_needs_at_start() {
         }
 
         let _server = ServeProcess::start(&data, &["--admin-token", "hh_op_sweep"]).await;
-        let swept = || stale.iter().all(|path| !path.exists());
+        let swept = || stale.iter().all(|path| !path.exists()) && !other_functions.exists();
         let started = std::time::Instant::now();
         while !swept() {
             assert!(
@@ -421,7 +428,20 @@ fn a_host_sweeps_compiled_artifacts_no_version_needs_at_start() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert!(live.exists(), "the live version's artifact was kept");
+        assert!(
+            functions.is_dir(),
+            "this configuration's function cache was kept"
+        );
     })
+}
+
+/// The compiled components in a compile cache directory.
+fn cwasm_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "cwasm"))
+        .collect()
 }
 
 #[test]

@@ -1,5 +1,6 @@
 use hookhost::runtime::{Outcome, Runtime, RuntimeConfig, RuntimeError};
-use hookhost_tests::{Sandbox, block_on, event, plugins, runtime};
+use hookhost_tests::receiver::Receiver;
+use hookhost_tests::{Sandbox, block_on, event, log_text, plugins, runtime};
 
 fn invalid_reason(result: Result<impl std::fmt::Debug, RuntimeError>) -> String {
     match result {
@@ -62,7 +63,11 @@ fn a_component_is_compiled_once_and_not_again_after_a_restart() {
         let restarted = Runtime::new(&config).unwrap();
         let plugin = restarted.load(&wasm).await.unwrap();
         assert_eq!(restarted.compilations(), 0, "loaded from the disk cache");
-        let sandbox = Sandbox::new().await;
+        let receiver = Receiver::start().await;
+        let sandbox = Sandbox::new()
+            .await
+            .config("url", &receiver.url("/echo"))
+            .reach(&receiver);
         let inv = restarted
             .invoke(
                 &plugin,
@@ -104,9 +109,9 @@ fn greedy_component(instances: u8, memories: u8) -> Vec<u8> {
 #[test]
 fn a_component_asking_for_more_than_its_share_of_the_pool_is_refused_naming_the_counts() {
     block_on(async {
-        let reason = invalid_reason(runtime().load(&greedy_component(9, 0)).await);
+        let reason = invalid_reason(runtime().load(&greedy_component(17, 0)).await);
         assert!(
-            reason.contains("9 core module instances") && reason.contains("maximum of 8"),
+            reason.contains("17 core module instances") && reason.contains("maximum of 16"),
             "{reason}"
         );
         let reason = invalid_reason(runtime().load(&greedy_component(3, 1)).await);
@@ -129,11 +134,73 @@ fn a_refused_component_leaves_nothing_in_the_compile_cache() {
         for wasm in [
             std::fs::read(plugins::NO_HANDLER).unwrap(),
             std::fs::read(plugins::FOREIGN_IMPORT).unwrap(),
-            greedy_component(9, 0),
+            greedy_component(17, 0),
         ] {
             invalid_reason(runtime.load(&wasm).await);
         }
-        let left: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
-        assert!(left.is_empty(), "{left:?}");
+        // Nothing but the (empty) function cache's directory.
+        let left: Vec<_> = walk(cache.path());
+        assert_eq!(left, Vec::<std::path::PathBuf>::new());
+        let accepted = std::fs::read(plugins::NOOP).unwrap();
+        runtime.load(&accepted).await.unwrap();
+        assert!(!walk(cache.path()).is_empty(), "an accepted one is kept");
+    })
+}
+
+/// The files under `dir`, at any depth.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .flat_map(|path| {
+            if path.is_dir() {
+                walk(&path)
+            } else {
+                vec![path]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_new_component_compiles_only_the_functions_a_host_has_not_compiled_before() {
+    block_on(async {
+        let cache = tempfile::tempdir().unwrap();
+        let config = RuntimeConfig {
+            cache_dir: Some(cache.path().to_owned()),
+            ..RuntimeConfig::default()
+        };
+        let first = Runtime::new(&config).unwrap();
+        first
+            .load(&std::fs::read(plugins::NOOP).unwrap())
+            .await
+            .unwrap();
+        drop(first);
+
+        // Another component built with the same SDK and standard library,
+        // on a restarted host: their shared functions come from the cache,
+        // and it runs as compiled from scratch.
+        let restarted = Runtime::new(&config).unwrap();
+        let echo = restarted
+            .load(&std::fs::read(plugins::ECHO).unwrap())
+            .await
+            .unwrap();
+        assert!(restarted.function_cache_hits() > 0);
+        let receiver = Receiver::start().await;
+        let sandbox = Sandbox::new()
+            .await
+            .config("url", &receiver.url("/echo"))
+            .reach(&receiver);
+        let inv = restarted
+            .invoke(
+                &echo,
+                event("{}", None),
+                &sandbox.grants(),
+                &sandbox.limits,
+                sandbox.store.clone(),
+            )
+            .await;
+        assert_eq!(inv.outcome, Outcome::Ok, "{}", log_text(&inv));
+        assert_eq!(receiver.requests().len(), 1);
     })
 }

@@ -246,6 +246,13 @@ pub fn hookhost_bin() -> &'static Path {
     })
 }
 
+/// The user cache directory of the CLI runs of the tests (toolchains,
+/// compiled components), shared by the run and kept across runs, apart from
+/// the user's own.
+pub fn cli_cache() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-cache")
+}
+
 /// Runs a test of the binary: builds it first, outside the test's time bound.
 pub fn cli_test<F: Future>(test: F) -> F::Output {
     hookhost_bin();
@@ -258,6 +265,7 @@ pub async fn hookhost(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .args(args)
         .current_dir(dir)
         .env_remove("CARGO_TARGET_DIR")
+        .env("XDG_CACHE_HOME", cli_cache())
         .output()
         .await
         .expect("run hookhost");

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use hookhost::runtime::Plugin;
 
-use crate::{block_on_within, hookhost_bin, runtime};
+use crate::{block_on_within, cli_cache, hookhost_bin, runtime};
 
 /// The TypeScript port of the `stripe-to-slack` example.
 pub const STRIPE_TO_SLACK_TS: &str = "plugins/stripe-to-slack-ts";
@@ -61,6 +61,7 @@ pub fn built(project: &str) -> String {
             .args(["plugin", "build"])
             .arg(&dir)
             .env_remove("CARGO_TARGET_DIR")
+            .env("XDG_CACHE_HOME", cli_cache())
             .output()
             .expect("run hookhost plugin build");
         assert!(

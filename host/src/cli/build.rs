@@ -129,6 +129,13 @@ fn npm(dir: &Path) -> Result<PathBuf, CliError> {
             "npm install",
             "is Node.js with npm installed?",
         )?;
+        // npm leaves its record alone when nothing changed; it marks the install.
+        if let Ok(record) = std::fs::File::options()
+            .append(true)
+            .open(dir.join("node_modules/.package-lock.json"))
+        {
+            let _ = record.set_modified(SystemTime::now());
+        }
     }
     let wit = Wit::write()?;
     let started = SystemTime::now();
@@ -143,13 +150,16 @@ fn npm(dir: &Path) -> Result<PathBuf, CliError> {
     built(dir, name, started)
 }
 
-/// Whether `node_modules` is missing, older than `package.json`, or holds
-/// a stale copy of a local package (see [`stale_local_packages`]).
+/// Whether `node_modules` is missing, older than `package.json` or
+/// `package-lock.json` (a pull that moved a pinned version), or holds a
+/// stale copy of a local package (see [`stale_local_packages`]).
 fn needs_install(dir: &Path, manifest: &serde_json::Value) -> bool {
     match modified(&dir.join("node_modules/.package-lock.json")) {
         None => true,
         Some(installed) => {
-            modified(&dir.join("package.json")).is_none_or(|at| at > installed)
+            ["package.json", "package-lock.json"]
+                .iter()
+                .any(|file| modified(&dir.join(file)).is_some_and(|at| at > installed))
                 || !stale_local_packages(dir, manifest).is_empty()
         }
     }
@@ -265,8 +275,10 @@ fn python_toolchain() -> Result<PathBuf, CliError> {
         "pip install componentize-py",
         "is PyPI reachable?",
     )?;
-    // A venv records its own path, so it is made at its final name's
-    // sibling and renamed; a concurrent build that won the race keeps its.
+    // Renamed into place whole, so a build never runs half a toolchain; a
+    // concurrent build that won the race keeps its own. The scripts in the
+    // venv's bin/ name the staging path, so builds run only its python
+    // (build.py calls pip and componentize-py as modules).
     let staged = fresh.keep();
     if std::fs::rename(&staged, &venv).is_err() {
         let _ = std::fs::remove_dir_all(&staged);

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{CacheStore, Engine};
 
@@ -29,18 +30,18 @@ pub(crate) struct CompileCache {
 }
 
 /// The key of an engine configuration, in file names.
-fn engine_key(engine: &Engine) -> String {
+pub(crate) fn engine_key(engine: &Engine) -> String {
     let mut hasher = DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
 impl CompileCache {
-    pub(crate) fn new(dir: &Path, engine: &Engine) -> std::io::Result<Self> {
+    pub(crate) fn new(dir: &Path, engine_key: &str) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         Ok(Self {
             dir: dir.to_owned(),
-            engine_key: engine_key(engine),
+            engine_key: engine_key.to_owned(),
         })
     }
 
@@ -94,11 +95,17 @@ impl CompileCache {
         for entry in entries.flatten() {
             let name = entry.file_name();
             let name = name.to_string_lossy();
+            let young = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|at| at.elapsed().is_ok_and(|age| age < SWEEP_GRACE));
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 // The function cache of this configuration stays; another
-                // configuration's goes whole.
+                // configuration's goes whole, once nothing wrote to it for
+                // a while (another host sharing the directory may run it).
                 if name.starts_with(FUNCTIONS_DIR_PREFIX)
                     && name != function_dir_name(&self.engine_key)
+                    && !young
                     && std::fs::remove_dir_all(entry.path()).is_ok()
                 {
                     deleted += 1;
@@ -108,10 +115,6 @@ impl CompileCache {
             let wanted = name
                 .strip_suffix(&suffix)
                 .is_some_and(|digest| live.contains(digest));
-            let young = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|at| at.elapsed().is_ok_and(|age| age < SWEEP_GRACE));
             if wanted || young {
                 continue;
             }
@@ -138,9 +141,11 @@ impl CompileCache {
 /// Bytes of compiled functions kept at most, on disk or in memory: some
 /// language runtimes' worth (a JavaScript engine compiles to tens of MiB),
 /// bounded because every upload, a hostile tenant's too, adds its own.
-/// Past it nothing new is kept and plugins compile in full, as without a
-/// cache.
 pub(crate) const FUNCTION_CACHE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// What an entry is charged at least: a file's block, so that a flood of
+/// tiny functions is bounded in files (and inodes) too.
+const ENTRY_CHARGE_BYTES: u64 = 4096;
 
 const FUNCTIONS_DIR_PREFIX: &str = "functions-";
 
@@ -148,17 +153,42 @@ fn function_dir_name(engine_key: &str) -> String {
     format!("{FUNCTIONS_DIR_PREFIX}{engine_key}")
 }
 
+/// What an entry of `len` bytes is charged.
+fn charge(len: usize) -> u64 {
+    (len as u64 + CHECKSUM_BYTES as u64).next_multiple_of(ENTRY_CHARGE_BYTES)
+}
+
+/// Each file starts with the SHA-256 of the rest: Cranelift's own format
+/// has no checksum, and a torn or damaged entry would be machine code.
+const CHECKSUM_BYTES: usize = 32;
+
 /// Cranelift's incremental compilation cache: each function's machine code
-/// under the hash of its input. Every JavaScript (or Python) plugin built
-/// by one SDK version carries the same language engine, megabytes of code
-/// that differ only in their data, so a new version of such a plugin
-/// compiles little more than its own glue.
+/// under the hash of its input (the whole function and the target; see
+/// `cranelift_codegen::incremental_cache`). Every JavaScript (or Python)
+/// plugin built by one SDK version carries the same language engine,
+/// megabytes of code that differ only in their data, so a new version of
+/// such a plugin compiles little more than its own glue.
+///
+/// What a compilation produces is staged and kept only once its component
+/// passed every check ([`keep`](Self::keep)), so a refused upload adds
+/// nothing. Past the bound the cache is emptied and starts again: a tenant
+/// uploading ever new code can make others' next compiles cold, never keep
+/// the cache full for good.
 #[derive(Debug)]
 pub(crate) struct FunctionCache {
     /// Where entries live: one file each in a directory, or a map.
     place: Place,
-    bytes: AtomicU64,
+    staged: Mutex<Staged>,
+    /// Bytes charged for what `place` holds.
+    kept: Mutex<u64>,
     max_bytes: u64,
+    hits: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Staged {
+    entries: HashMap<Vec<u8>, Vec<u8>>,
+    bytes: u64,
 }
 
 #[derive(Debug)]
@@ -168,92 +198,156 @@ enum Place {
 }
 
 impl FunctionCache {
-    /// A cache in a directory under `cache_dir`, for this engine
-    /// configuration, or in memory when there is no `cache_dir`.
+    /// A cache in a directory under `cache_dir` for the engine
+    /// configuration `engine_key`, or in memory when there is no `cache_dir`.
     pub(crate) fn new(
         cache_dir: Option<&Path>,
-        engine: &Engine,
+        engine_key: &str,
         max_bytes: u64,
     ) -> std::io::Result<Self> {
-        let Some(cache_dir) = cache_dir else {
-            return Ok(Self {
-                place: Place::Memory(Mutex::default()),
-                bytes: AtomicU64::new(0),
-                max_bytes,
-            });
+        let (place, kept) = match cache_dir {
+            None => (Place::Memory(Mutex::default()), 0),
+            Some(cache_dir) => {
+                let dir = cache_dir.join(function_dir_name(engine_key));
+                std::fs::create_dir_all(&dir)?;
+                let mut kept = 0;
+                for entry in std::fs::read_dir(&dir)?.flatten() {
+                    if entry.file_name().to_string_lossy().starts_with(".tmp") {
+                        // A write a crash interrupted.
+                        let _ = std::fs::remove_file(entry.path());
+                    } else if let Ok(meta) = entry.metadata() {
+                        kept +=
+                            charge(meta.len() as usize - CHECKSUM_BYTES.min(meta.len() as usize));
+                    }
+                }
+                (Place::Dir(dir), kept)
+            }
         };
-        let dir = cache_dir.join(function_dir_name(&engine_key(engine)));
-        std::fs::create_dir_all(&dir)?;
-        let bytes = std::fs::read_dir(&dir)?
-            .flatten()
-            .filter_map(|entry| entry.metadata().ok())
-            .map(|meta| meta.len())
-            .sum();
         Ok(Self {
-            place: Place::Dir(dir),
-            bytes: AtomicU64::new(bytes),
+            place,
+            staged: Mutex::default(),
+            kept: Mutex::new(kept),
             max_bytes,
+            hits: AtomicU64::new(0),
         })
     }
 
-    /// Bytes kept now.
-    #[cfg(test)]
-    fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
+    /// Functions found in the cache (not staged) so far.
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
     }
 
-    /// Charges `len` bytes, unless that would pass the bound.
-    fn charge(&self, len: u64) -> bool {
-        self.bytes
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
-                (now + len <= self.max_bytes).then_some(now + len)
-            })
-            .is_ok()
+    /// Keeps what the last compilation staged, emptying the cache first
+    /// when it would not fit.
+    pub(crate) fn keep(&self) {
+        let staged = std::mem::take(&mut *self.staged.lock().expect("function cache lock"));
+        if staged.entries.is_empty() {
+            return;
+        }
+        let mut kept = self.kept.lock().expect("function cache lock");
+        if *kept + staged.bytes > self.max_bytes {
+            self.clear();
+            *kept = 0;
+        }
+        for (key, value) in staged.entries {
+            if *kept + charge(value.len()) > self.max_bytes {
+                break;
+            }
+            if self.put(&key, &value) {
+                *kept += charge(value.len());
+            }
+        }
+    }
+
+    /// Forgets what the last compilation staged: its component was refused.
+    pub(crate) fn discard(&self) {
+        *self.staged.lock().expect("function cache lock") = Staged::default();
+    }
+
+    /// Stores one entry; false when it was there already or could not be written.
+    fn put(&self, key: &[u8], value: &[u8]) -> bool {
+        match &self.place {
+            Place::Dir(dir) => {
+                let path = dir.join(hex::encode(key));
+                if path.exists() {
+                    return false;
+                }
+                let mut file = Sha256::digest(value).to_vec();
+                file.extend_from_slice(value);
+                // Written whole, then renamed: a reader never sees part of
+                // an entry. The directory is made again if a sweep took it.
+                let written = std::fs::create_dir_all(dir)
+                    .and_then(|()| tempfile::NamedTempFile::new_in(dir))
+                    .and_then(|tmp| {
+                        std::fs::write(tmp.path(), &file)?;
+                        tmp.persist_noclobber(&path).map(drop).map_err(|e| e.error)
+                    });
+                if let Err(e) = &written
+                    && e.kind() != std::io::ErrorKind::AlreadyExists
+                {
+                    tracing::warn!(error = %e, "could not keep a compiled function");
+                }
+                written.is_ok()
+            }
+            Place::Memory(map) => map
+                .lock()
+                .expect("function cache lock")
+                .insert(key.to_vec(), value.to_vec())
+                .is_none(),
+        }
+    }
+
+    /// Deletes every entry.
+    fn clear(&self) {
+        match &self.place {
+            Place::Dir(dir) => {
+                for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+            Place::Memory(map) => map.lock().expect("function cache lock").clear(),
+        }
     }
 }
 
 impl CacheStore for FunctionCache {
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
-        match &self.place {
+        if let Some(value) = self
+            .staged
+            .lock()
+            .expect("function cache lock")
+            .entries
+            .get(key)
+        {
+            return Some(Cow::Owned(value.clone()));
+        }
+        let found = match &self.place {
             Place::Dir(dir) => std::fs::read(dir.join(hex::encode(key)))
                 .ok()
-                .map(Cow::Owned),
-            Place::Memory(map) => map
-                .lock()
-                .expect("function cache lock")
-                .get(key)
-                .map(|value| Cow::Owned(value.clone())),
+                .filter(|file| {
+                    file.len() >= CHECKSUM_BYTES
+                        && Sha256::digest(&file[CHECKSUM_BYTES..])[..] == file[..CHECKSUM_BYTES]
+                })
+                .map(|file| file[CHECKSUM_BYTES..].to_vec()),
+            Place::Memory(map) => map.lock().expect("function cache lock").get(key).cloned(),
+        };
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
         }
+        found.map(Cow::Owned)
     }
 
     fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
-        if !self.charge(value.len() as u64) {
+        let mut staged = self.staged.lock().expect("function cache lock");
+        let cost = charge(value.len());
+        if staged.bytes + cost > self.max_bytes {
             return false;
         }
-        match &self.place {
-            Place::Dir(dir) => {
-                // Written whole, then renamed: a crash leaves no torn entry
-                // (a leftover temporary file is never read).
-                let written = tempfile::NamedTempFile::new_in(dir).and_then(|tmp| {
-                    std::fs::write(tmp.path(), &value)?;
-                    tmp.persist(dir.join(hex::encode(key)))
-                        .map(drop)
-                        .map_err(|e| e.error)
-                });
-                if let Err(e) = &written {
-                    tracing::warn!(error = %e, "could not keep a compiled function");
-                    self.bytes.fetch_sub(value.len() as u64, Ordering::Relaxed);
-                }
-                written.is_ok()
-            }
-            Place::Memory(map) => {
-                let mut map = map.lock().expect("function cache lock");
-                if let Some(old) = map.insert(key.to_vec(), value) {
-                    self.bytes.fetch_sub(old.len() as u64, Ordering::Relaxed);
-                }
-                true
-            }
+        staged.bytes += cost;
+        if let Some(old) = staged.entries.insert(key.to_vec(), value) {
+            staged.bytes -= charge(old.len());
         }
+        true
     }
 }
 
@@ -261,29 +355,64 @@ impl CacheStore for FunctionCache {
 mod tests {
     use super::*;
 
-    #[test]
-    fn entries_come_back_from_disk_across_instances_and_the_bound_holds() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::default();
-        let cache = FunctionCache::new(Some(dir.path()), &engine, 10).unwrap();
-        assert!(cache.insert(b"a", vec![1; 6]));
-        assert!(!cache.insert(b"b", vec![2; 6]), "past the bound");
-        assert_eq!(cache.get(b"b"), None);
+    const BOUND: u64 = 3 * ENTRY_CHARGE_BYTES;
 
-        let again = FunctionCache::new(Some(dir.path()), &engine, 10).unwrap();
-        assert_eq!(again.bytes(), 6, "what is on disk counts after a restart");
+    #[test]
+    fn kept_entries_come_back_from_disk_after_a_restart_and_staged_ones_only_when_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FunctionCache::new(Some(dir.path()), "k", BOUND).unwrap();
+        assert!(cache.insert(b"a", vec![1; 6]));
+        assert_eq!(cache.get(b"a").as_deref(), Some(&[1u8; 6][..]), "staged");
+        cache.keep();
+        assert!(cache.insert(b"refused", vec![2; 6]));
+        cache.discard();
+
+        let again = FunctionCache::new(Some(dir.path()), "k", BOUND).unwrap();
         assert_eq!(again.get(b"a").as_deref(), Some(&[1u8; 6][..]));
+        assert_eq!(again.hits(), 1);
+        assert_eq!(
+            again.get(b"refused"),
+            None,
+            "a refused compile keeps nothing"
+        );
+        assert_eq!(*again.kept.lock().unwrap(), ENTRY_CHARGE_BYTES);
     }
 
     #[test]
-    fn without_a_directory_entries_stay_in_memory_within_the_bound() {
-        let cache = FunctionCache::new(None, &Engine::default(), 10).unwrap();
-        assert!(cache.insert(b"a", vec![1; 4]));
-        assert!(
-            cache.insert(b"a", vec![1; 4]),
-            "replacing is not charged twice"
-        );
-        assert!(!cache.insert(b"b", vec![2; 7]));
-        assert_eq!(cache.get(b"a").as_deref(), Some(&[1u8; 4][..]));
+    fn a_damaged_entry_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = FunctionCache::new(Some(dir.path()), "k", BOUND).unwrap();
+        cache.insert(b"a", vec![1; 6]);
+        cache.keep();
+        let file = dir.path().join("functions-k").join(hex::encode(b"a"));
+        let mut bytes = std::fs::read(&file).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        std::fs::write(&file, bytes).unwrap();
+        assert_eq!(cache.get(b"a"), None);
+    }
+
+    #[test]
+    fn past_the_bound_the_cache_starts_again_in_memory_as_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        for cache in [
+            FunctionCache::new(None, "k", BOUND).unwrap(),
+            FunctionCache::new(Some(dir.path()), "k", BOUND).unwrap(),
+        ] {
+            for key in [b"a", b"b"] {
+                cache.insert(key, vec![1; 10]);
+            }
+            cache.keep();
+            assert!(cache.get(b"a").is_some());
+            for key in [b"c", b"d"] {
+                cache.insert(key, vec![2; 10]);
+            }
+            cache.keep();
+            assert_eq!(cache.get(b"a"), None, "emptied to make room");
+            assert!(cache.get(b"c").is_some() && cache.get(b"d").is_some());
+            assert!(
+                !cache.insert(b"e", vec![0; 4 * ENTRY_CHARGE_BYTES as usize]),
+                "one compile's staging is bounded too"
+            );
+        }
     }
 }

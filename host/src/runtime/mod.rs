@@ -73,6 +73,8 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(50);
 pub const CORE_INSTANCES_PER_COMPONENT: u32 = 16;
 /// See [`CORE_INSTANCES_PER_COMPONENT`].
 pub const MEMORIES_PER_COMPONENT: u32 = 2;
+/// Host memory one core instance may take for its own records.
+const CORE_INSTANCE_BYTES: usize = 512 * 1024;
 /// See [`CORE_INSTANCES_PER_COMPONENT`].
 pub const TABLES_PER_COMPONENT: u32 = 8;
 
@@ -185,6 +187,7 @@ struct Inner {
     engine: Engine,
     linker: Linker<State>,
     cache: Option<CompileCache>,
+    functions: Arc<FunctionCache>,
     /// Plugins loaded and still in use somewhere, by digest: concurrent loads
     /// of one component share it, and one nobody holds is freed (the disk
     /// cache makes loading it again cheap).
@@ -221,13 +224,14 @@ impl Runtime {
                 .allocation_strategy(InstanceAllocationStrategy::OnDemand),
         )
         .map_err(setup)?;
-        let functions = FunctionCache::new(
+        let engine_key = cache::engine_key(&unpooled);
+        let functions = Arc::new(FunctionCache::new(
             config.cache_dir.as_deref(),
-            &unpooled,
+            &engine_key,
             cache::FUNCTION_CACHE_BYTES,
-        )?;
+        )?);
         engine_config
-            .enable_incremental_compilation(Arc::new(functions))
+            .enable_incremental_compilation(functions.clone())
             .map_err(setup)?;
         let engine = Engine::new(&engine_config).map_err(setup)?;
         let mut linker = Linker::new(&engine);
@@ -235,7 +239,7 @@ impl Runtime {
         Handler::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(setup)?;
         v0_1::Handler::add_to_linker::<State, HasSelf<State>>(&mut linker, |s| s).map_err(setup)?;
         let cache = match &config.cache_dir {
-            Some(dir) => Some(CompileCache::new(dir, &engine)?),
+            Some(dir) => Some(CompileCache::new(dir, &engine_key)?),
             None => None,
         };
         let clients = HttpClients::new().map_err(|e| RuntimeError::Setup(e.to_string()))?;
@@ -250,6 +254,7 @@ impl Runtime {
             engine,
             linker,
             cache,
+            functions,
             loaded: Mutex::new(HashMap::new()),
             compiling: Arc::new(Semaphore::new(1)),
             permits: Semaphore::new(config.max_concurrent as usize),
@@ -277,6 +282,12 @@ impl Runtime {
     /// the cache); for tests of the cache.
     pub fn compilations(&self) -> u64 {
         self.inner.compilations.load(Ordering::Relaxed)
+    }
+
+    /// How many functions compilations found already compiled in the
+    /// function cache; for tests of the cache.
+    pub fn function_cache_hits(&self) -> u64 {
+        self.inner.functions.hits()
     }
 
     /// Validates and prepares a component, compiling it only when neither
@@ -479,7 +490,18 @@ impl Runtime {
 }
 
 impl Inner {
+    /// Compiles (or loads) and checks a component; what its compilation
+    /// added to the function cache is kept only if it passed.
     fn prepare(&self, digest_hex: &str, wasm: &[u8]) -> Result<Plugin, RuntimeError> {
+        let prepared = self.prepare_checked(digest_hex, wasm);
+        match &prepared {
+            Ok(_) => self.functions.keep(),
+            Err(_) => self.functions.discard(),
+        }
+        prepared
+    }
+
+    fn prepare_checked(&self, digest_hex: &str, wasm: &[u8]) -> Result<Plugin, RuntimeError> {
         let invalid = |e: wasmtime::Error| RuntimeError::InvalidPlugin(format!("{e:#}"));
         let cached = self
             .cache
@@ -535,6 +557,11 @@ fn engine_config(max_concurrent: u32, max_memory_bytes: usize) -> Config {
         // instantiate. A component beyond them is refused when compiled,
         // naming the count and the limit.
         .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+        // Each core instance's own host memory (its vmctx: imports, globals,
+        // tables' and memories' records), reserved per pool slot and zeroed
+        // on every instantiation, uncharged to the guest: half wasmtime's
+        // default, so sixteen instances hold what eight did.
+        .max_core_instance_size(CORE_INSTANCE_BYTES)
         .max_memories_per_component(MEMORIES_PER_COMPONENT)
         .max_tables_per_component(TABLES_PER_COMPONENT)
         .max_memory_size(max_memory_bytes)

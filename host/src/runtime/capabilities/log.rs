@@ -75,6 +75,9 @@ pub(crate) struct LogBuffer {
     partial_stdout: Vec<u8>,
     partial_stderr: Vec<u8>,
     stderr_tail: String,
+    /// The last `Uncaught …` block on stderr, kept apart from the tail so
+    /// that a deep stack after it does not push its first line out.
+    uncaught: Option<String>,
     redactor: Arc<Redactor>,
 }
 
@@ -91,12 +94,14 @@ impl LogBuffer {
             partial_stdout: Vec::new(),
             partial_stderr: Vec::new(),
             stderr_tail: String::new(),
+            uncaught: None,
             redactor,
         }))
     }
 
     pub(crate) fn push(&mut self, level: Level, message: String) {
         if level == Level::Stderr {
+            self.keep_uncaught(&message);
             self.stderr_tail.push_str(&message);
             self.stderr_tail.push('\n');
             if self.stderr_tail.len() > STDERR_TAIL_BYTES {
@@ -134,6 +139,24 @@ impl LogBuffer {
         self.bytes += charge;
         let line = self.line(level, message);
         self.lines.push(line);
+    }
+
+    /// Follows the SDKs' `Uncaught …` blocks on stderr, within the same
+    /// bound as the tail; a Rust panic after one ends it.
+    fn keep_uncaught(&mut self, line: &str) {
+        if line.starts_with("Uncaught ") {
+            self.uncaught = Some(String::new());
+        } else if line.contains("panicked at ") {
+            self.uncaught = None;
+        }
+        if let Some(block) = &mut self.uncaught
+            && block.len() + line.len() < STDERR_TAIL_BYTES
+        {
+            if !block.is_empty() {
+                block.push('\n');
+            }
+            block.push_str(line);
+        }
     }
 
     fn line(&self, level: Level, message: String) -> LogLine {
@@ -192,18 +215,11 @@ impl LogBuffer {
     /// and Python SDKs write for an uncaught exception (a line starting with
     /// `Uncaught `, then the stack in the author's source).
     pub(crate) fn failure_message(&self) -> Option<String> {
-        let tail = self.stderr_tail.as_str();
-        let panic = tail.rfind("panicked at ");
-        let uncaught = tail
-            .rfind("\nUncaught ")
-            .map(|at| at + 1)
-            .or_else(|| tail.starts_with("Uncaught ").then_some(0));
-        if let Some(at) = uncaught
-            && panic.is_none_or(|panic| panic < at)
-        {
-            return Some(tail[at..].trim_end().to_owned());
+        if let Some(block) = &self.uncaught {
+            return Some(block.clone());
         }
-        let text: Vec<&str> = tail[panic?..]
+        let tail = self.stderr_tail.as_str();
+        let text: Vec<&str> = tail[tail.rfind("panicked at ")?..]
             .lines()
             .take_while(|l| !l.starts_with("note: "))
             .collect();
@@ -325,6 +341,19 @@ mod tests {
                 "Uncaught Error: boom\n    at fail (src/handler.ts:3:9)\n    at handle (src/handler.ts:7:3)"
             )
         );
+    }
+
+    #[test]
+    fn an_uncaught_block_keeps_its_first_line_however_deep_the_stack() {
+        let log = shared(4);
+        let mut log = log.lock().unwrap();
+        log.write_stream(Level::Stderr, b"Uncaught RecursionError: too deep\n");
+        for _ in 0..1000 {
+            log.write_stream(Level::Stderr, b"  File \"handler.py\", line 3, in f\n");
+        }
+        let message = log.failure_message().unwrap();
+        assert!(message.starts_with("Uncaught RecursionError: too deep\n  File"));
+        assert!(message.len() < STDERR_TAIL_BYTES);
     }
 
     #[test]
