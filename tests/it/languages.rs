@@ -119,6 +119,58 @@ fn a_new_project_in_each_language_builds_and_runs_as_it_is() {
 }
 
 #[test]
+fn npm_and_pypi_dependencies_are_bundled_into_the_component() {
+    hookhost_bin();
+    block_on_within(BUILDS, async {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for (lang, manifest, edit, source, code) in [
+            (
+                "js",
+                "package.json",
+                (
+                    "\"dependencies\": {",
+                    "\"dependencies\": {\n    \"is-number\": \"7.0.0\",",
+                ),
+                "src/handler.js",
+                "import isNumber from 'is-number';\nimport { log } from '@hookhost/sdk';\n\
+                 export function handle() { log.info(`is-number says ${isNumber('5')}`); }\n",
+            ),
+            (
+                "python",
+                "pyproject.toml",
+                ("dependencies = []", "dependencies = [\"six==1.16.0\"]"),
+                "handler.py",
+                "import six\nfrom hookhost_sdk import log\n\n\
+                 def handle(event):\n    log.info(f\"six says {six.PY3}\")\n",
+            ),
+        ] {
+            let name = format!("with-deps-{lang}");
+            let (code_, out, err) = hookhost(root, &["plugin", "new", &name, "--lang", lang]).await;
+            assert_eq!(code_, 0, "{out}{err}");
+            let project = root.join(&name);
+            let text = std::fs::read_to_string(project.join(manifest)).unwrap();
+            assert!(text.contains(edit.0), "{text}");
+            std::fs::write(project.join(manifest), text.replacen(edit.0, edit.1, 1)).unwrap();
+            std::fs::write(project.join(source), code).unwrap();
+            let (status, out, err) = hookhost(root, &["plugin", "build", &name]).await;
+            assert_eq!(status, 0, "{lang}: {out}{err}");
+            let wasm = out.lines().last().unwrap().trim().to_owned();
+            let fixture = format!("{name}/fixtures/event.json");
+            let (status, out, err) =
+                hookhost(root, &["plugin", "test", &wasm, "--event", &fixture]).await;
+            assert_eq!(status, 0, "{lang}: {out}{err}");
+            let said = if lang == "js" {
+                "is-number says true"
+            } else {
+                "six says True"
+            };
+            assert!(out.contains(said), "{lang}: {out}");
+        }
+    })
+}
+
+#[test]
 fn a_build_error_names_the_file_and_line_it_is_in() {
     hookhost_bin();
     block_on_within(BUILDS, async {
