@@ -1,4 +1,4 @@
-use hookhost::runtime::{Outcome, Runtime, RuntimeConfig, RuntimeError};
+use hookhost::runtime::{Outcome, Plugin, Runtime, RuntimeConfig, RuntimeError};
 use hookhost_tests::receiver::Receiver;
 use hookhost_tests::{Sandbox, block_on, event, log_text, plugins, runtime};
 
@@ -63,22 +63,29 @@ fn a_component_is_compiled_once_and_not_again_after_a_restart() {
         let restarted = Runtime::new(&config).unwrap();
         let plugin = restarted.load(&wasm).await.unwrap();
         assert_eq!(restarted.compilations(), 0, "loaded from the disk cache");
-        let receiver = Receiver::start().await;
-        let sandbox = Sandbox::new()
-            .await
-            .config("url", &receiver.url("/echo"))
-            .reach(&receiver);
-        let inv = restarted
-            .invoke(
-                &plugin,
-                event("{}", None),
-                &sandbox.grants(),
-                &sandbox.limits,
-                sandbox.store.clone(),
-            )
-            .await;
-        assert_eq!(inv.outcome, Outcome::Ok);
+        runs_ok_on(&restarted, &plugin).await;
     })
+}
+
+/// Runs `plugin` once on `runtime`, with a local receiver as its config
+/// `url`, checks that it returned ok, and returns how many requests it sent.
+async fn runs_ok_on(runtime: &Runtime, plugin: &Plugin) -> usize {
+    let receiver = Receiver::start().await;
+    let sandbox = Sandbox::new()
+        .await
+        .config("url", &receiver.url("/echo"))
+        .reach(&receiver);
+    let inv = runtime
+        .invoke(
+            plugin,
+            event("{}", None),
+            &sandbox.grants(),
+            &sandbox.limits,
+            sandbox.store.clone(),
+        )
+        .await;
+    assert_eq!(inv.outcome, Outcome::Ok, "{}", log_text(&inv));
+    receiver.requests().len()
 }
 
 /// A component of `instances` instances of one core module with `memories`
@@ -186,21 +193,10 @@ fn a_new_component_compiles_only_the_functions_a_host_has_not_compiled_before() 
             .await
             .unwrap();
         assert!(restarted.function_cache_hits() > 0);
-        let receiver = Receiver::start().await;
-        let sandbox = Sandbox::new()
-            .await
-            .config("url", &receiver.url("/echo"))
-            .reach(&receiver);
-        let inv = restarted
-            .invoke(
-                &echo,
-                event("{}", None),
-                &sandbox.grants(),
-                &sandbox.limits,
-                sandbox.store.clone(),
-            )
-            .await;
-        assert_eq!(inv.outcome, Outcome::Ok, "{}", log_text(&inv));
-        assert_eq!(receiver.requests().len(), 1);
+        assert_eq!(
+            runs_ok_on(&restarted, &echo).await,
+            1,
+            "echo posted its event"
+        );
     })
 }

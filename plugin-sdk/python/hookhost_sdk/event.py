@@ -7,6 +7,15 @@ from typing import List, Optional, Tuple
 from .errors import Reject
 
 
+def first_header(headers: List[Tuple[str, str]], name: str) -> Optional[str]:
+    """The value of the first of `headers` named `name`, compared without regard to case."""
+    name = name.lower()
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
 @dataclass
 class Event:
     """One webhook, as the host received and verified it.
@@ -39,11 +48,7 @@ class Event:
 
     def header(self, name: str) -> Optional[str]:
         """The value of the first header named `name`, compared without regard to case."""
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     def text(self) -> str:
         """The body as text; a body that is not UTF-8 raises `Reject`."""

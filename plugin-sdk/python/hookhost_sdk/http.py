@@ -34,6 +34,7 @@ from typing import List, Optional, Tuple
 
 from . import _host
 from .errors import Reject, Retry, RetryAfter
+from .event import first_header
 
 #: How much of a response body an error message shows, in bytes.
 BODY_SHOWN = 512
@@ -156,11 +157,7 @@ class Response:
 
     def header(self, name: str) -> Optional[str]:
         """The value of the first header named `name`, compared without regard to case."""
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     def text(self) -> str:
         """The body as text, invalid UTF-8 replaced by U+FFFD."""
