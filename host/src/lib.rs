@@ -28,3 +28,4 @@ pub mod queue;
 pub mod runtime;
 pub mod server;
 pub mod store;
+pub mod ui;

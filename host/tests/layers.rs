@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Lowest first: each module may use the ones before it, never one after it.
 const LAYERS: &[&str] = &[
     "ids", "domain", "config", "runtime", "store", "queue", "problem", "ingress", "alerts", "api",
-    "server", "cli",
+    "ui", "server", "cli",
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -355,7 +355,13 @@ fn a_paused_endpoints_backlog_counts_against_the_tenants_queue_depth() {
             limit: 10,
             ..DeliveryFilter::default()
         };
-        for d in host.store.list_deliveries(&acme, &all).await.unwrap() {
+        for d in host
+            .store
+            .list_deliveries(&acme, &all)
+            .await
+            .unwrap()
+            .deliveries
+        {
             let dead = host
                 .wait_for(&acme, &d.id, DeliveryStatus::Dead, SOON)
                 .await;
@@ -374,6 +380,7 @@ async fn stored(host: &TestHost, tenant: &TenantId) -> usize {
         .list_deliveries(tenant, &all)
         .await
         .unwrap()
+        .deliveries
         .len()
 }
 

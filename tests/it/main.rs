@@ -14,6 +14,8 @@ mod concurrency;
 mod controls;
 /// `hookhost serve` killed with SIGKILL, stopped with SIGTERM.
 mod crash;
+/// The dashboard at /ui: in a real browser, and what a hostile tenant or site could try.
+mod dashboard;
 /// Webhooks through a real server: ingress, queue, retries, dedup, replay, fairness.
 mod delivery;
 /// The example plugins against their fixtures and a local receiver.

@@ -16,6 +16,7 @@ use hookhost::runtime::{
 use hookhost::store::{Keyring, QueueStore, SqliteStore};
 
 pub mod cluster;
+pub mod dashboard;
 pub mod host;
 pub mod projects;
 pub mod receiver;

@@ -51,8 +51,16 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FieldError> {
     let mut de = serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        FieldError::new(field, e.into_inner().to_string())
+        let e = e.into_inner();
+        if path == "." {
+            return FieldError::new("body", e.to_string());
+        }
+        // The field names where the fault is; a position in the text would
+        // say no more, and differ between two bodies with the same fault.
+        let message = e.to_string();
+        let position = format!(" at line {} column {}", e.line(), e.column());
+        let message = message.strip_suffix(&position).unwrap_or(&message);
+        FieldError::new(path, message)
     })
 }
 

@@ -4,19 +4,19 @@
 //! Every route is registered through utoipa's `OpenApiRouter`, so the
 //! OpenAPI document lists exactly the routes the router serves.
 
-mod alerts;
+pub(crate) mod alerts;
 mod auth;
-mod deliveries;
-mod endpoints;
+pub(crate) mod deliveries;
+pub(crate) mod endpoints;
 mod error;
 mod health;
-mod json;
+pub(crate) mod json;
 mod kv;
-mod plugins;
-mod policy;
-mod replays;
+pub(crate) mod plugins;
+pub(crate) mod policy;
+pub(crate) mod replays;
 mod secrets;
-mod tenants;
+pub(crate) mod tenants;
 pub(crate) mod views;
 
 use std::sync::Arc;

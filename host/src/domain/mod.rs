@@ -31,6 +31,6 @@ pub use provider::{HmacAlgorithm, HmacScheme, Provider, SignatureEncoding, Unkno
 pub use rate_limit::{RateLimit, RatePeriod};
 pub use retry::{MAX_ATTEMPTS, MAX_DELAY_S, RetryPolicy};
 pub use secret::{MIN_SECRET_BYTES, PluginSecrets, SecretValue};
-pub use text::{MAX_EVENT_ID_BYTES, clip, event_key};
+pub use text::{MAX_EVENT_ID_BYTES, MAX_EVENT_TYPE_BYTES, clip, event_key};
 pub use time::Timestamp;
 pub use trace::TraceId;

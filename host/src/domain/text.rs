@@ -31,6 +31,9 @@ pub fn clip(text: String, max: usize) -> String {
 /// Longest event id kept as it was sent; a longer one is kept as its digest.
 pub const MAX_EVENT_ID_BYTES: usize = 256;
 
+/// Longest event type kept; a longer one is cut to this.
+pub const MAX_EVENT_TYPE_BYTES: usize = 256;
+
 /// A sender's event id as the dedup key: as sent when it is short and
 /// storable, otherwise `sha256:` and its digest, so two different ids never
 /// collide and nothing a sender writes there can make a batch fail.

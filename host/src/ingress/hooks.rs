@@ -19,7 +19,7 @@ use super::IngestRates;
 use super::client_addr::client_addr;
 use super::verify::{self, VerifyConfig, VerifyError};
 use crate::config::{ClientIpHeader, IpSets};
-use crate::domain::{self, Provider, RateLimit, Timestamp, clip, event_key};
+use crate::domain::{self, MAX_EVENT_TYPE_BYTES, Provider, RateLimit, Timestamp, clip, event_key};
 use crate::ids::{DeliveryId, EndpointId, TenantId};
 use crate::problem::{Problem, RETRY_AFTER_S};
 use crate::queue::{Queue, QueueError};
@@ -28,9 +28,6 @@ use crate::store::{Arrival, EndpointCache, Ingested, NewDelivery, PolicyCache};
 /// Headers that carry the sender's own credentials rather than the event's
 /// data; they are neither stored nor shown to plugins.
 const DROPPED_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
-
-/// Longest event type kept; a sender's body chooses it.
-const MAX_EVENT_TYPE_BYTES: usize = 256;
 
 /// Why a webhook was not accepted.
 #[derive(Debug, thiserror::Error)]

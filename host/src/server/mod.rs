@@ -34,6 +34,7 @@ use crate::ingress::{IngestRates, IngressState};
 use crate::queue::Queue;
 use crate::runtime::Runtime;
 use crate::store::{EndpointCache, HOST_ALIVE, PolicyCache, Store, StoreError};
+use crate::ui::{self, UiState};
 pub use tls::TlsError;
 use tls::{Tls, TlsFiles};
 
@@ -103,19 +104,26 @@ pub async fn serve(
     .await?;
     let rates = Arc::new(IngestRates::default());
     let counting = tokio::spawn(count_hosts(store.clone(), rates.clone()));
+    let api_state = ApiState {
+        store,
+        max_memory_mb: runtime.max_memory_mb(),
+        runtime,
+        endpoints: endpoints.clone(),
+        policies: policies.clone(),
+        queue: queue.clone(),
+        operator_hash: operator_hash.into(),
+        public_url: config.public_url.clone(),
+        metrics: api::metrics_handle(),
+        ip_sets: Arc::new(config.ip_sets.clone()),
+    };
+    let secure_cookies = config.tls.cert.is_some()
+        || config
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+    let dashboard = ui::router(UiState::new(api_state.clone(), secure_cookies));
     let app = api::router(
-        ApiState {
-            store,
-            max_memory_mb: runtime.max_memory_mb(),
-            runtime,
-            endpoints: endpoints.clone(),
-            policies: policies.clone(),
-            queue: queue.clone(),
-            operator_hash: operator_hash.into(),
-            public_url: config.public_url.clone(),
-            metrics: api::metrics_handle(),
-            ip_sets: Arc::new(config.ip_sets.clone()),
-        },
+        api_state,
         IngressState {
             endpoints,
             queue: queue.clone(),
@@ -126,7 +134,7 @@ pub async fn serve(
             ip_sets: Arc::new(config.ip_sets.clone()),
         },
     );
-    let app = app.layer(TimeoutLayer::with_status_code(
+    let app = app.merge(dashboard).layer(TimeoutLayer::with_status_code(
         StatusCode::REQUEST_TIMEOUT,
         config.http_request_timeout,
     ));

@@ -126,6 +126,7 @@ macro_rules! admin_store {
                     "DELETE FROM alert_destinations WHERE tenant = $1",
                     "DELETE FROM alert_raises WHERE tenant = $1",
                     "DELETE FROM endpoint_watch WHERE tenant = $1",
+                    "DELETE FROM ui_sessions WHERE tenant = $1",
                 ] {
                     sqlx::query(statement)
                         .bind(id.as_str())
@@ -788,30 +789,92 @@ macro_rules! admin_store {
                 &self,
                 tenant: &$crate::ids::TenantId,
                 filter: &$crate::store::DeliveryFilter,
-            ) -> Result<Vec<$crate::store::Delivery>, $crate::store::StoreError> {
-                let rows = sqlx::query(concat!(
+            ) -> Result<$crate::store::DeliveryPage, $crate::store::StoreError> {
+                use $crate::store::{DeliveryStatus, LIST_SCAN, replays::{id_ceiling, id_floor}};
+                // Only the conditions asked for are written, so each
+                // backend plans the walk it needs: the (tenant, id) index
+                // newest first, within the time range's ids, or the index
+                // of the event id or of a rare status.
+                let (floor, ceiling) = (filter.since.map(id_floor), filter.until.map(id_ceiling));
+                let ceiling = match (ceiling, &filter.before) {
+                    (Some(c), Some(b)) => Some(c.min(b.as_str().to_owned())),
+                    (c, b) => c.or_else(|| b.as_ref().map(|b| b.as_str().to_owned())),
+                };
+                // A filter no index serves reads a bounded stretch of the
+                // tenant's deliveries: the stretch ends at the LIST_SCAN-th
+                // id below the cursor, found by a walk of the index alone.
+                let indexed = filter.event_id.is_some()
+                    || (filter.endpoint.is_none()
+                        && filter.event_type.is_none()
+                        && matches!(
+                            filter.status,
+                            None | Some(DeliveryStatus::Dead | DeliveryStatus::Retrying)
+                        ));
+                let stop: Option<String> = if indexed {
+                    None
+                } else {
+                    let mut q = sqlx::QueryBuilder::new("SELECT id FROM deliveries WHERE tenant = ");
+                    q.push_bind(tenant.as_str());
+                    if let Some(f) = &floor {
+                        q.push(" AND id >= ").push_bind(f.clone());
+                    }
+                    if let Some(c) = &ceiling {
+                        q.push(" AND id < ").push_bind(c.clone());
+                    }
+                    q.push(" ORDER BY id DESC LIMIT 1 OFFSET ")
+                        .push_bind(i64::from(LIST_SCAN) - 1);
+                    q.build_query_scalar().fetch_optional(self.admin_reader()).await?
+                };
+                let mut q = sqlx::QueryBuilder::new(concat!(
                     "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts,
                             plugin, plugin_version, received_at, due_at, finished_at, last_error, headers
                      FROM deliveries ",
                     $payload_join,
-                    " WHERE tenant = $1
-                       AND (CAST($2 AS TEXT) IS NULL OR status = $2)
-                       AND (CAST($3 AS TEXT) IS NULL OR endpoint = $3)
-                       AND (CAST($4 AS BIGINT) IS NULL OR received_at >= $4)
-                       AND (CAST($5 AS TEXT) IS NULL OR id < $5)
-                     ORDER BY id DESC LIMIT $6"
-                ))
-                .bind(tenant.as_str())
-                .bind(filter.status.map($crate::store::DeliveryStatus::as_str))
-                .bind(filter.endpoint.as_ref().map($crate::ids::EndpointId::as_str))
-                .bind(filter.since)
-                .bind(filter.before.as_ref().map($crate::ids::DeliveryId::as_str))
-                .bind(filter.limit as i64)
-                .fetch_all(self.admin_reader())
-                .await?;
-                rows.iter()
+                    " WHERE tenant = "
+                ));
+                q.push_bind(tenant.as_str());
+                if let Some(status) = filter.status {
+                    q.push(" AND status = ").push_bind(status.as_str());
+                }
+                if let Some(endpoint) = &filter.endpoint {
+                    q.push(" AND endpoint = ").push_bind(endpoint.as_str());
+                }
+                if let Some(event_type) = &filter.event_type {
+                    q.push(" AND event_type = ").push_bind(event_type.clone());
+                }
+                if let Some(event_id) = &filter.event_id {
+                    // Through the unique (tenant, endpoint, event_id) index,
+                    // one probe per endpoint.
+                    q.push(" AND event_id = ")
+                        .push_bind(event_id.clone())
+                        .push(" AND endpoint IN (SELECT id FROM endpoints WHERE tenant = ")
+                        .push_bind(tenant.as_str())
+                        .push(")");
+                }
+                if let Some(since) = filter.since {
+                    q.push(" AND received_at >= ").push_bind(since);
+                }
+                if let Some(until) = filter.until {
+                    q.push(" AND received_at < ").push_bind(until);
+                }
+                if let Some(f) = floor.max(stop.clone()) {
+                    q.push(" AND id >= ").push_bind(f);
+                }
+                if let Some(c) = ceiling {
+                    q.push(" AND id < ").push_bind(c);
+                }
+                q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit));
+                let rows = q.build().fetch_all(self.admin_reader()).await?;
+                let deliveries = rows
+                    .iter()
                     .map(|row| $crate::store::rows::delivery(row, false))
-                    .collect()
+                    .collect::<Result<Vec<_>, _>>()?;
+                let next = if deliveries.len() == filter.limit as usize {
+                    deliveries.last().map(|d| d.id.clone())
+                } else {
+                    stop.map($crate::ids::DeliveryId::from_string)
+                };
+                Ok($crate::store::DeliveryPage { deliveries, next })
             }
 
             async fn delivery(

@@ -14,6 +14,7 @@
 mod admin;
 mod alerts;
 mod cache;
+mod dashboard;
 mod kv_compose;
 mod model;
 mod owner_only;
@@ -30,6 +31,10 @@ pub use alerts::{
     MAX_DESTINATIONS, MAX_PENDING_ALERTS, RaiseAlert, Raised, SendResult, Watched,
 };
 pub use cache::{EndpointCache, PolicyCache};
+pub use dashboard::{
+    DashboardStore, LATENCY_BOUNDS_MS, MAX_SESSIONS_PER_KEY, NewSession, Session, TRAFFIC_SCAN,
+    Traffic, TrafficCount,
+};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use replays::{
@@ -247,12 +252,35 @@ pub struct DeliveryFilter {
     pub status: Option<DeliveryStatus>,
     /// Only this endpoint.
     pub endpoint: Option<EndpointId>,
+    /// Only this event type, exactly.
+    pub event_type: Option<String>,
+    /// Only the deliveries of this event id (one per endpoint at most).
+    pub event_id: Option<String>,
     /// Only those received at or after this time.
     pub since: Option<Timestamp>,
+    /// Only those received before this time.
+    pub until: Option<Timestamp>,
     /// Only those older than this one (the cursor of the previous page).
     pub before: Option<DeliveryId>,
     /// Page size.
     pub limit: u32,
+}
+
+/// Most deliveries one page of a filtered list looks through: a filter that
+/// no index serves (an endpoint, a common status, an event type) reads the
+/// tenant's deliveries newest first, and stops after this many however few
+/// matched, handing back where it stopped as the next page's cursor.
+pub const LIST_SCAN: u32 = 10_000;
+
+/// A page of deliveries.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryPage {
+    /// The deliveries, newest first.
+    pub deliveries: Vec<Delivery>,
+    /// Where the next page starts, when there may be more: the last
+    /// delivery of a full page, or where a page stopped looking
+    /// ([`LIST_SCAN`]).
+    pub next: Option<DeliveryId>,
 }
 
 /// Makes an endpoint's paused deliveries due at their arrival, which is
@@ -281,9 +309,9 @@ const NEXT_WORK: &str = "SELECT (SELECT MIN((SELECT MIN(due_at) FROM deliveries 
                                         WHERE waiting_since IS NOT NULL AND paused_at IS NULL)";
 
 /// Everything a backend provides: both halves.
-pub trait Store: AdminStore + QueueStore + ReplayStore + AlertStore {}
+pub trait Store: AdminStore + QueueStore + ReplayStore + AlertStore + DashboardStore {}
 
-impl<T: AdminStore + QueueStore + ReplayStore + AlertStore> Store for T {}
+impl<T: AdminStore + QueueStore + ReplayStore + AlertStore + DashboardStore> Store for T {}
 
 /// The admin API's half: tenants, keys, plugins, endpoints, reads of
 /// deliveries and KV, and replays. Written once for both backends (`admin.rs`).
@@ -434,7 +462,7 @@ pub trait AdminStore: KvReader + Send + Sync + 'static {
         &self,
         tenant: &TenantId,
         filter: &DeliveryFilter,
-    ) -> Result<Vec<Delivery>, StoreError>;
+    ) -> Result<DeliveryPage, StoreError>;
 
     /// Reads a delivery of a tenant.
     async fn delivery(

@@ -151,6 +151,11 @@ super::replays::replay_store! {
     begin: "BEGIN",
 }
 
+super::dashboard::dashboard_store! {
+    PostgresStore,
+    begin: "BEGIN",
+}
+
 super::alerts::alert_store! {
     PostgresStore,
     lock_row: " FOR UPDATE",

@@ -190,6 +190,11 @@ super::replays::replay_store! {
     begin: "BEGIN IMMEDIATE",
 }
 
+super::dashboard::dashboard_store! {
+    SqliteStore,
+    begin: "BEGIN IMMEDIATE",
+}
+
 super::alerts::alert_store! {
     SqliteStore,
     lock_row: "",

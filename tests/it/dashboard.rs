@@ -1,0 +1,431 @@
+//! The dashboard at `/ui`: in Debian's chromium (sign in, find a failed
+//! delivery, read its logs, replay it, watch it succeed; edit an endpoint;
+//! a phone's screen), and over plain HTTP what a hostile tenant or another
+//! site could try: other tenants' pages and forms, forged forms, stale
+//! sessions.
+
+use std::time::Duration;
+
+use hookhost::domain::Timestamp;
+use hookhost::ids::{DeliveryId, TenantId};
+use hookhost::store::DeliveryStatus;
+use hookhost_tests::block_on_within;
+use hookhost_tests::dashboard::{self, run_browser, screenshots, sign_in};
+use hookhost_tests::host::{OPERATOR_TOKEN, SECRET, TestHost, spec};
+use hookhost_tests::plugins::ORDER_SYNC;
+use hookhost_tests::receiver::Receiver;
+
+const SOON: Duration = Duration::from_secs(20);
+
+/// Two tenants: `acme` with a healthy endpoint `audit` and an endpoint
+/// `orders` whose order service answered 500 once, so one delivery is dead
+/// (the service answers 200 again now); `globex` with a delivery of its own.
+struct Shop {
+    host: TestHost,
+    receiver: Receiver,
+    acme_key: String,
+    globex_key: String,
+    dead: DeliveryId,
+    globex_delivery: DeliveryId,
+}
+
+async fn shop() -> Shop {
+    let host = TestHost::start().await;
+    let receiver = Receiver::start().await;
+    let acme_key = host.create_tenant("acme").await;
+    let globex_key = host.create_tenant("globex").await;
+    // acme may itself write what the operator set up for it here.
+    host.set_policy(
+        "acme",
+        serde_json::json!({"allow_private_network": true, "min_retry_delay_s": 0}),
+    )
+    .await;
+    let acme = TenantId::new("acme").unwrap();
+    let globex = TenantId::new("globex").unwrap();
+    for tenant in [&acme, &globex] {
+        let version = host.plugin(tenant, "order-sync", ORDER_SYNC).await;
+        let mut orders = spec("order-sync", version, Some(&receiver));
+        orders.retry.max_attempts = 1;
+        host.endpoint(tenant, "orders", &orders).await;
+        host.endpoint(
+            tenant,
+            "audit",
+            &spec("order-sync", version, Some(&receiver)),
+        )
+        .await;
+    }
+    for n in 0..3 {
+        let id = host
+            .accept(
+                "acme",
+                "audit",
+                &format!("audit-{n}"),
+                r#"{"order":"audit"}"#,
+            )
+            .await;
+        host.wait_for(&acme, &id, DeliveryStatus::Succeeded, SOON)
+            .await;
+    }
+    receiver.respond_with(500);
+    let dead = host
+        .accept("acme", "orders", "order-1001", r#"{"order":"order-1001"}"#)
+        .await;
+    host.wait_for(&acme, &dead, DeliveryStatus::Dead, SOON)
+        .await;
+    let globex_delivery = host
+        .accept("globex", "orders", "order-9", r#"{"order":"order-9"}"#)
+        .await;
+    host.wait_for(&globex, &globex_delivery, DeliveryStatus::Dead, SOON)
+        .await;
+    receiver.respond_with(200);
+    Shop {
+        host,
+        receiver,
+        acme_key,
+        globex_key,
+        dead,
+        globex_delivery,
+    }
+}
+
+#[test]
+fn in_a_browser_a_tenant_finds_a_failed_delivery_reads_its_logs_replays_it_and_watches_it_succeed()
+{
+    block_on_within(Duration::from_secs(240), async {
+        let shop = shop().await;
+        let base = shop.host.url("");
+        let setup = serde_json::json!({
+            "url": base,
+            "tenant": "acme",
+            "other": "globex",
+            "tenantKey": shop.acme_key,
+            "otherKey": shop.globex_key,
+            "operatorToken": OPERATOR_TOKEN,
+            "endpoint": "orders",
+            "dead": shop.dead.to_string(),
+            "event": "order-1001",
+            "secret": SECRET,
+            "screenshots": screenshots(),
+        });
+        // A webhook a second while the browser looks, for the live list.
+        let sending = {
+            let client = reqwest::Client::new();
+            let url = shop.host.url("/hooks/acme/audit");
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let body = format!(r#"{{"order":"live-{n}"}}"#);
+                    let mut request = client.post(&url).body(body.clone());
+                    for (name, value) in
+                        hookhost_tests::host::signed_headers(&format!("live-{n}"), body.as_bytes())
+                    {
+                        request = request.header(name, value);
+                    }
+                    let _ = request.send().await;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            })
+        };
+        tokio::task::spawn_blocking(move || run_browser("dashboard.mjs", &setup))
+            .await
+            .expect("the browser test ran");
+        sending.abort();
+        let acme = TenantId::new("acme").unwrap();
+        let replayed = shop
+            .host
+            .store
+            .delivery(&acme, &shop.dead)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(replayed.status, DeliveryStatus::Succeeded);
+        assert_eq!(replayed.attempts, 2, "the failed attempt and the replay");
+        assert!(
+            shop.receiver
+                .requests()
+                .iter()
+                .any(|r| r.body.as_ref() == br#"{"order":"order-1001"}"#),
+            "the replay reached the order service"
+        );
+        for shot in ["overview.png", "delivery.png"] {
+            let bytes = std::fs::read(screenshots().join(shot)).expect("screenshot written");
+            assert!(bytes.starts_with(b"\x89PNG"), "{shot} is a PNG");
+        }
+        shop.host.stop().await;
+    });
+}
+
+#[test]
+fn a_tenant_signed_in_can_neither_see_nor_act_on_another_tenants_pages() {
+    block_on_within(Duration::from_secs(120), async {
+        let shop = shop().await;
+        let globex = sign_in(&shop.host.url(""), &shop.globex_key).await;
+        let acme = TenantId::new("acme").unwrap();
+        let dead = shop.dead.to_string();
+        for page in [
+            "/ui/t/acme".to_owned(),
+            "/ui/t/acme/deliveries".to_owned(),
+            format!("/ui/t/acme/deliveries/{dead}"),
+            "/ui/t/acme/endpoints".to_owned(),
+            "/ui/t/acme/endpoints/orders".to_owned(),
+            "/ui/t/acme/plugins".to_owned(),
+        ] {
+            let answer = globex.get(&page).await;
+            assert_eq!(answer.status, 404, "{page}: {}", answer.text);
+            assert!(
+                !answer.text.contains("order-1001"),
+                "{page} shows nothing of acme's"
+            );
+        }
+        // Its own delivery's id under the other tenant's name is not found either.
+        let own = shop.globex_delivery.to_string();
+        assert_eq!(
+            globex
+                .get(&format!("/ui/t/acme/deliveries/{own}"))
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            globex.get("/ui/tenants").await.status,
+            403,
+            "the operator's page"
+        );
+
+        let csrf = globex.csrf.clone();
+        for (action, form) in [
+            (
+                format!("/ui/t/acme/deliveries/{dead}/replay"),
+                vec![("csrf", csrf.as_str())],
+            ),
+            (
+                "/ui/t/acme/endpoints/orders/pause".to_owned(),
+                vec![("csrf", csrf.as_str())],
+            ),
+            (
+                "/ui/t/acme/replays".to_owned(),
+                vec![
+                    ("csrf", csrf.as_str()),
+                    ("endpoint", "orders"),
+                    ("status", "dead"),
+                ],
+            ),
+            (
+                "/ui/t/acme/plugins/bind".to_owned(),
+                vec![
+                    ("csrf", csrf.as_str()),
+                    ("endpoint", "orders"),
+                    ("version", "order-sync@1"),
+                ],
+            ),
+            (
+                "/ui/t/acme/endpoints/orders".to_owned(),
+                vec![("csrf", csrf.as_str()), ("limits.memory_mb", "32")],
+            ),
+        ] {
+            let answer = globex.post(&action, &form).await;
+            assert_eq!(answer.status, 404, "{action}: {}", answer.text);
+        }
+        let untouched = shop
+            .host
+            .store
+            .delivery(&acme, &shop.dead)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (untouched.status, untouched.attempts),
+            (DeliveryStatus::Dead, 1)
+        );
+        let orders = shop
+            .host
+            .store
+            .endpoint(&acme, &"orders".parse().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(orders.paused_at.is_none());
+        assert_eq!(orders.spec.limits.memory_mb, 64);
+        assert!(shop.host.store.replay_jobs(&acme).await.unwrap().is_empty());
+
+        // Its own pages work with the same session.
+        assert_eq!(globex.get("/ui/t/globex/deliveries").await.status, 200);
+        let replay = globex
+            .post(
+                &format!("/ui/t/globex/deliveries/{own}/replay"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(replay.status, 303, "{}", replay.text);
+        shop.host.stop().await;
+    });
+}
+
+#[test]
+fn forms_without_the_sessions_token_or_from_another_site_change_nothing() {
+    block_on_within(Duration::from_secs(120), async {
+        let shop = shop().await;
+        let base = shop.host.url("");
+        let acme = sign_in(&base, &shop.acme_key).await;
+        let dead = shop.dead.to_string();
+        let replay = format!("/ui/t/acme/deliveries/{dead}/replay");
+        for form in [vec![], vec![("csrf", "forged")]] {
+            let answer = acme.post(&replay, &form).await;
+            assert!(
+                [403, 422].contains(&answer.status),
+                "a form without the token is refused: {} {}",
+                answer.status,
+                answer.text
+            );
+        }
+        let tenant = TenantId::new("acme").unwrap();
+        let untouched = shop
+            .host
+            .store
+            .delivery(&tenant, &shop.dead)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(untouched.attempts, 1, "nothing was replayed");
+
+        // Signing in from another site's page is refused: a forged login.
+        let forged = dashboard::client()
+            .post(format!("{base}/ui/login"))
+            .header("origin", "https://evil.example")
+            .form(&[("token", shop.acme_key.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 403);
+        assert!(forged.headers().get("set-cookie").is_none());
+
+        // Without a session every page asks to sign in, and says where it was going.
+        let anonymous = dashboard::client()
+            .get(format!("{base}/ui/t/acme/deliveries?status=dead"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), 303);
+        assert_eq!(
+            anonymous.headers()["location"],
+            "/ui/login?next=%2Fui%2Ft%2Facme%2Fdeliveries%3Fstatus%3Ddead"
+        );
+        // A wrong token is told so, and gets no cookie.
+        let wrong = dashboard::client()
+            .post(format!("{base}/ui/login"))
+            .form(&[("token", "hh_key_guess")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+        assert!(wrong.headers().get("set-cookie").is_none());
+        shop.host.stop().await;
+    });
+}
+
+#[test]
+fn a_session_cookie_is_http_only_same_site_and_ends_at_sign_out_or_when_its_key_is_rotated() {
+    block_on_within(Duration::from_secs(120), async {
+        let shop = shop().await;
+        let base = shop.host.url("");
+        let signed = dashboard::client()
+            .post(format!("{base}/ui/login"))
+            .form(&[("token", shop.acme_key.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let cookie = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+            assert!(cookie.contains(attribute), "{cookie} has {attribute}");
+        }
+        let page = dashboard::client()
+            .get(format!("{base}/ui/t/acme"))
+            .header("cookie", cookie.split(';').next().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        let csp = page.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+
+        // Rotating the key ends the sessions it opened.
+        let rotated = sign_in(&base, &shop.acme_key).await;
+        let (status, _) = shop
+            .host
+            .call(
+                "POST",
+                "/v1/tenants/acme/api-key",
+                Some(OPERATOR_TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+        let after = rotated.get("/ui/t/acme").await;
+        assert_eq!(after.status, 303, "the old key's session ended");
+        assert!(after.location.unwrap().starts_with("/ui/login"));
+
+        // Signing out deletes the session, not only the browser's cookie.
+        let operator = sign_in(&base, OPERATOR_TOKEN).await;
+        assert_eq!(operator.get("/ui/tenants").await.status, 200);
+        let out = operator
+            .post("/ui/logout", &[("csrf", &operator.csrf)])
+            .await;
+        assert_eq!(out.status, 303);
+        assert_eq!(operator.get("/ui/tenants").await.status, 303);
+        shop.host.stop().await;
+    });
+}
+
+#[test]
+fn the_delivery_list_finds_deliveries_by_event_type_event_id_and_time_range() {
+    block_on_within(Duration::from_secs(120), async {
+        let shop = shop().await;
+        let key = &shop.acme_key;
+        let list = |query: String| {
+            let host = &shop.host;
+            async move {
+                let (status, body) = host
+                    .call(
+                        "GET",
+                        &format!("/v1/tenants/acme/deliveries?{query}"),
+                        Some(key),
+                        None,
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+                body["deliveries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["event_id"].as_str().unwrap_or_default().to_owned())
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(list("event_id=order-1001".into()).await, ["order-1001"]);
+        assert_eq!(
+            list("event_id=order-9".into()).await,
+            Vec::<String>::new(),
+            "globex's"
+        );
+        assert_eq!(list("status=dead".into()).await, ["order-1001"]);
+        assert_eq!(
+            list("endpoint=audit".into()).await,
+            ["audit-2", "audit-1", "audit-0"]
+        );
+        assert!(list("event_type=invoice.paid".into()).await.is_empty());
+        let later = Timestamp::now().after(Duration::from_secs(60)).rfc3339();
+        assert!(list(format!("since={later}")).await.is_empty());
+        assert_eq!(list(format!("until={later}&limit=1")).await, ["order-1001"]);
+        let (status, body) = shop
+            .host
+            .call(
+                "GET",
+                "/v1/tenants/acme/deliveries?until=yesterday",
+                Some(key),
+                None,
+            )
+            .await;
+        assert_eq!(status, 422);
+        assert_eq!(body["errors"][0]["field"], "until");
+        shop.host.stop().await;
+    });
+}
