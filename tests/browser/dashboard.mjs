@@ -104,6 +104,38 @@ try {
     await page.screenshot({ path: join(setup.screenshots, "delivery.png"), fullPage: true });
   });
 
+  await check("a new plugin version is uploaded from the plugins page and bound to an endpoint", async () => {
+    await page.getByRole("link", { name: "Plugins" }).click();
+    await page.getByLabel("Plugin name").fill("order-sync");
+    await page.getByLabel("Component (.wasm)").setInputFiles(setup.component);
+    await page.getByRole("button", { name: "Upload" }).click();
+    const v2 = page.locator("tr", { hasText: "v2" });
+    await v2.waitFor(WAIT);
+    assert.match(await v2.textContent(), /sha256:/);
+    await page.getByLabel("Endpoint", { exact: true }).selectOption(setup.endpoint);
+    await page.getByLabel("To", { exact: true }).selectOption("order-sync@2");
+    await page.getByRole("button", { name: "Bind" }).click();
+    await page.locator("tr", { hasText: "v2" }).getByText(setup.endpoint).waitFor(WAIT);
+  });
+
+  await check("a delivery replays on another version", async () => {
+    await page.goto(ui(`/ui/t/${setup.tenant}/deliveries/${setup.dead}`));
+    await page.getByLabel("Replay on").selectOption("2");
+    await page.getByRole("button", { name: "Replay on this version" }).click();
+    await page.locator("li.attempt").nth(2).waitFor(WAIT);
+    await page.locator("#status", { hasText: "succeeded" }).waitFor(WAIT);
+    assert.match(await page.locator("li.attempt").first().textContent(), /Attempt 3.*version 2/s);
+  });
+
+  await check("a bulk replay of what the filter matches shows its progress to the end", async () => {
+    await page.goto(ui(`/ui/t/${setup.tenant}/deliveries?endpoint=audit&status=succeeded`));
+    await page.getByRole("button", { name: "Replay every match" }).click();
+    await page.waitForURL(/\/replays\/rpl_/);
+    await page.locator("#progress", { hasText: "done" }).waitFor(WAIT);
+    assert.equal(await page.locator("progress").getAttribute("value"), "100");
+    assert.match(await page.locator("#progress").textContent(), /[1-9]\d* replayed/);
+  });
+
   await check("the list updates while it is open", async () => {
     await page.goto(ui(`/ui/t/${setup.tenant}/deliveries`));
     const before = await page.locator("tbody#rows").textContent();

@@ -106,6 +106,7 @@ fn in_a_browser_a_tenant_finds_a_failed_delivery_reads_its_logs_replays_it_and_w
             "event": "order-1001",
             "secret": SECRET,
             "screenshots": screenshots(),
+            "component": ORDER_SYNC,
         });
         // A webhook a second while the browser looks, for the live list.
         let sending = {
@@ -138,7 +139,8 @@ fn in_a_browser_a_tenant_finds_a_failed_delivery_reads_its_logs_replays_it_and_w
             .unwrap()
             .unwrap();
         assert_eq!(replayed.status, DeliveryStatus::Succeeded);
-        assert_eq!(replayed.attempts, 2, "the failed attempt and the replay");
+        assert_eq!(replayed.attempts, 3, "the failed attempt and two replays");
+        assert_eq!(replayed.plugin_version, 2, "the last replay ran the new version");
         assert!(
             shop.receiver
                 .requests()
