@@ -139,7 +139,7 @@ pub(super) fn traffic_sql() -> String {
 
 pub(super) fn latency_sql() -> String {
     format!(
-        "SELECT endpoint, {} AS b, COUNT(*) FROM {RECENT}
+        "SELECT endpoint, CAST({} AS BIGINT) AS b, COUNT(*) FROM {RECENT}
          WHERE status = 'succeeded' AND received_at >= $4 GROUP BY 1, 2",
         latency_case()
     )
