@@ -122,6 +122,9 @@ then look at the delivery, its attempt and the plugin's logs:
   export HOOKHOST_URL={base} HOOKHOST_TOKEN={token}
   {bin} delivery list --tenant demo
   {bin} delivery show --tenant demo <delivery id>
+
+or open {base}/ui in a browser and sign in with the operator token
+{token}
 ",
             data = self.data_dir.display(),
             sink = self.sink,
