@@ -97,8 +97,12 @@ async fn bench(name: &str, store: Arc<dyn Store>, total: usize, backend: Backend
 
     let session = sign_in(&host.url(""), &key).await;
     let base = "/ui/t/bench/deliveries";
-    let hour_ago = Timestamp::now().before(Duration::from_secs(12 * 3600)).rfc3339();
-    let hour_end = Timestamp::now().before(Duration::from_secs(11 * 3600)).rfc3339();
+    let hour_ago = Timestamp::now()
+        .before(Duration::from_secs(12 * 3600))
+        .rfc3339();
+    let hour_end = Timestamp::now()
+        .before(Duration::from_secs(11 * 3600))
+        .rfc3339();
     let pages = [
         ("newest 50", base.to_owned()),
         ("500 pages back (cursor)", format!("{base}?cursor={middle}")),
@@ -106,8 +110,14 @@ async fn bench(name: &str, store: Arc<dyn Store>, total: usize, backend: Backend
         ("status=retrying", format!("{base}?status=retrying")),
         ("status=succeeded", format!("{base}?status=succeeded")),
         ("endpoint=github", format!("{base}?endpoint=github")),
-        ("event_type=invoice.paid", format!("{base}?event_type=invoice.paid")),
-        ("event_type matching none", format!("{base}?event_type=nothing.matches")),
+        (
+            "event_type=invoice.paid",
+            format!("{base}?event_type=invoice.paid"),
+        ),
+        (
+            "event_type matching none",
+            format!("{base}?event_type=nothing.matches"),
+        ),
         ("event id search", format!("{base}?event_id={event}")),
         (
             "an hour, 12 h ago",
@@ -164,7 +174,10 @@ async fn fill(store: &Arc<dyn Store>, tenant: &TenantId, total: usize) -> (Deliv
     let now = Timestamp::now().as_ms();
     let step = 86_400_000 / total as i64;
     let plugin = PluginName::new("noop").unwrap();
-    let endpoints: Vec<EndpointId> = ENDPOINTS.iter().map(|e| EndpointId::new(*e).unwrap()).collect();
+    let endpoints: Vec<EndpointId> = ENDPOINTS
+        .iter()
+        .map(|e| EndpointId::new(*e).unwrap())
+        .collect();
     let body = axum::body::Bytes::from(format!(r#"{{"data":"{}"}}"#, "x".repeat(180)));
     let mut middle = None;
     let mut batch = Vec::with_capacity(5_000);

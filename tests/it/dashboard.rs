@@ -140,7 +140,10 @@ fn in_a_browser_a_tenant_finds_a_failed_delivery_reads_its_logs_replays_it_and_w
             .unwrap();
         assert_eq!(replayed.status, DeliveryStatus::Succeeded);
         assert_eq!(replayed.attempts, 3, "the failed attempt and two replays");
-        assert_eq!(replayed.plugin_version, 2, "the last replay ran the new version");
+        assert_eq!(
+            replayed.plugin_version, 2,
+            "the last replay ran the new version"
+        );
         assert!(
             shop.receiver
                 .requests()
@@ -428,6 +431,110 @@ fn the_delivery_list_finds_deliveries_by_event_type_event_id_and_time_range() {
             .await;
         assert_eq!(status, 422);
         assert_eq!(body["errors"][0]["field"], "until");
+        shop.host.stop().await;
+    });
+}
+
+#[test]
+fn what_a_tenant_sends_and_logs_reaches_its_pages_as_text_never_as_markup() {
+    block_on_within(Duration::from_secs(120), async {
+        let shop = shop().await;
+        let acme = TenantId::new("acme").unwrap();
+        let hostile_id = "<img src=x onerror=alert(1)>";
+        let id = shop
+            .host
+            .accept(
+                "acme",
+                "audit",
+                hostile_id,
+                r#"{"order":"<script>alert(document.cookie)</script>"}"#,
+            )
+            .await;
+        shop.host
+            .wait_for(&acme, &id, DeliveryStatus::Succeeded, SOON)
+            .await;
+        let session = sign_in(&shop.host.url(""), &shop.acme_key).await;
+        for page in [
+            format!("/ui/t/acme/deliveries/{id}"),
+            "/ui/t/acme/deliveries".to_owned(),
+            "/ui/t/acme/deliveries?event_id=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E".to_owned(),
+        ] {
+            let answer = session.get(&page).await;
+            assert_eq!(answer.status, 200, "{page}");
+            assert!(
+                !answer.text.contains("<img src=x"),
+                "{page} has the sender's markup"
+            );
+            assert!(
+                !answer.text.contains("<script>alert"),
+                "{page} has the sender's script"
+            );
+            assert!(
+                answer.text.contains("&lt;img src=x onerror=alert(1)&gt;"),
+                "{page} shows the id as text"
+            );
+        }
+        shop.host.stop().await;
+    });
+}
+
+#[test]
+fn signing_in_again_and_again_keeps_a_bounded_number_of_sessions_per_key() {
+    block_on_within(Duration::from_secs(120), async {
+        let shop = shop().await;
+        let base = shop.host.url("");
+        let first = sign_in(&base, &shop.acme_key).await;
+        assert_eq!(first.get("/ui/t/acme").await.status, 200);
+        let mut later = Vec::new();
+        for _ in 0..hookhost::store::MAX_SESSIONS_PER_KEY {
+            later.push(sign_in(&base, &shop.acme_key).await);
+        }
+        assert_eq!(
+            first.get("/ui/t/acme").await.status,
+            303,
+            "the oldest session ended"
+        );
+        for session in &later {
+            assert_eq!(session.get("/ui/t/acme").await.status, 200);
+        }
+        // Another key's sessions are its own.
+        let globex = sign_in(&base, &shop.globex_key).await;
+        assert_eq!(globex.get("/ui/t/globex").await.status, 200);
+        shop.host.stop().await;
+    });
+}
+
+#[test]
+fn an_upload_past_the_apis_limit_is_refused_before_it_is_read_whole() {
+    block_on_within(Duration::from_secs(120), async {
+        let shop = shop().await;
+        let session = sign_in(&shop.host.url(""), &shop.acme_key).await;
+        let boundary = "hookhost-test-boundary";
+        let mut body = format!(
+            "--{boundary}\r\ncontent-disposition: form-data; name=\"csrf\"\r\n\r\n{}\r\n\
+             --{boundary}\r\ncontent-disposition: form-data; name=\"name\"\r\n\r\nhuge\r\n\
+             --{boundary}\r\ncontent-disposition: form-data; name=\"component\"; filename=\"huge.wasm\"\r\n\
+             content-type: application/wasm\r\n\r\n",
+            session.csrf
+        )
+        .into_bytes();
+        body.extend(std::iter::repeat_n(0u8, 40 * 1024 * 1024));
+        body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
+        let answer = dashboard::client()
+            .post(shop.host.url("/ui/t/acme/plugins"))
+            .header("cookie", &session.cookie)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 413);
+        let acme = TenantId::new("acme").unwrap();
+        let versions = shop.host.store.plugin_versions(&acme, None).await.unwrap();
+        assert!(versions.iter().all(|v| v.plugin.as_str() != "huge"));
         shop.host.stop().await;
     });
 }
