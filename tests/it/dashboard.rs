@@ -538,3 +538,69 @@ fn an_upload_past_the_apis_limit_is_refused_before_it_is_read_whole() {
         shop.host.stop().await;
     });
 }
+
+#[test]
+fn a_filter_no_index_serves_pages_through_every_delivery_once_a_bounded_stretch_at_a_time() {
+    use hookhost::store::{Arrival, DeliveryFilter, LIST_SCAN, NewDelivery, WriteBatch};
+    block_on_within(Duration::from_secs(180), async {
+        let host = TestHost::start_with(hookhost::config::Config {
+            workers: 0,
+            ..TestHost::config()
+        })
+        .await;
+        let tenant = host.tenant("acme").await;
+        let total = 2 * LIST_SCAN as usize + 5_000;
+        let rare = [100, LIST_SCAN as usize + 7, total - 3];
+        let now = Timestamp::now().as_ms() - total as i64;
+        let mut batch = Vec::new();
+        for i in 0..total {
+            let endpoint = if rare.contains(&i) { "rare" } else { "busy" };
+            batch.push(NewDelivery {
+                id: DeliveryId::from_string(format!("dlv_{:012x}{:020x}", now + i as i64, i)),
+                tenant: tenant.clone(),
+                endpoint: endpoint.parse().unwrap(),
+                event_id: Some(format!("evt_{i}")),
+                provider: hookhost::domain::Provider::None,
+                event_type: None,
+                headers: Vec::new(),
+                body: Default::default(),
+                received_at: Timestamp::from_ms(now + i as i64),
+                plugin: "noop".parse().unwrap(),
+                plugin_version: 1,
+                lease_ms: 10_000,
+                arrival: Arrival::Filtered,
+            });
+            if batch.len() == 5_000 {
+                let write = WriteBatch {
+                    ingests: std::mem::take(&mut batch),
+                    ..WriteBatch::default()
+                };
+                let (_, durable) = host.store.write(std::sync::Arc::new(write)).await.unwrap();
+                durable.wait().await.unwrap();
+            }
+        }
+        let mut filter = DeliveryFilter {
+            endpoint: Some("rare".parse().unwrap()),
+            limit: 50,
+            ..DeliveryFilter::default()
+        };
+        let (mut found, mut pages) = (Vec::new(), 0);
+        loop {
+            let page = host.store.list_deliveries(&tenant, &filter).await.unwrap();
+            pages += 1;
+            found.extend(page.deliveries.iter().map(|d| d.event_id.clone().unwrap()));
+            match page.next {
+                Some(next) => filter.before = Some(next),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = rare.iter().rev().map(|i| format!("evt_{i}")).collect();
+        assert_eq!(found, expected, "each once, newest first");
+        assert_eq!(
+            pages,
+            total.div_ceil(LIST_SCAN as usize),
+            "a stretch of LIST_SCAN per page"
+        );
+        host.stop().await;
+    });
+}

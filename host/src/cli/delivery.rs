@@ -63,14 +63,23 @@ struct ListArgs {
     #[command(flatten)]
     tenant: TenantFlag,
     /// Only deliveries in this status.
-    #[arg(long, value_parser = ["pending", "running", "retrying", "succeeded", "dead"])]
+    #[arg(long, value_parser = ["pending", "running", "retrying", "succeeded", "dead", "paused", "waiting", "filtered"])]
     status: Option<String>,
     /// Only deliveries of this endpoint.
     #[arg(long)]
     endpoint: Option<EndpointId>,
+    /// Only deliveries of this event type, exactly.
+    #[arg(long, value_name = "TYPE")]
+    event_type: Option<String>,
+    /// Only the deliveries of this event id, as the sender gave it.
+    #[arg(long, value_name = "ID")]
+    event_id: Option<String>,
     /// Only deliveries received since this time: RFC 3339, or a duration ago such as 30m or 2d.
     #[arg(long, value_name = "TIME", value_parser = since_now)]
     since: Option<String>,
+    /// Only deliveries received before this time: RFC 3339, or a duration ago such as 30m or 2d.
+    #[arg(long, value_name = "TIME", value_parser = since_now)]
+    until: Option<String>,
     /// At most this many deliveries.
     #[arg(long, value_name = "N")]
     limit: Option<u32>,
@@ -165,7 +174,10 @@ impl ListArgs {
                 "endpoint",
                 self.endpoint.as_ref().map(EndpointId::to_string),
             ),
+            ("event_type", self.event_type.clone()),
+            ("event_id", self.event_id.clone()),
             ("since", self.since.clone()),
+            ("until", self.until.clone()),
             ("limit", self.limit.map(|n| n.to_string())),
             ("cursor", self.cursor.clone()),
         ]
@@ -179,7 +191,15 @@ impl ListArgs {
         let mut command = format!("hookhost delivery list --tenant {}", self.tenant.tenant);
         for (key, value) in self.query() {
             if key != "cursor" {
-                command.push_str(&format!(" --{key} {value}"));
+                let plain = value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:/@".contains(&b));
+                let value = if plain {
+                    value
+                } else {
+                    format!("'{}'", value.replace('\'', r"'\''"))
+                };
+                command.push_str(&format!(" --{} {value}", key.replace('_', "-")));
             }
         }
         command.push_str(&format!(" --cursor {cursor}"));
@@ -383,13 +403,16 @@ mod tests {
             },
             status: Some("dead".into()),
             endpoint: None,
+            event_type: Some("invoice.paid".into()),
+            event_id: Some("it's 1".into()),
             since: None,
+            until: None,
             limit: Some(50),
             cursor: Some("old".into()),
         };
         assert_eq!(
             args.next_page("c2"),
-            "hookhost delivery list --tenant acme --status dead --limit 50 --cursor c2"
+            r"hookhost delivery list --tenant acme --status dead --event-type invoice.paid --event-id 'it'\''s 1' --limit 50 --cursor c2"
         );
     }
 
