@@ -57,7 +57,7 @@ fn main() {
             "PostgreSQL",
             postgres,
             total,
-            Backend::Postgres(schema.options()),
+            Backend::Postgres(Box::new(schema.options())),
         )
         .await;
         schema.drop().await;
@@ -68,7 +68,7 @@ fn main() {
 /// settle what was stored.
 enum Backend {
     Sqlite(std::path::PathBuf),
-    Postgres(sqlx::postgres::PgConnectOptions),
+    Postgres(Box<sqlx::postgres::PgConnectOptions>),
 }
 
 async fn bench(name: &str, store: Arc<dyn Store>, total: usize, backend: Backend) {

@@ -479,27 +479,83 @@ fn what_a_tenant_sends_and_logs_reaches_its_pages_as_text_never_as_markup() {
 }
 
 #[test]
-fn signing_in_again_and_again_keeps_a_bounded_number_of_sessions_per_key() {
+fn sign_ins_are_rate_limited_per_address_and_sessions_per_tenant_are_bounded() {
+    use hookhost::store::{MAX_SESSIONS_PER_KEY, NewSession};
     block_on_within(Duration::from_secs(120), async {
         let shop = shop().await;
         let base = shop.host.url("");
-        let first = sign_in(&base, &shop.acme_key).await;
-        assert_eq!(first.get("/ui/t/acme").await.status, 200);
-        let mut later = Vec::new();
-        for _ in 0..hookhost::store::MAX_SESSIONS_PER_KEY {
-            later.push(sign_in(&base, &shop.acme_key).await);
+        // Guessing: a few tries, then 429 for a while, right or wrong.
+        let mut statuses = Vec::new();
+        for _ in 0..12 {
+            let answer = dashboard::client()
+                .post(format!("{base}/ui/login"))
+                .form(&[("token", "hh_key_guess")])
+                .send()
+                .await
+                .unwrap();
+            statuses.push(answer.status().as_u16());
+        }
+        assert_eq!(statuses[..10], [401; 10]);
+        assert_eq!(statuses[10..], [429; 2]);
+        let right = dashboard::client()
+            .post(format!("{base}/ui/login"))
+            .form(&[("token", shop.acme_key.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(right.status(), 429);
+        assert!(right.headers().get("set-cookie").is_none());
+
+        // However often a tenant signs in, it keeps the newest sessions only.
+        let store = &shop.host.store;
+        let acme = TenantId::new("acme").unwrap();
+        let now = Timestamp::now();
+        let session = |n: i64| NewSession {
+            id_hash: format!("session-{n}"),
+            tenant: Some(acme.clone()),
+            key_hash: "k".into(),
+            csrf: "c".into(),
+            created_at: Timestamp::from_ms(now.as_ms() + n),
+            expires_at: now.after(Duration::from_secs(3600)),
+        };
+        let sessions = MAX_SESSIONS_PER_KEY + 5;
+        for n in 0..sessions {
+            store.create_session(&session(n)).await.unwrap();
+        }
+        let mut kept = Vec::new();
+        for n in 0..sessions {
+            if store
+                .session(&format!("session-{n}"), now)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                kept.push(n);
+            }
         }
         assert_eq!(
-            first.get("/ui/t/acme").await.status,
-            303,
-            "the oldest session ended"
+            kept,
+            (5..sessions).collect::<Vec<_>>(),
+            "the newest {MAX_SESSIONS_PER_KEY}"
         );
-        for session in &later {
-            assert_eq!(session.get("/ui/t/acme").await.status, 200);
-        }
-        // Another key's sessions are its own.
-        let globex = sign_in(&base, &shop.globex_key).await;
-        assert_eq!(globex.get("/ui/t/globex").await.status, 200);
+        // Rotating the key ends them all.
+        let (status, _) = shop
+            .host
+            .call(
+                "POST",
+                "/v1/tenants/acme/api-key",
+                Some(OPERATOR_TOKEN),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            store
+                .session(&format!("session-{}", sessions - 1), now)
+                .await
+                .unwrap()
+                .is_none()
+        );
         shop.host.stop().await;
     });
 }

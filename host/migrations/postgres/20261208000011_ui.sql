@@ -1,14 +1,15 @@
 -- Dashboard sessions: a random cookie, stored as its SHA-256, bound to the
 -- credential it signed in with (a rotated key or operator token ends it).
+-- `tenant` is the tenant signed in, or '' for the operator.
 CREATE TABLE ui_sessions (
     id_hash    TEXT    PRIMARY KEY,
-    tenant     TEXT,             -- NULL for the operator
+    tenant     TEXT    NOT NULL,
     key_hash   TEXT    NOT NULL,
     csrf       TEXT    NOT NULL,
     created_at BIGINT  NOT NULL,
     expires_at BIGINT  NOT NULL
 );
-CREATE INDEX ui_sessions_key ON ui_sessions (key_hash, created_at);
+CREATE INDEX ui_sessions_tenant ON ui_sessions (tenant, created_at);
 CREATE INDEX ui_sessions_expiry ON ui_sessions (expires_at);
 
 -- The delivery list's usual questions, each a short index walk however many

@@ -39,7 +39,7 @@ pub struct ListQuery {
     pub event_id: Option<String>,
     /// Only deliveries received at or after this RFC 3339 time.
     pub since: Option<String>,
-    /// Only deliveries received before this RFC 3339 time.
+    /// Only deliveries received at or before this RFC 3339 time.
     pub until: Option<String>,
     /// Page size, 1 to 1000 (default 50).
     pub limit: Option<u32>,

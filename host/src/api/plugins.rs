@@ -47,6 +47,11 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<PluginVersionView>), ApiError> {
     let tenant = tenant_of(&state, &caller, &tenant).await?;
     let name = plugin_name(&name)?;
+    if wasm.len() > MAX_COMPONENT_BYTES {
+        return Err(ApiError::TooLarge(format!(
+            "a component may be at most {MAX_COMPONENT_BYTES} bytes"
+        )));
+    }
     // Checked before compiling too, which costs far more than the check.
     let max_bytes = state.policies.get(&tenant).await?.max_plugin_bytes;
     let stored = state.store.plugin_bytes(&tenant).await?;

@@ -77,7 +77,7 @@ struct ListArgs {
     /// Only deliveries received since this time: RFC 3339, or a duration ago such as 30m or 2d.
     #[arg(long, value_name = "TIME", value_parser = since_now)]
     since: Option<String>,
-    /// Only deliveries received before this time: RFC 3339, or a duration ago such as 30m or 2d.
+    /// Only deliveries received at or before this time: RFC 3339, or a duration ago such as 30m or 2d.
     #[arg(long, value_name = "TIME", value_parser = since_now)]
     until: Option<String>,
     /// At most this many deliveries.

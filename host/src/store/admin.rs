@@ -147,11 +147,19 @@ macro_rules! admin_store {
                 id: &$crate::ids::TenantId,
                 api_key_hash: &str,
             ) -> Result<bool, $crate::store::StoreError> {
+                let mut writer = self.admin_writer().await?;
+                let mut tx = sqlx::Connection::begin_with(&mut *writer, $begin).await?;
                 let done = sqlx::query("UPDATE tenants SET api_key_hash = $1 WHERE id = $2")
                     .bind(api_key_hash)
                     .bind(id.as_str())
-                    .execute(&mut *self.admin_writer().await?)
+                    .execute(&mut *tx)
                     .await?;
+                // The old key's dashboard sessions end with it.
+                sqlx::query("DELETE FROM ui_sessions WHERE tenant = $1")
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -855,7 +863,7 @@ macro_rules! admin_store {
                     q.push(" AND received_at >= ").push_bind(since);
                 }
                 if let Some(until) = filter.until {
-                    q.push(" AND received_at < ").push_bind(until);
+                    q.push(" AND received_at <= ").push_bind(until);
                 }
                 if let Some(f) = floor.max(stop.clone()) {
                     q.push(" AND id >= ").push_bind(f);

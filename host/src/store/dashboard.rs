@@ -12,8 +12,9 @@ use super::{DeliveryStatus, StoreError};
 use crate::domain::Timestamp;
 use crate::ids::{EndpointId, TenantId};
 
-/// Most sessions one credential keeps; signing in beyond this ends its
-/// oldest, so a key cannot fill the table however often it signs in.
+/// Most sessions one tenant (or the operator) keeps; signing in beyond this
+/// ends the oldest, so no key, nor a tenant rotating its key, can fill the
+/// table however often it signs in.
 pub const MAX_SESSIONS_PER_KEY: i64 = 16;
 
 /// Most deliveries one traffic window reads.
@@ -83,7 +84,7 @@ pub struct Traffic {
 /// The dashboard's half of the store.
 #[async_trait::async_trait]
 pub trait DashboardStore: Send + Sync + 'static {
-    /// Stores a session, ending the credential's oldest ones beyond
+    /// Stores a session, ending the tenant's (or the operator's) oldest ones beyond
     /// [`MAX_SESSIONS_PER_KEY`] and every expired one.
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
 
@@ -161,12 +162,13 @@ macro_rules! dashboard_store {
                     .bind(session.created_at)
                     .execute(&mut *tx)
                     .await?;
+                let tenant = session.tenant.as_ref().map_or("", $crate::ids::TenantId::as_str);
                 sqlx::query(
-                    "DELETE FROM ui_sessions WHERE key_hash = $1 AND created_at <=
-                       (SELECT created_at FROM ui_sessions WHERE key_hash = $1
+                    "DELETE FROM ui_sessions WHERE tenant = $1 AND created_at <=
+                       (SELECT created_at FROM ui_sessions WHERE tenant = $1
                         ORDER BY created_at DESC LIMIT 1 OFFSET $2)",
                 )
-                .bind(&session.key_hash)
+                .bind(tenant)
                 .bind($crate::store::MAX_SESSIONS_PER_KEY - 1)
                 .execute(&mut *tx)
                 .await?;
@@ -175,7 +177,7 @@ macro_rules! dashboard_store {
                      VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&session.id_hash)
-                .bind(session.tenant.as_ref().map($crate::ids::TenantId::as_str))
+                .bind(tenant)
                 .bind(&session.key_hash)
                 .bind(&session.csrf)
                 .bind(session.created_at)
@@ -191,7 +193,7 @@ macro_rules! dashboard_store {
                 id_hash: &str,
                 now: $crate::domain::Timestamp,
             ) -> Result<Option<$crate::store::Session>, $crate::store::StoreError> {
-                let row: Option<(Option<String>, String, String)> = sqlx::query_as(
+                let row: Option<(String, String, String)> = sqlx::query_as(
                     "SELECT tenant, key_hash, csrf FROM ui_sessions
                      WHERE id_hash = $1 AND expires_at > $2",
                 )
@@ -201,8 +203,8 @@ macro_rules! dashboard_store {
                 .await?;
                 row.map(|(tenant, key_hash, csrf)| {
                     Ok($crate::store::Session {
-                        tenant: tenant
-                            .map($crate::ids::TenantId::new)
+                        tenant: (!tenant.is_empty())
+                            .then(|| $crate::ids::TenantId::new(tenant))
                             .transpose()
                             .map_err($crate::store::rows::corrupt)?,
                         key_hash,

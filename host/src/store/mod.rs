@@ -258,7 +258,7 @@ pub struct DeliveryFilter {
     pub event_id: Option<String>,
     /// Only those received at or after this time.
     pub since: Option<Timestamp>,
-    /// Only those received before this time.
+    /// Only those received at or before this time (as a bulk replay's `until`).
     pub until: Option<Timestamp>,
     /// Only those older than this one (the cursor of the previous page).
     pub before: Option<DeliveryId>,

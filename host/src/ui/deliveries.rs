@@ -112,6 +112,11 @@ impl Filter {
         if some(&self.event_id).is_some() {
             return Some("An event id search is replayed from the delivery's own page.");
         }
+        if self.event_type.contains('*') {
+            return Some(
+                "The list matches event types exactly, and a bulk replay reads * as a wildcard: type an exact event type.",
+            );
+        }
         match DeliveryStatus::parse(self.status.trim()) {
             None if self.status.trim().is_empty() => None,
             Some(DeliveryStatus::Succeeded | DeliveryStatus::Dead | DeliveryStatus::Filtered) => {
@@ -403,19 +408,64 @@ pub(super) async fn show(
     .into_response())
 }
 
-/// The body pretty-printed when it is JSON, as text when it is text.
+/// Most attempts a delivery's page shows, newest first: replays add
+/// attempts without end.
+const SHOWN_ATTEMPTS: usize = 20;
+
+/// Most of a body a page shows. A sender chooses the body, up to its
+/// endpoint's limit, and pretty-printing deeply nested JSON multiplies its
+/// size by its depth: what is shown is bounded whatever was sent.
+const SHOWN_BODY_BYTES: usize = 256 * 1024;
+
+/// A writer that refuses to hold more than [`SHOWN_BODY_BYTES`].
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + bytes.len() > SHOWN_BODY_BYTES {
+            return Err(std::io::ErrorKind::OutOfMemory.into());
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The body pretty-printed when it is JSON and that fits the bound, else
+/// as it came, cut to the bound.
 fn body_view(d: &DeliveryView) -> Markup {
     let Some(body) = &d.body else {
         return html! { p.hint { "Pruned by retention." } };
     };
-    if d.body_encoding.as_deref() == Some("base64") {
-        return html! { p.hint { "Binary body, base64:" } pre.body { (body) } };
+    let binary = d.body_encoding.as_deref() == Some("base64");
+    let pretty = (!binary && body.len() <= SHOWN_BODY_BYTES)
+        .then(|| serde_json::from_str::<serde_json::Value>(body).ok())
+        .flatten()
+        .and_then(|v| {
+            let mut out = Bounded(Vec::new());
+            serde_json::to_writer_pretty(&mut out, &v).ok()?;
+            String::from_utf8(out.0).ok()
+        });
+    let (shown, cut) = match pretty {
+        Some(pretty) => (pretty, false),
+        None => {
+            let mut end = body.len().min(SHOWN_BODY_BYTES);
+            while !body.is_char_boundary(end) {
+                end -= 1;
+            }
+            (body[..end].to_owned(), end < body.len())
+        }
+    };
+    html! {
+        @if binary { p.hint { "Binary body, base64:" } }
+        pre.body tabindex="0" { (shown) }
+        @if cut {
+            p.hint { "The first " (page::bytes(SHOWN_BODY_BYTES as u64)) " of " (page::bytes(body.len() as u64)) "; the API's delivery answer has it whole." }
+        }
     }
-    let shown = serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| body.clone());
-    html! { pre.body tabindex="0" { (shown) } }
 }
 
 /// The status and the attempts: fetched again every few seconds while the
@@ -442,9 +492,12 @@ fn live_part(tenant: &crate::ids::TenantId, here: &str, d: &DeliveryView) -> Mar
                 p.hint { "No attempt yet." }
             }
             ol.timeline {
-                @for a in d.attempts.iter().rev() {
+                @for a in d.attempts.iter().rev().take(SHOWN_ATTEMPTS) {
                     (attempt(a))
                 }
+            }
+            @if d.attempts.len() > SHOWN_ATTEMPTS {
+                p.hint { "The " (SHOWN_ATTEMPTS) " latest of " (d.attempts.len()) " attempts; the API's delivery answer has every one." }
             }
         }
     }

@@ -291,7 +291,7 @@ async fn form_page(
                         select #plugin_version name="plugin_version" {
                             option value="" { "latest" }
                             @for v in &versions {
-                                option value=(v.version) selected[v.plugin.as_str() == plugin && v.version.to_string() == version] { (v.plugin) " v" (v.version) }
+                                option value={(v.plugin) "@" (v.version)} selected[v.plugin.as_str() == plugin && v.version.to_string() == version] { (v.plugin) " v" (v.version) }
                             }
                         }
                         (field_errors(errors, "plugin_version"))
@@ -414,6 +414,7 @@ fn request_of(
     };
     let mut private = false;
     let mut rate = Map::new();
+    let mut version: Option<String> = None;
     for (name, value) in form {
         match name.as_str() {
             "provider" | "plugin" => set(&mut spec, name, Value::String(value.trim().to_owned())),
@@ -424,8 +425,8 @@ fn request_of(
                     Value::Array(vec![Value::String(value.trim().to_owned())]),
                 );
             }
+            "plugin_version" => version = Some(value.trim().to_owned()),
             "tolerance_s"
-            | "plugin_version"
             | "limits.timeout_ms"
             | "limits.memory_mb"
             | "limits.max_http_calls"
@@ -462,6 +463,29 @@ fn request_of(
         }
     }
     set(&mut spec, "allow_private_network", Value::Bool(private));
+    // A version is offered as `plugin@n`: one of another plugin than the
+    // one chosen is a mistake to name, not a number to bind.
+    if let Some(version) = version {
+        let chosen = spec
+            .get("plugin")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let value = match version.split_once('@') {
+            None if version.is_empty() => Value::Null,
+            Some((plugin, n)) if plugin == chosen => scalar(n),
+            Some((plugin, n)) => {
+                let message = format!(
+                    "v{n} is a version of {plugin}, not of {chosen}; choose one of {chosen}'s, or latest"
+                );
+                return (
+                    Value::Object(spec),
+                    Err(FieldError::new("plugin_version", message)),
+                );
+            }
+            None => scalar(&version),
+        };
+        set(&mut spec, "plugin_version", value);
+    }
     let rate = if rate.contains_key("rate") || rate.contains_key("burst") {
         Value::Object(rate)
     } else {
@@ -663,6 +687,7 @@ mod tests {
                 ("rate_limit.rate", "10"),
                 ("rate_limit.period", "minute"),
                 ("plugin_version", ""),
+                ("plugin", "p"),
             ]),
         );
         let request = request.expect("reads");
@@ -675,6 +700,19 @@ mod tests {
             vec!["whsec_x".to_owned()],
             "kept unless replaced"
         );
+    }
+
+    #[test]
+    fn a_version_of_another_plugin_than_the_one_chosen_is_named() {
+        let stored =
+            serde_json::json!({"provider": "stripe", "secrets": ["whsec_x"], "plugin": "p"});
+        let (_, request) = request_of(
+            stored.clone(),
+            &form(&[("plugin", "q"), ("plugin_version", "p@3")]),
+        );
+        assert_eq!(request.expect_err("refused").field, "plugin_version");
+        let (_, request) = request_of(stored, &form(&[("plugin", "q"), ("plugin_version", "q@3")]));
+        assert_eq!(request.expect("reads").plugin_version, Some(3));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct UiState {
     pub secure_cookies: bool,
     /// Recent traffic per tenant, computed at most once a few seconds.
     overview: Arc<overview::Cache>,
+    /// Sign-in attempts per client address.
+    sign_ins: Arc<session::SignIns>,
 }
 
 impl UiState {
@@ -54,6 +56,7 @@ impl UiState {
             api,
             secure_cookies,
             overview: Arc::default(),
+            sign_ins: Arc::default(),
         }
     }
 }
@@ -100,6 +103,8 @@ impl IntoResponse for UiError {
                         .map(|e| format!("{}: {}", e.field, e.message))
                         .collect::<Vec<_>>()
                         .join("; "),
+                    // What the API would say: nothing of the database's own words.
+                    ApiError::Store(store) => crate::problem::Problem::from(store).detail,
                     other => other.to_string(),
                 };
                 let status = e.into_response().status();
@@ -155,7 +160,12 @@ pub fn router(state: UiState) -> Router {
     Router::new()
         .route("/ui", get(home))
         .route("/ui/", get(home))
-        .route("/ui/login", get(session::login_page).post(session::login))
+        .route(
+            "/ui/login",
+            get(session::login_page)
+                .post(session::login)
+                .layer(DefaultBodyLimit::max(8 * 1024)),
+        )
         .route("/ui/logout", post(session::logout))
         .route("/ui/assets/{name}", get(assets::asset))
         .route("/ui/tenants", get(tenants::list))

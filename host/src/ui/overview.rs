@@ -35,11 +35,25 @@ struct Snapshot {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Snapshot>>>>;
 
+/// How many tenants' figures are computed at once on a host, whatever
+/// the number of tenants looking: the reads are bounded, and so is the
+/// share of the database's readers they take.
+const COMPUTING: usize = 2;
+
 /// Each tenant's latest snapshot, behind a lock per tenant so that
 /// concurrent looks wait for one read instead of making their own.
-#[derive(Default)]
 pub struct Cache {
     slots: Mutex<HashMap<TenantId, Slot>>,
+    computing: tokio::sync::Semaphore,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self {
+            slots: Mutex::default(),
+            computing: tokio::sync::Semaphore::new(COMPUTING),
+        }
+    }
 }
 
 impl Cache {
@@ -55,6 +69,11 @@ impl Cache {
         if let Some(snapshot) = held.as_ref().filter(|s| s.at.elapsed() < FRESH) {
             return Ok(snapshot.clone());
         }
+        let _turn = self
+            .computing
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let store = &state.api.store;
         let now = Timestamp::now();
         let snapshot = Arc::new(Snapshot {

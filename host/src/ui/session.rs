@@ -27,6 +27,56 @@ const COOKIE_NAME: &str = "hookhost_session";
 /// How long a session lasts, whatever is done with it.
 const SESSION_S: u64 = 12 * 3600;
 
+/// Longest credential a sign-in reads: keys and tokens are far shorter.
+const MAX_TOKEN_BYTES: usize = 256;
+
+/// Sign-in attempts per client address (an IPv6 /64 counts as one): this
+/// many at once, then one more each [`SIGN_IN_REFILL`]. Sign-in is the one
+/// form the internet reaches, and the operator token is a credential it
+/// accepts.
+const SIGN_IN_BURST: u32 = 10;
+const SIGN_IN_REFILL: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// Beyond this many addresses, those whose bucket is full again are forgotten.
+const MAX_TRACKED: usize = 10_000;
+
+type Limiter = governor::RateLimiter<
+    std::net::IpAddr,
+    governor::state::keyed::HashMapStateStore<std::net::IpAddr>,
+    governor::clock::DefaultClock,
+>;
+
+/// Each client address's sign-in attempts.
+pub struct SignIns(Limiter);
+
+impl Default for SignIns {
+    fn default() -> Self {
+        let quota = governor::Quota::with_period(SIGN_IN_REFILL)
+            .expect("a period")
+            .allow_burst(std::num::NonZeroU32::new(SIGN_IN_BURST).expect("not zero"));
+        Self(governor::RateLimiter::hashmap(quota))
+    }
+}
+
+impl SignIns {
+    /// Whether `peer` may try once more now.
+    fn allow(&self, peer: std::net::IpAddr) -> bool {
+        let key = match peer {
+            std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+                let mut octets = v6.octets();
+                octets[8..].fill(0);
+                std::net::IpAddr::from(octets)
+            }
+            std::net::IpAddr::V6(v6) => std::net::IpAddr::V4(v6.to_ipv4_mapped().expect("mapped")),
+            v4 => v4,
+        };
+        if self.0.len() > MAX_TRACKED {
+            self.0.retain_recent();
+        }
+        self.0.check_key(&key).is_ok()
+    }
+}
+
 /// Who is looking, and the token their forms carry.
 #[derive(Debug, Clone)]
 pub struct Viewer {
@@ -159,20 +209,26 @@ pub(super) struct SignIn {
 /// a browser names the page's origin, which must be this host. SameSite
 /// keeps the session cookie off other sites' requests; this covers the
 /// sign-in form, which has no session yet.
-pub(super) fn same_origin(headers: &HeaderMap) -> bool {
+/// The host is the `Host` header over HTTP/1.1, and the request's
+/// authority over HTTP/2, where browsers send no `Host`.
+pub(super) fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
     if headers
         .get("sec-fetch-site")
         .is_some_and(|v| v != "same-origin" && v != "none")
     {
         return false;
     }
-    match (headers.get(ORIGIN), headers.get(HOST)) {
+    let host = headers
+        .get(HOST)
+        .map(HeaderValue::as_bytes)
+        .or_else(|| uri.authority().map(|a| a.as_str().as_bytes()));
+    match (headers.get(ORIGIN), host) {
         (None, _) => true,
         (Some(origin), Some(host)) => origin
             .to_str()
             .ok()
             .and_then(|o| o.split_once("://"))
-            .is_some_and(|(_, authority)| authority.as_bytes() == host.as_bytes()),
+            .is_some_and(|(_, authority)| authority.as_bytes() == host),
         (Some(_), None) => false,
     }
 }
@@ -180,17 +236,32 @@ pub(super) fn same_origin(headers: &HeaderMap) -> bool {
 /// Signs in: a known credential opens a session and goes on to `next`.
 pub(super) async fn login(
     State(state): State<UiState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     axum::extract::Form(form): axum::extract::Form<SignIn>,
 ) -> Result<Response, UiError> {
     let next = safe_next(form.next.as_deref()).to_owned();
-    if !same_origin(&headers) {
+    if !same_origin(&headers, &uri) {
         return Err(UiError::Csrf);
+    }
+    if !state.sign_ins.allow(peer.ip()) {
+        let mut page = login_form(
+            &next,
+            Some("Too many sign-in attempts from your address; wait a minute and try again."),
+        )
+        .into_response();
+        *page.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+        page.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from(SIGN_IN_REFILL.as_secs()),
+        );
+        return Ok(page);
     }
     let token = form.token.trim();
     let key_hash = hash_key(token);
     let api = &state.api;
-    let tenant = if token.is_empty() {
+    let tenant = if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
         None
     } else if key_hash == *api.operator_hash {
         Some(None)
@@ -295,23 +366,49 @@ mod tests {
             }
             h
         };
-        assert!(same_origin(&headers(&[
-            ("host", "hooks.example:8080"),
-            ("origin", "https://hooks.example:8080")
-        ])));
-        assert!(same_origin(&headers(&[("host", "hooks.example")])));
-        assert!(!same_origin(&headers(&[
-            ("host", "hooks.example"),
-            ("origin", "https://evil.example")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "hooks.example"),
-            ("sec-fetch-site", "cross-site")
-        ])));
-        assert!(!same_origin(&headers(&[(
-            "origin",
-            "https://hooks.example"
-        )])));
+        let path: axum::http::Uri = "/ui/login".parse().unwrap();
+        let h2: axum::http::Uri = "https://hooks.example/ui/login".parse().unwrap();
+        let from = |pairs: &[(&'static str, &'static str)], uri| same_origin(&headers(pairs), uri);
+        assert!(from(
+            &[
+                ("host", "hooks.example:8080"),
+                ("origin", "https://hooks.example:8080")
+            ],
+            &path
+        ));
+        assert!(from(&[("host", "hooks.example")], &path));
+        assert!(!from(
+            &[
+                ("host", "hooks.example"),
+                ("origin", "https://evil.example")
+            ],
+            &path
+        ));
+        assert!(!from(
+            &[("host", "hooks.example"), ("sec-fetch-site", "cross-site")],
+            &path
+        ));
+        assert!(!from(&[("origin", "https://hooks.example")], &path));
+        assert!(
+            from(&[("origin", "https://hooks.example")], &h2),
+            "HTTP/2 names its authority"
+        );
+    }
+
+    #[test]
+    fn an_address_gets_a_few_sign_ins_at_once_and_a_v6_network_counts_as_one() {
+        let limits = SignIns::default();
+        let one: std::net::IpAddr = "2001:db8::1".parse().unwrap();
+        let neighbour: std::net::IpAddr = "2001:db8::2".parse().unwrap();
+        for _ in 0..SIGN_IN_BURST {
+            assert!(limits.allow(one));
+        }
+        assert!(!limits.allow(neighbour), "the same /64");
+        assert!(
+            limits.allow("2001:db8:0:1::1".parse().unwrap()),
+            "another /64"
+        );
+        assert!(limits.allow("192.0.2.1".parse().unwrap()));
     }
 
     #[test]
