@@ -833,13 +833,14 @@ macro_rules! admin_store {
                         .push_bind(i64::from(LIST_SCAN) - 1);
                     q.build_query_scalar().fetch_optional(self.admin_reader()).await?
                 };
-                let mut q = sqlx::QueryBuilder::new(concat!(
+                // The page is chosen first and joined with its payloads
+                // after: a join over the whole range could walk the
+                // payloads from the newest down to a deep cursor.
+                let mut q = sqlx::QueryBuilder::new(
                     "SELECT id, tenant, endpoint, event_id, provider, event_type, status, attempts,
                             plugin, plugin_version, received_at, due_at, finished_at, last_error, headers
-                     FROM deliveries ",
-                    $payload_join,
-                    " WHERE tenant = "
-                ));
+                     FROM (SELECT * FROM deliveries WHERE tenant = ",
+                );
                 q.push_bind(tenant.as_str());
                 if let Some(status) = filter.status {
                     q.push(" AND status = ").push_bind(status.as_str());
@@ -871,7 +872,9 @@ macro_rules! admin_store {
                 if let Some(c) = ceiling {
                     q.push(" AND id < ").push_bind(c);
                 }
-                q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit));
+                q.push(" ORDER BY id DESC LIMIT ")
+                    .push_bind(i64::from(filter.limit))
+                    .push(concat!(") AS deliveries ", $payload_join, " ORDER BY id DESC"));
                 let rows = q.build().fetch_all(self.admin_reader()).await?;
                 let deliveries = rows
                     .iter()
