@@ -12,8 +12,7 @@ use super::session::Viewer;
 use super::{UiError, UiState, scope};
 use crate::api::json::{Body, Params};
 use crate::api::views::{
-    AttemptView, BulkReplayRequest, DeliveryList, DeliverySummary, DeliveryView, ReplayJobView,
-    ReplayRequest,
+    AttemptView, BulkReplayRequest, DeliveryList, DeliveryView, ReplayJobView, ReplayRequest,
 };
 use crate::api::{self, ApiError};
 use crate::ids::DeliveryId;
@@ -161,7 +160,7 @@ pub(super) async fn list(
     let live = filter.cursor.is_empty() && errors.is_empty();
     let rows = rows(
         &base,
-        &deliveries.deliveries,
+        &deliveries,
         live.then(|| format!("{base}?{query}&fragment=rows")),
     );
     if filter.fragment == "rows" {
@@ -289,11 +288,18 @@ pub(super) async fn list(
 }
 
 /// The table's body; `live` makes the page fetch it again every few seconds.
-fn rows(base: &str, deliveries: &[DeliverySummary], live: Option<String>) -> Markup {
+fn rows(base: &str, list: &DeliveryList, live: Option<String>) -> Markup {
+    let deliveries = &list.deliveries;
     html! {
         tbody #rows aria-live=[live.as_ref().map(|_| "polite")] data-refresh=[live] {
             @if deliveries.is_empty() {
-                tr { td colspan="8" .empty { "No deliveries match." } }
+                tr { td colspan="8" .empty {
+                    @if list.next_cursor.is_some() {
+                        "None among the " (crate::store::LIST_SCAN) " deliveries looked through here; “Older →” looks further back."
+                    } @else {
+                        "No deliveries match."
+                    }
+                } }
             }
             @for d in deliveries {
                 tr {
