@@ -67,8 +67,14 @@ try {
     await first.waitFor(WAIT);
     await assert.doesNotReject(first.getByRole("heading", { name: setup.endpoint }).waitFor(WAIT));
     await first.getByText(/failing: 1 in the last hour/).waitFor(WAIT);
-    const dead = await first.locator("section.window").first().locator("tr", { hasText: "dead" }).textContent();
-    assert.match(dead, /dead\s*1/);
+    for (const window of [0, 1]) {
+      const totals = first.locator("section.window").nth(window);
+      assert.match(await totals.locator("tr", { hasText: "dead" }).textContent(), /dead\s*1/, "the hour's and the day's");
+      assert.match(await totals.locator("tr", { hasText: "received" }).textContent(), /received\s*1/);
+    }
+    const audit = page.locator("article.card.endpoint").nth(1).locator("section.window").nth(1);
+    assert.match(await audit.locator("tr", { hasText: "succeeded" }).textContent(), /succeeded\s*[3-9]/);
+    assert.match(await audit.locator("tr", { hasText: "p50" }).textContent(), /≤/, "a latency for what succeeded");
     assert.ok((await first.locator("svg.chart rect").count()) > 0, "the chart has bars");
     await page.screenshot({ path: join(setup.screenshots, "overview.png"), fullPage: true });
   });

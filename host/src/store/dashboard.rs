@@ -3,10 +3,12 @@
 //! both backends, as `admin.rs` is.
 //!
 //! Traffic is counted from the deliveries themselves, not from counters kept
-//! on the hot path: a window's deliveries are found through the (tenant, id)
-//! index, since ids begin with their creation time, and at most
-//! [`TRAFFIC_SCAN`] of them are read, newest first, so however busy a tenant
-//! is, one look at its overview costs a bounded read.
+//! on the hot path: the last day's deliveries are found through the
+//! (tenant, id) index, since ids begin with their creation time, and at most
+//! [`TRAFFIC_SCAN`] of them are read, newest first, once for the counts of
+//! both windows (the day by hour, its last hour by minute) and once for
+//! their latency, so however busy a tenant is, one look at its overview
+//! costs a bounded read.
 
 use super::{DeliveryStatus, StoreError};
 use crate::domain::Timestamp;
@@ -17,7 +19,7 @@ use crate::ids::{EndpointId, TenantId};
 /// table however often it signs in.
 pub const MAX_SESSIONS_PER_KEY: i64 = 16;
 
-/// Most deliveries one traffic window reads.
+/// Most deliveries one traffic read takes, newest first.
 pub const TRAFFIC_SCAN: i64 = 100_000;
 
 /// Upper bounds of the end-to-end latency buckets, in ms; the last bucket
@@ -55,27 +57,43 @@ pub struct Session {
     pub csrf: String,
 }
 
-/// Deliveries of one endpoint received in one time bucket, by their status now.
+/// Deliveries of one endpoint received in one minute of the last hour, or
+/// one hour of the day before it, by their status now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrafficCount {
     /// The endpoint.
     pub endpoint: EndpointId,
-    /// The bucket: 0 is the window's start.
-    pub bucket: u32,
+    /// The hour of the day: 0 is the day's first.
+    pub hour: u32,
+    /// The minute of the last hour, for those received in it.
+    pub minute: Option<u32>,
     /// Their status now.
     pub status: DeliveryStatus,
     /// How many.
     pub count: u64,
 }
 
-/// A window's traffic.
+/// The succeeded deliveries of one endpoint in one latency bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencyCount {
+    /// The endpoint.
+    pub endpoint: EndpointId,
+    /// The bucket, an index of [`LATENCY_BOUNDS_MS`] (or past its end).
+    pub bucket: usize,
+    /// Whether they were received in the last hour.
+    pub last_hour: bool,
+    /// How many.
+    pub count: u64,
+}
+
+/// The last day's traffic.
 #[derive(Debug, Clone, Default)]
 pub struct Traffic {
-    /// Counts per endpoint, bucket and status.
+    /// Counts per endpoint, hour, minute and status.
     pub counts: Vec<TrafficCount>,
-    /// Succeeded deliveries per endpoint and [`LATENCY_BOUNDS_MS`] bucket.
-    pub latency: Vec<(EndpointId, usize, u64)>,
-    /// Where the read stopped when the window held more than
+    /// Succeeded deliveries per endpoint and latency bucket.
+    pub latency: Vec<LatencyCount>,
+    /// Where the read stopped when the day held more than
     /// [`TRAFFIC_SCAN`] deliveries: the counts cover only those received
     /// since then.
     pub cut_at: Option<Timestamp>,
@@ -94,13 +112,13 @@ pub trait DashboardStore: Send + Sync + 'static {
     /// Ends a session.
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
 
-    /// A tenant's deliveries received since `since`, counted per endpoint,
-    /// `bucket_ms` bucket and status, and their end-to-end latency.
+    /// A tenant's deliveries received since `day`, counted per endpoint,
+    /// hour, minute (from `hour` on) and status, and their end-to-end latency.
     async fn traffic(
         &self,
         tenant: &TenantId,
-        since: Timestamp,
-        bucket_ms: i64,
+        day: Timestamp,
+        hour: Timestamp,
     ) -> Result<Traffic, StoreError>;
 
     /// Each of a tenant's endpoints' unfinished deliveries.
@@ -126,22 +144,26 @@ fn latency_case() -> String {
     case
 }
 
-/// The window's deliveries, newest first and at most [`TRAFFIC_SCAN`]:
-/// binds tenant `$1`, the id floor `$2` and the scan `$3`.
+/// The day's deliveries, newest first and at most [`TRAFFIC_SCAN`]:
+/// binds tenant `$1`, the id floor `$2` and the scan `$3`; `$4` is the
+/// day's start and `$5` the last hour's.
 const RECENT: &str = "(SELECT endpoint, status, received_at, finished_at FROM deliveries
                         WHERE tenant = $1 AND id >= $2 ORDER BY id DESC LIMIT $3) AS recent";
 
 pub(super) fn traffic_sql() -> String {
     format!(
-        "SELECT endpoint, CAST((received_at - $4) / $5 AS BIGINT), status, COUNT(*), MIN(received_at)
-         FROM {RECENT} WHERE received_at >= $4 GROUP BY 1, 2, 3"
+        "SELECT endpoint, CAST((received_at - $4) / 3600000 AS BIGINT),
+                CAST(CASE WHEN received_at >= $5 THEN (received_at - $5) / 60000 END AS BIGINT),
+                status, COUNT(*), MIN(received_at)
+         FROM {RECENT} WHERE received_at >= $4 GROUP BY 1, 2, 3, 4"
     )
 }
 
 pub(super) fn latency_sql() -> String {
     format!(
-        "SELECT endpoint, CAST({} AS BIGINT) AS b, COUNT(*) FROM {RECENT}
-         WHERE status = 'succeeded' AND received_at >= $4 GROUP BY 1, 2",
+        "SELECT endpoint, CAST({} AS BIGINT), CAST(CASE WHEN received_at >= $5 THEN 1 ELSE 0 END AS BIGINT),
+                COUNT(*)
+         FROM {RECENT} WHERE status = 'succeeded' AND received_at >= $4 GROUP BY 1, 2, 3",
         latency_case()
     )
 }
@@ -225,29 +247,31 @@ macro_rules! dashboard_store {
             async fn traffic(
                 &self,
                 tenant: &$crate::ids::TenantId,
-                since: $crate::domain::Timestamp,
-                bucket_ms: i64,
+                day: $crate::domain::Timestamp,
+                hour: $crate::domain::Timestamp,
             ) -> Result<$crate::store::Traffic, $crate::store::StoreError> {
                 use $crate::store::dashboard::{TRAFFIC_SCAN, latency_sql, traffic_sql};
-                let floor = $crate::store::replays::id_floor(since);
-                let rows: Vec<(String, i64, String, i64, i64)> = sqlx::query_as(&traffic_sql())
-                    .bind(tenant.as_str())
-                    .bind(&floor)
-                    .bind(TRAFFIC_SCAN)
-                    .bind(since)
-                    .bind(bucket_ms.max(1))
-                    .fetch_all(self.admin_reader())
-                    .await?;
+                let floor = $crate::store::replays::id_floor(day);
+                let rows: Vec<(String, i64, Option<i64>, String, i64, i64)> =
+                    sqlx::query_as(&traffic_sql())
+                        .bind(tenant.as_str())
+                        .bind(&floor)
+                        .bind(TRAFFIC_SCAN)
+                        .bind(day)
+                        .bind(hour)
+                        .fetch_all(self.admin_reader())
+                        .await?;
                 let mut traffic = $crate::store::Traffic::default();
                 let mut seen = 0i64;
                 let mut oldest = i64::MAX;
-                for (endpoint, bucket, status, count, first) in rows {
+                for (endpoint, hour, minute, status, count, first) in rows {
                     seen += count;
                     oldest = oldest.min(first);
                     traffic.counts.push($crate::store::TrafficCount {
                         endpoint: $crate::ids::EndpointId::new(endpoint)
                             .map_err($crate::store::rows::corrupt)?,
-                        bucket: bucket.clamp(0, i64::from(u32::MAX)) as u32,
+                        hour: hour.clamp(0, 23) as u32,
+                        minute: minute.map(|m| m.clamp(0, 59) as u32),
                         status: $crate::store::DeliveryStatus::parse(&status)
                             .ok_or_else(|| $crate::store::rows::corrupt(format!("status {status:?}")))?,
                         count: count as u64,
@@ -256,19 +280,22 @@ macro_rules! dashboard_store {
                 if seen >= TRAFFIC_SCAN {
                     traffic.cut_at = Some($crate::domain::Timestamp::from_ms(oldest));
                 }
-                let rows: Vec<(String, i64, i64)> = sqlx::query_as(&latency_sql())
+                let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(&latency_sql())
                     .bind(tenant.as_str())
                     .bind(&floor)
                     .bind(TRAFFIC_SCAN)
-                    .bind(since)
+                    .bind(day)
+                    .bind(hour)
                     .fetch_all(self.admin_reader())
                     .await?;
-                for (endpoint, bucket, count) in rows {
-                    traffic.latency.push((
-                        $crate::ids::EndpointId::new(endpoint).map_err($crate::store::rows::corrupt)?,
-                        bucket.clamp(0, $crate::store::LATENCY_BOUNDS_MS.len() as i64) as usize,
-                        count as u64,
-                    ));
+                for (endpoint, bucket, last_hour, count) in rows {
+                    traffic.latency.push($crate::store::LatencyCount {
+                        endpoint: $crate::ids::EndpointId::new(endpoint)
+                            .map_err($crate::store::rows::corrupt)?,
+                        bucket: bucket.clamp(0, $crate::store::LATENCY_BOUNDS_MS.len() as i64) as usize,
+                        last_hour: last_hour == 1,
+                        count: count as u64,
+                    });
                 }
                 Ok(traffic)
             }

@@ -32,8 +32,8 @@ pub use alerts::{
 };
 pub use cache::{EndpointCache, PolicyCache};
 pub use dashboard::{
-    DashboardStore, LATENCY_BOUNDS_MS, MAX_SESSIONS_PER_KEY, NewSession, Session, TRAFFIC_SCAN,
-    Traffic, TrafficCount,
+    DashboardStore, LATENCY_BOUNDS_MS, LatencyCount, MAX_SESSIONS_PER_KEY, NewSession, Session,
+    TRAFFIC_SCAN, Traffic, TrafficCount,
 };
 pub use model::*;
 pub use postgres::PostgresStore;

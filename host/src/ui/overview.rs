@@ -28,8 +28,7 @@ const FRESH: Duration = Duration::from_secs(5);
 /// One look at a tenant's traffic.
 struct Snapshot {
     at: Instant,
-    hour: Traffic,
-    day: Traffic,
+    traffic: Traffic,
     depth: Vec<(EndpointId, u64)>,
 }
 
@@ -78,11 +77,12 @@ impl Cache {
         let now = Timestamp::now();
         let snapshot = Arc::new(Snapshot {
             at: Instant::now(),
-            hour: store
-                .traffic(tenant, now.before(Duration::from_secs(3600)), 60_000)
-                .await?,
-            day: store
-                .traffic(tenant, now.before(Duration::from_secs(86_400)), 3_600_000)
+            traffic: store
+                .traffic(
+                    tenant,
+                    now.before(Duration::from_secs(86_400)),
+                    now.before(Duration::from_secs(3_600)),
+                )
                 .await?,
             depth: store.depth_by_endpoint(tenant).await?,
         });
@@ -142,24 +142,41 @@ fn duration(ms: i64) -> String {
     }
 }
 
-fn windows(traffic: &Traffic, buckets: usize) -> BTreeMap<EndpointId, Window> {
-    let mut out: BTreeMap<EndpointId, Window> = BTreeMap::new();
+/// Each endpoint's last hour (by minute) and last day (by hour).
+fn windows(traffic: &Traffic) -> BTreeMap<EndpointId, (Window, Window)> {
+    fn entry<'a>(
+        out: &'a mut BTreeMap<EndpointId, (Window, Window)>,
+        endpoint: &EndpointId,
+    ) -> &'a mut (Window, Window) {
+        out.entry(endpoint.clone())
+            .or_insert_with(|| (Window::new(60), Window::new(24)))
+    }
+    let mut out = BTreeMap::new();
     for c in &traffic.counts {
-        let w = out
-            .entry(c.endpoint.clone())
-            .or_insert_with(|| Window::new(buckets));
+        let (hour, day) = entry(&mut out, &c.endpoint);
         let series = charts::series_of(c.status);
-        if let Some(b) = w.buckets.get_mut(c.bucket as usize) {
+        if let Some(minute) = c.minute {
+            if let Some(b) = hour.buckets.get_mut(minute as usize) {
+                b[series] += c.count;
+            }
+            hour.totals[series] += c.count;
+        }
+        if let Some(b) = day.buckets.get_mut(c.hour as usize) {
             b[series] += c.count;
         }
-        w.totals[series] += c.count;
+        day.totals[series] += c.count;
     }
-    for (endpoint, bucket, n) in &traffic.latency {
-        let w = out
-            .entry(endpoint.clone())
-            .or_insert_with(|| Window::new(buckets));
-        if let Some(slot) = w.latency.get_mut(*bucket) {
-            *slot += n;
+    for l in &traffic.latency {
+        let (hour, day) = entry(&mut out, &l.endpoint);
+        let windows = if l.last_hour {
+            vec![hour, day]
+        } else {
+            vec![day]
+        };
+        for w in windows {
+            if let Some(slot) = w.latency.get_mut(l.bucket) {
+                *slot += l.count;
+            }
         }
     }
     out
@@ -174,16 +191,19 @@ pub(super) async fn show(
     let tenant = scope(&state, &viewer, &tenant).await?;
     let snapshot = state.overview.get(&state, &tenant).await?;
     let endpoints = state.api.store.list_endpoints(&tenant).await?;
-    let mut hour = windows(&snapshot.hour, 60);
-    let mut day = windows(&snapshot.day, 24);
+    let mut windows = windows(&snapshot.traffic);
     let mut ids: Vec<EndpointId> = endpoints.iter().map(|e| e.id.clone()).collect();
-    for id in hour.keys().chain(day.keys()) {
+    for id in windows.keys() {
         if !ids.contains(id) {
             ids.push(id.clone());
         }
     }
     // Failing now: failed or dead in the last hour, most first.
-    let failing = |id: &EndpointId| hour.get(id).map_or(0, |w| w.totals[1] + w.totals[2]);
+    let failing = |id: &EndpointId| {
+        windows
+            .get(id)
+            .map_or(0, |(hour, _)| hour.totals[1] + hour.totals[2])
+    };
     ids.sort_by(|a, b| failing(b).cmp(&failing(a)).then_with(|| a.cmp(b)));
     let cards: Vec<Markup> = ids
         .iter()
@@ -194,20 +214,13 @@ pub(super) async fn show(
                 .iter()
                 .find(|(d, _)| d == id)
                 .map_or(0, |(_, n)| *n);
-            card(
-                &tenant,
-                id,
-                endpoint,
-                depth,
-                hour.remove(id).unwrap_or_else(|| Window::new(60)),
-                day.remove(id).unwrap_or_else(|| Window::new(24)),
-            )
+            let (hour, day) = windows
+                .remove(id)
+                .unwrap_or_else(|| (Window::new(60), Window::new(24)));
+            card(&tenant, id, endpoint, depth, hour, day)
         })
         .collect();
-    let cut = [&snapshot.hour, &snapshot.day]
-        .iter()
-        .filter_map(|t| t.cut_at)
-        .min();
+    let cut = snapshot.traffic.cut_at;
     let body = html! {
         main {
             h1 { "Overview" }
