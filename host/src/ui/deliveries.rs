@@ -16,7 +16,6 @@ use crate::api::views::{
 };
 use crate::api::{self, ApiError};
 use crate::ids::DeliveryId;
-use crate::problem::FieldError;
 use crate::store::{DeliveryStatus, ReplayState};
 
 /// Every status, in the order a filter offers them.
@@ -559,6 +558,16 @@ fn attempt(a: &AttemptView) -> Markup {
     }
 }
 
+/// A version number a form chose, none when it chose none.
+pub(super) fn version(field: &str, text: &str) -> Result<Option<u32>, ApiError> {
+    some(text)
+        .map(|v| {
+            v.parse::<u32>()
+                .map_err(|_| ApiError::field(field, format!("{v:?} is not a version number")))
+        })
+        .transpose()
+}
+
 #[derive(Deserialize)]
 pub(super) struct ReplayForm {
     csrf: String,
@@ -575,12 +584,7 @@ pub(super) async fn replay(
 ) -> Result<Response, UiError> {
     viewer.check(&form.csrf)?;
     let tenant = scope(&state, &viewer, &tenant).await?;
-    let plugin_version = match some(&form.plugin_version) {
-        None => None,
-        Some(v) => Some(v.parse::<u32>().map_err(|_| {
-            ApiError::field("plugin_version", format!("{v:?} is not a version number"))
-        })?),
-    };
+    let plugin_version = version("plugin_version", &form.plugin_version)?;
     api::deliveries::replay(
         State(state.api.clone()),
         viewer.caller.clone(),
@@ -617,15 +621,7 @@ pub(super) async fn bulk_replay(
 ) -> Result<Response, UiError> {
     viewer.check(&form.csrf)?;
     let tenant = scope(&state, &viewer, &tenant).await?;
-    let to_version = match some(&form.to_version) {
-        None => None,
-        Some(v) => Some(v.parse::<u32>().map_err(|_| {
-            ApiError::Invalid(vec![FieldError::new(
-                "to_version",
-                format!("{v:?} is not a version number"),
-            )])
-        })?),
-    };
+    let to_version = version("to_version", &form.to_version)?;
     let (_, axum::Json(job)) = api::replays::start(
         State(state.api.clone()),
         viewer.caller.clone(),

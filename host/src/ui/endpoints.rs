@@ -633,16 +633,7 @@ pub(super) async fn pause(
     Path((tenant, endpoint)): Path<(String, String)>,
     axum::extract::Form(form): axum::extract::Form<Csrf>,
 ) -> Result<Response, UiError> {
-    viewer.check(&form.csrf)?;
-    let tenant = scope(&state, &viewer, &tenant).await?;
-    api::endpoints::pause(
-        State(state.api.clone()),
-        viewer.caller.clone(),
-        Path((tenant.to_string(), endpoint)),
-    )
-    .await
-    .map(drop)?;
-    Ok(Redirect::to(&format!("/ui/t/{tenant}/endpoints")).into_response())
+    switch(state, viewer, tenant, endpoint, form, api::endpoints::pause).await
 }
 
 /// Resumes an endpoint: what waited runs, oldest first.
@@ -652,9 +643,35 @@ pub(super) async fn resume(
     Path((tenant, endpoint)): Path<(String, String)>,
     axum::extract::Form(form): axum::extract::Form<Csrf>,
 ) -> Result<Response, UiError> {
+    switch(
+        state,
+        viewer,
+        tenant,
+        endpoint,
+        form,
+        api::endpoints::resume,
+    )
+    .await
+}
+
+/// Pauses or resumes through the API's handler `change`, then lists the
+/// endpoints again.
+async fn switch<F, Done>(
+    state: UiState,
+    viewer: Viewer,
+    tenant: String,
+    endpoint: String,
+    form: Csrf,
+    change: F,
+) -> Result<Response, UiError>
+where
+    F: FnOnce(State<crate::api::ApiState>, crate::api::Caller, Path<(String, String)>) -> Done,
+    Done:
+        std::future::Future<Output = Result<axum::Json<crate::api::views::PauseChange>, ApiError>>,
+{
     viewer.check(&form.csrf)?;
     let tenant = scope(&state, &viewer, &tenant).await?;
-    api::endpoints::resume(
+    change(
         State(state.api.clone()),
         viewer.caller.clone(),
         Path((tenant.to_string(), endpoint)),

@@ -171,13 +171,10 @@ pub(super) async fn bind(
         .version
         .split_once('@')
         .ok_or_else(|| ApiError::field("version", "choose a plugin version"))?;
-    let version =
-        match version {
-            "latest" => None,
-            v => Some(v.parse::<u32>().map_err(|_| {
-                ApiError::field("version", format!("{v:?} is not a version number"))
-            })?),
-        };
+    let version = match version {
+        "latest" => None,
+        v => super::deliveries::version("version", v)?,
+    };
     endpoints::bind(
         &state, &viewer, headers, &tenant, &endpoint, plugin, version,
     )
