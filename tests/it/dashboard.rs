@@ -88,6 +88,19 @@ async fn shop() -> Shop {
     }
 }
 
+/// Rotates acme's API key as the operator.
+async fn rotate_acme_key(host: &TestHost) {
+    let (status, body) = host
+        .call(
+            "POST",
+            "/v1/tenants/acme/api-key",
+            Some(OPERATOR_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[test]
 fn in_a_browser_a_tenant_finds_a_failed_delivery_reads_its_logs_replays_it_and_watches_it_succeed()
 {
@@ -354,16 +367,7 @@ fn a_session_cookie_is_http_only_same_site_and_ends_at_sign_out_or_when_its_key_
 
         // Rotating the key ends the sessions it opened.
         let rotated = sign_in(&base, &shop.acme_key).await;
-        let (status, _) = shop
-            .host
-            .call(
-                "POST",
-                "/v1/tenants/acme/api-key",
-                Some(OPERATOR_TOKEN),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200);
+        rotate_acme_key(&shop.host).await;
         let after = rotated.get("/ui/t/acme").await;
         assert_eq!(after.status, 303, "the old key's session ended");
         assert!(after.location.unwrap().starts_with("/ui/login"));
@@ -539,16 +543,7 @@ fn sign_ins_are_rate_limited_per_address_and_sessions_per_tenant_are_bounded() {
             "the newest {MAX_SESSIONS_PER_KEY}"
         );
         // Rotating the key ends them all.
-        let (status, _) = shop
-            .host
-            .call(
-                "POST",
-                "/v1/tenants/acme/api-key",
-                Some(OPERATOR_TOKEN),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200);
+        rotate_acme_key(&shop.host).await;
         assert!(
             store
                 .session(&format!("session-{}", sessions - 1), now)

@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::json::{Body, Params};
+use super::json::{Body, Params, time};
 use super::tenants::{room_to_queue, tenant_of};
 use super::views::{
     DeliveryBase, DeliveryList, DeliverySummary, DeliveryView, ReplayQueued, ReplayRequest, encode,
@@ -65,20 +65,8 @@ pub(crate) fn filter(q: ListQuery) -> Result<DeliveryFilter, ApiError> {
             .map_err(|e| errors.push(FieldError::new("endpoint", e.to_string())))
             .ok()
     });
-    let mut time = |field: &'static str, text: Option<&str>| {
-        text.and_then(|s| {
-            let at = Timestamp::parse_rfc3339(s);
-            if at.is_none() {
-                errors.push(FieldError::new(
-                    field,
-                    format!("{s:?} is not an RFC 3339 time such as 2026-11-23T12:00:00Z"),
-                ));
-            }
-            at
-        })
-    };
-    let since = time("since", q.since.as_deref());
-    let until = time("until", q.until.as_deref());
+    let since = time(&mut errors, "since", q.since.as_deref());
+    let until = time(&mut errors, "until", q.until.as_deref());
     let event_type = q.event_type.filter(|t| {
         let fits = t.len() <= MAX_EVENT_TYPE_BYTES && !t.contains('\0');
         if !fits {

@@ -78,3 +78,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
             .map_err(|e| ApiError::field("query", e.body_text()))
     }
 }
+
+/// An RFC 3339 time of a query or body field; a malformed one adds the
+/// field's error to `errors`, so every field at fault is named at once.
+pub(crate) fn time(
+    errors: &mut Vec<FieldError>,
+    field: &str,
+    text: Option<&str>,
+) -> Option<crate::domain::Timestamp> {
+    let text = text?;
+    let at = crate::domain::Timestamp::parse_rfc3339(text);
+    if at.is_none() {
+        errors.push(FieldError::new(
+            field,
+            format!("{text:?} is not an RFC 3339 time such as 2026-11-23T12:00:00Z"),
+        ));
+    }
+    at
+}

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use super::ApiState;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::json::Body;
+use super::json::{Body, time};
 use super::tenants::{room_to_queue, tenant_of};
 use super::views::{BulkReplayRequest, ReplayJobList, ReplayJobView};
 use crate::domain::{EventTypePattern, Timestamp};
@@ -91,20 +91,8 @@ fn check(raw: &BulkReplayRequest, now: Timestamp) -> Result<ReplayFilter, ApiErr
             .map_err(|e| errors.push(FieldError::new("event_type", e.to_string())))
             .ok()
     });
-    let mut time = |field: &str, text: Option<&str>| {
-        text.and_then(|t| {
-            let at = Timestamp::parse_rfc3339(t);
-            if at.is_none() {
-                errors.push(FieldError::new(
-                    field,
-                    format!("{t:?} is not an RFC 3339 time such as 2026-11-23T12:00:00Z"),
-                ));
-            }
-            at
-        })
-    };
-    let since = time("since", raw.since.as_deref());
-    let until = time("until", raw.until.as_deref());
+    let since = time(&mut errors, "since", raw.since.as_deref());
+    let until = time(&mut errors, "until", raw.until.as_deref());
     if let (Some(since), Some(until)) = (since, until)
         && since > until
     {
